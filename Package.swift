@@ -1,0 +1,67 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "EpochFS",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "epochfs", targets: ["epochfs"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // libfuse3: the shim header and thin wrappers for what Swift cannot import.
+        .target(
+            name: "CFuse",
+            linkerSettings: [.linkedLibrary("fuse3")]
+        ),
+        // SQLite as shipped by the platform.
+        .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+
+        // Metadata (SQLite) and the content-addressed blob store. No FUSE.
+        .target(
+            name: "EpochStore",
+            dependencies: [
+                "CSQLite",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Filesystem semantics: inodes, handles, zones, policy, errno. No kernel needed.
+        .target(
+            name: "EpochFS",
+            dependencies: [
+                "EpochStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The libfuse low-level ops table: decode, call EpochFS, reply exactly once.
+        .target(
+            name: "FuseBridge",
+            dependencies: [
+                "CFuse",
+                "EpochFS",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "epochfs",
+            dependencies: [
+                "EpochStore",
+                "EpochFS",
+                "FuseBridge",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .testTarget(name: "EpochStoreTests", dependencies: ["EpochStore"]),
+        .testTarget(name: "EpochFSTests", dependencies: ["EpochFS", "EpochStore"]),
+        // Mounted tests: real /dev/fuse, real coreutils; run as root.
+        .testTarget(name: "MountedTests", dependencies: ["EpochStore"]),
+    ]
+)

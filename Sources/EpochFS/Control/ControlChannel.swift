@@ -1,0 +1,101 @@
+import EpochStore
+import Foundation
+import Logging
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The daemon's end of the control socket: a thread that answers one request per connection.
+/// Only root may connect (the socket is 0600 in the root-only store directory, and the
+/// peer's uid is checked as well).
+public final class ControlServer: Sendable {
+    private let listenFD: Int32
+    private let wakePipe: (read: Int32, write: Int32)
+    private let fs: FileSystem
+    private let path: String
+    private let logger: Logger
+    private let thread = Mutex<pthread_t?>(nil)
+
+    public init(path: String, fs: FileSystem, logger: Logger) throws {
+        self.listenFD = try UnixSocket.listen(path)
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw SystemError("pipe", "control") }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        self.wakePipe = (fds[0], fds[1])
+        self.fs = fs
+        self.path = path
+        self.logger = logger
+    }
+
+    public func start() throws {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        var tid = pthread_t()
+        let rc = pthread_create(&tid, nil, { raw in
+            let server = Unmanaged<ControlServer>.fromOpaque(raw!).takeRetainedValue()
+            server.serve()
+            return nil
+        }, context)
+        guard rc == 0 else {
+            Unmanaged<ControlServer>.fromOpaque(context).release()
+            throw SystemError("pthread_create", "control", errno: rc)
+        }
+        thread.withLock { $0 = tid }
+    }
+
+    public func stop() {
+        _ = Glibc.write(wakePipe.write, "x", 1)
+        if let tid = thread.withLock({ $0 }) { pthread_join(tid, nil) }
+        Sys.close(listenFD)
+        Sys.close(wakePipe.read)
+        Sys.close(wakePipe.write)
+        try? Sys.unlink(path)
+    }
+
+    private func serve() {
+        while true {
+            var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: wakePipe.read, events: Int16(POLLIN), revents: 0)]
+            let rc = poll(&fds, 2, -1)
+            if rc < 0 && errno == EINTR { continue }
+            if rc < 0 || fds[1].revents != 0 { return }
+            let client = accept(listenFD, nil, nil)
+            if client < 0 { continue }
+            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+            handle(client)
+            Sys.close(client)
+        }
+    }
+
+    private func handle(_ client: Int32) {
+        let response: ControlResponse
+        if UnixSocket.peerUID(client) != 0 {
+            response = ControlResponse(ok: false, message: "only root may change the filesystem's state")
+        } else {
+            do {
+                let line = try UnixSocket.readLine(client)
+                let request = try JSONDecoder().decode(ControlRequest.self, from: line)
+                response = fs.perform(request)
+            } catch {
+                response = ControlResponse(ok: false, message: "bad control request: \(error)")
+            }
+        }
+        if var data = try? JSONEncoder().encode(response) {
+            data.append(0x0a)
+            try? UnixSocket.writeAll(client, data)
+        }
+    }
+}
+
+/// The command line's end of the control socket.
+public enum ControlClient {
+    public static func send(_ request: ControlRequest, socket path: String) throws -> ControlResponse {
+        let fd = try UnixSocket.connect(path)
+        defer { Sys.close(fd) }
+        var data = try JSONEncoder().encode(request)
+        data.append(0x0a)
+        try UnixSocket.writeAll(fd, data)
+        let line = try UnixSocket.readLine(fd)
+        return try JSONDecoder().decode(ControlResponse.self, from: line)
+    }
+}

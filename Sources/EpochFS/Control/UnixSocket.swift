@@ -1,0 +1,99 @@
+import EpochStore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Plain AF_UNIX stream sockets for the control channel.
+enum UnixSocket {
+    static func address(_ path: String) throws -> sockaddr_un {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        guard bytes.count < capacity else { throw SystemError("socket", "path too long: \(path)", errno: ENAMETOOLONG) }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        return address
+    }
+
+    static func withSockaddr<T>(_ address: inout sockaddr_un, _ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
+        withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+    }
+
+    static func connect(_ path: String) throws -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SystemError("socket", path) }
+        var address = try address(path)
+        let rc = withSockaddr(&address) { Glibc.connect(fd, $0, $1) }
+        guard rc == 0 else {
+            let error = SystemError("connect", path)
+            Sys.close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    static func listen(_ path: String) throws -> Int32 {
+        try Sys.unlink(path)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SystemError("socket", path) }
+        var address = try address(path)
+        let previous = umask(0o177)
+        let rc = withSockaddr(&address) { Glibc.bind(fd, $0, $1) }
+        umask(previous)
+        guard rc == 0, Glibc.listen(fd, 16) == 0 else {
+            let error = SystemError("bind", path)
+            Sys.close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    /// Reads up to the first newline (or end of stream), at most `limit` bytes.
+    static func readLine(_ fd: Int32, limit: Int = 1 << 20) throws -> Data {
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while data.count < limit {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError("read", "control socket")
+            }
+            if n == 0 { break }
+            data.append(contentsOf: buffer[0..<n])
+            if buffer[0..<n].contains(0x0a) { break }
+        }
+        if let newline = data.firstIndex(of: 0x0a) { data = data[..<newline] }
+        return data
+    }
+
+    static func writeAll(_ fd: Int32, _ data: Data) throws {
+        try data.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw SystemError("write", "control socket")
+                }
+                done += n
+            }
+        }
+    }
+
+    /// The uid of the process at the other end.
+    static func peerUID(_ fd: Int32) -> uid_t? {
+        // struct ucred { pid_t pid; uid_t uid; gid_t gid; } via SO_PEERCRED (17 on Linux);
+        // both are hidden from Swift without _GNU_SOURCE.
+        var credentials: (pid: Int32, uid: UInt32, gid: UInt32) = (0, 0, 0)
+        var length = socklen_t(MemoryLayout.size(ofValue: credentials))
+        let soPeerCred: Int32 = 17
+        guard getsockopt(fd, SOL_SOCKET, soPeerCred, &credentials, &length) == 0 else { return nil }
+        return credentials.uid
+    }
+}

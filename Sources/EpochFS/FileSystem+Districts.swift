@@ -1,0 +1,86 @@
+import EpochStore
+
+/// A refused administrative request, with what to do about it.
+public struct AdminError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+extension FileSystem {
+    /// District names become unix user names and sshd chroot paths: keep to what `useradd` takes.
+    public static func validateDistrictName(_ name: String) throws(AdminError) {
+        let allowed = name.utf8.allSatisfy { c in
+            (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c == 0x5f || c == 0x2d  // a-z 0-9 _ -
+        }
+        guard !name.isEmpty, name.utf8.count <= 32, allowed, let first = name.utf8.first,
+              (first >= 0x61 && first <= 0x7a) || first == 0x5f else {
+            throw AdminError("invalid district name '\(name)': use 1-32 characters a-z, 0-9, '_' or '-', starting with a letter or '_' (it is also the unix user name)")
+        }
+    }
+
+    public func districts() throws(Errno) -> [DistrictRecord] {
+        try locked { state in try state.metadata.districts() }
+    }
+
+    public struct DistrictUsage: Sendable, Codable {
+        public var files: Int64
+        public var bytes: Int64
+    }
+
+    public func usage(of district: DistrictRecord) throws(Errno) -> DistrictUsage {
+        try locked { state in
+            let usage = try state.metadata.districtUsage(district)
+            return DistrictUsage(files: usage.files, bytes: usage.bytes)
+        }
+    }
+
+    /// Creates a district's tree; it appears in `ls` of the mount at once.
+    public func addDistrict(name: String, uid: UInt32, gid: UInt32) throws -> DistrictRecord {
+        try Self.validateDistrictName(name)
+        let record = try withState { state -> DistrictRecord in
+            if try state.metadata.district(named: name) != nil {
+                throw AdminError("district '\(name)' exists already")
+            }
+            if try state.metadata.child(of: .root, named: name) != nil {
+                throw AdminError("'\(name)' is taken in the mount's root")
+            }
+            return try state.metadata.database.transaction {
+                try state.metadata.insertDistrict(name: name, uid: uid, gid: gid, now: currentTime())
+            }
+        }
+        notifier?.invalidateEntry(parent: .root, name: name)
+        notifier?.invalidateInode(.root)
+        logger.notice("district added", metadata: ["district": "\(name)", "uid": "\(uid)", "gid": "\(gid)"])
+        return record
+    }
+
+    /// Removes a district. One that holds files is refused unless `deleteData` says to delete
+    /// them: a district created again under the same name must never see the old one's files.
+    public func removeDistrict(name: String, deleteData: Bool) throws {
+        try withState { state in
+            let meta = state.metadata
+            guard let district = try meta.district(named: name) else {
+                throw AdminError("no district '\(name)' (see: epochfs district list)")
+            }
+            let root = InodeNumber(rawValue: district.rootIno)
+            let below = try meta.descendants(of: root)
+            let held = below.filter { $0.ino.rawValue != district.uploadIno && $0.ino.rawValue != district.processedIno }
+            if !held.isEmpty && !deleteData {
+                let files = held.filter { !$0.isDirectory }.count
+                throw AdminError("district '\(name)' still holds \(files) files and \(held.count - files) directories: move them away first, or pass --delete-data to delete them")
+            }
+            var doomed: [String] = []
+            try meta.database.transaction {
+                for record in below { try removeName(record, &state, doomed: &doomed) }
+                if let rootRecord = try meta.inode(root) { try meta.delete(rootRecord) }
+                try meta.deleteDistrictRow(district)
+                try meta.touch(.root, mtime: currentTime())
+            }
+            removeBlobFiles(doomed, state)
+        }
+        notifier?.invalidateEntry(parent: .root, name: name)
+        notifier?.invalidateInode(.root)
+        logger.notice("district removed", metadata: ["district": "\(name)", "data_deleted": "\(deleteData)"])
+    }
+}

@@ -1,0 +1,323 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import EpochStore
+import Foundation
+
+extension FileSystem {
+    // MARK: Create and open
+
+    public func create(parent: InodeNumber, name: String, mode: UInt32, flags: Int32,
+                       caller: Caller) throws(Errno) -> (Attributes, Handle) {
+        try Self.checkName(name)
+        let now = currentTime()
+        return try locked { state in
+            let parentRecord = try directory(parent, state)
+            if try state.metadata.child(of: parent, named: name) != nil { throw Errno.exists }
+            let zone = try Policy.childZone(creatingIn: parentRecord, caller: caller)
+            var record = InodeRecord(parent: parent, name: name, kind: .file, mode: mode & 0o777,
+                                     uid: caller.uid, gid: caller.gid, time: now, staged: true,
+                                     zone: zone, district: parentRecord.district)
+            let fd = try state.metadata.database.transaction {
+                record.ino = try state.metadata.insert(record)
+                try state.metadata.touch(parent, mtime: now)
+                return try blobs.createStaging(record.ino)
+            }
+            var content = OpenFile.Content(fd: fd, isStaging: true, size: 0, atime: now, mtime: now, ctime: now)
+            content.hash = StreamingHash()
+            content.changed = true
+            content.writerSession = true
+            content.opens = 1
+            let writable = flags & O_ACCMODE != O_RDONLY
+            content.writers = writable ? 1 : 0
+            let file = OpenFile(ino: record.ino, content: content)
+            state.open[record.ino] = file
+            return (attributes(record, state), Handle(ino: record.ino, file: file, writable: writable))
+        }
+    }
+
+    public func open(_ ino: InodeNumber, flags: Int32, caller: Caller) throws(Errno) -> Handle {
+        let writable = flags & O_ACCMODE != O_RDONLY
+        let file = try acquire(ino, writable: writable, caller: caller)
+        if writable && flags & O_TRUNC != 0 {
+            do {
+                try file.state.withLock { content throws(Errno) in
+                    try resize(&content, ino: ino, to: 0)
+                }
+            } catch {
+                release(Handle(ino: ino, file: file, writable: writable))
+                throw error
+            }
+        }
+        return Handle(ino: ino, file: file, writable: writable)
+    }
+
+    /// Opens `ino` (or joins its open state) for one more handle.
+    private func acquire(_ ino: InodeNumber, writable: Bool, caller: Caller) throws(Errno) -> OpenFile {
+        try locked { state in
+            guard let record = try state.metadata.inode(ino) else { throw Errno.noEntry }
+            if record.isDirectory { throw Errno.isDirectory }
+            if writable && !caller.isRoot && !Policy.districtMayWrite(record.zone) { throw Errno.accessDenied }
+            let file: OpenFile
+            if let existing = state.open[ino] {
+                file = existing
+            } else {
+                let fd: Int32
+                if record.staged {
+                    fd = try blobs.openStaging(ino)
+                } else if let hash = record.blob {
+                    fd = try blobs.openBlob(hash)
+                } else {
+                    throw Errno.io
+                }
+                file = OpenFile(ino: ino, content: OpenFile.Content(
+                    fd: fd, isStaging: record.staged, size: record.size,
+                    atime: record.atime, mtime: record.mtime, ctime: record.ctime))
+                state.open[ino] = file
+            }
+            file.state.withLock { content in
+                content.opens += 1
+                if writable {
+                    if content.writers == 0 {
+                        // A new writing session: whatever interrupted the last one is forgotten.
+                        content.closedByExit = false
+                        content.cleanFlushSerial = content.writeSerial
+                    }
+                    content.writers += 1
+                    content.writerSession = true
+                }
+            }
+            return file
+        }
+    }
+
+    // MARK: Data
+
+    /// The descriptor and byte count that answer a read; the adapter replies from the descriptor.
+    public func read(_ handle: Handle, offset: Int64, size: Int) throws(Errno) -> (fd: Int32, count: Int) {
+        guard let file = handle.file else { throw .isDirectory }
+        return file.state.withLock { content in
+            let count = max(0, min(Int64(size), content.size - offset))
+            // relatime: atime moves only when it is older than the last change or a day old.
+            if content.atime <= content.mtime || currentTime() - content.atime > 86_400_000_000_000 {
+                content.atime = currentTime()
+                content.attributesDirty = true
+            }
+            return (content.fd, Int(count))
+        }
+    }
+
+    public func write(_ handle: Handle, offset: Int64, bytes: UnsafeRawBufferPointer) throws(Errno) -> Int {
+        guard let file = handle.file else { throw .isDirectory }
+        guard handle.writable else { throw .badHandle }
+        return try file.state.withLock { content throws(Errno) in
+            try makeStaging(&content, ino: file.ino, keeping: content.size)
+            try mapErrors { try Sys.pwriteAll(content.fd, bytes, offset) }
+            content.hash.wrote(bytes, at: offset, fd: content.fd)
+            content.size = max(content.size, offset + Int64(bytes.count))
+            let now = currentTime()
+            content.mtime = now
+            content.ctime = now
+            content.changed = true
+            content.writeSerial &+= 1
+            return bytes.count
+        }
+    }
+
+    /// Truncates by path or by handle.
+    func truncate(_ ino: InodeNumber, to size: Int64, handle: Handle?, caller: Caller) throws(Errno) {
+        if size < 0 { throw .invalid }
+        if let file = handle?.file {
+            try file.state.withLock { content throws(Errno) in try resize(&content, ino: ino, to: size) }
+            return
+        }
+        // Not open: open it for the truncate and close it again cleanly (publishing the result).
+        let file = try acquire(ino, writable: true, caller: caller)
+        let internalHandle = Handle(ino: ino, file: file, writable: true)
+        do {
+            try file.state.withLock { content throws(Errno) in
+                try resize(&content, ino: ino, to: size)
+                content.cleanFlushSerial = content.writeSerial
+            }
+        } catch {
+            release(internalHandle)
+            throw error
+        }
+        release(internalHandle)
+    }
+
+    /// Changes the size; a truncate to the current size copies nothing and changes nothing.
+    private func resize(_ content: inout OpenFile.Content, ino: InodeNumber, to size: Int64) throws(Errno) {
+        guard size != content.size else { return }
+        try makeStaging(&content, ino: ino, keeping: min(size, content.size))
+        try mapErrors { try Sys.ftruncate(content.fd, size) }
+        content.hash.truncated(to: size)
+        content.size = size
+        let now = currentTime()
+        content.mtime = now
+        content.ctime = now
+        content.changed = true
+        content.writeSerial &+= 1
+    }
+
+    /// Copy-on-write: before the first change to a published file, its first `keeping` bytes
+    /// are copied (in the kernel) into a new staging file.
+    private func makeStaging(_ content: inout OpenFile.Content, ino: InodeNumber, keeping: Int64) throws(Errno) {
+        guard !content.isStaging else { return }
+        let staging = try mapErrors { try blobs.createStaging(ino) }
+        do {
+            try Sys.copyFile(from: content.fd, to: staging, count: keeping)
+        } catch {
+            Sys.close(staging)
+            try? blobs.removeStaging(ino)
+            throw Errno(error)
+        }
+        content.retiredFDs.append(content.fd)
+        content.fd = staging
+        content.isStaging = true
+        content.size = keeping
+        content.hash = keeping == 0 ? StreamingHash() : .invalid
+        content.durable = false
+    }
+
+    // MARK: Close
+
+    /// FLUSH carries the pid of the process closing the file. During a close made by process
+    /// exit the process has already released its memory, so `/proc/<pid>/statm` reads all
+    /// zeros; an explicit close() from a live process does not.
+    public func flush(_ handle: Handle, caller: Caller) {
+        guard let file = handle.file, handle.writable else { return }
+        let exiting = Self.processIsExiting(caller.pid)
+        file.state.withLock { content in
+            if exiting {
+                content.closedByExit = true
+            } else {
+                content.cleanFlushSerial = content.writeSerial
+            }
+        }
+    }
+
+    static func processIsExiting(_ pid: Int32) -> Bool {
+        guard pid > 0 else { return false }
+        guard let statm = try? String(contentsOfFile: "/proc/\(pid)/statm", encoding: .ascii) else {
+            return true  // already gone
+        }
+        return statm.split(separator: " ").allSatisfy { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) == 0 }
+    }
+
+    /// Drops a handle. When the last writer goes, a cleanly closed file is published as a
+    /// blob; an interrupted one stays in staging, marked, to be resumed.
+    public func release(_ handle: Handle) {
+        guard let file = handle.file else { return }
+        do {
+            try locked { state in try release(file, writable: handle.writable, &state) }
+        } catch {
+            logger.error("closing a file failed", metadata: ["inode": "\(file.ino)", "errno": "\(error)"])
+        }
+    }
+
+    private func release(_ file: OpenFile, writable: Bool, _ state: inout State) throws {
+        let meta = state.metadata
+        guard var record = try meta.inode(file.ino) else { return }
+        var doomed: [String] = []
+        let lastClose = try file.state.withLock { content -> Bool in
+            content.opens -= 1
+            if writable { content.writers -= 1 }
+            if content.orphaned {
+                if content.opens == 0 {
+                    try meta.database.transaction {
+                        try meta.delete(record)
+                        if let hash = record.blob, try meta.releaseBlob(hash) { doomed.append(hash) }
+                    }
+                    try blobs.removeStaging(file.ino)
+                }
+                return content.opens == 0
+            }
+            record.size = content.size
+            record.atime = content.atime
+            record.mtime = content.mtime
+            record.ctime = content.ctime
+            if content.writers == 0 && content.writerSession && content.isStaging {
+                content.writerSession = false
+                if content.interrupted {
+                    try persistStaging(&record, interrupted: true, meta, doomed: &doomed)
+                    logger.info("upload interrupted", metadata: ["inode": "\(file.ino)", "size": "\(content.size)"])
+                } else {
+                    let hash = try content.hash.finish(fd: content.fd, size: content.size)
+                    try publish(&record, hash: hash, meta, doomed: &doomed)
+                    content.isStaging = false
+                    content.changed = false
+                    content.durable = true
+                }
+                content.attributesDirty = false
+            } else if content.attributesDirty && content.opens == 0 {
+                try meta.updateContent(record)
+                content.attributesDirty = false
+            }
+            return content.opens == 0
+        }
+        removeBlobFiles(doomed, state)
+        if lastClose {
+            state.open[file.ino] = nil
+            file.closeDescriptors()
+        }
+    }
+
+    /// Publishes the staging file of `record` as the blob `hash`: one transaction, then the rename.
+    private func publish(_ record: inout InodeRecord, hash: String, _ meta: MetadataStore, doomed: inout [String]) throws {
+        let previous = record.blob
+        record.blob = hash
+        record.staged = false
+        record.interrupted = false
+        let isNew = try meta.database.transaction {
+            let isNew = try meta.retainBlob(hash, size: record.size)
+            if let previous, try meta.releaseBlob(previous) { doomed.append(previous) }
+            try meta.updateContent(record)
+            return isNew
+        }
+        if try isNew || !blobs.blobExists(hash) {
+            try blobs.publish(record.ino, as: hash)
+        } else {
+            try blobs.removeStaging(record.ino)
+        }
+    }
+
+    /// Records that `record`'s content lives in its staging file (dropping any blob it had).
+    private func persistStaging(_ record: inout InodeRecord, interrupted: Bool, _ meta: MetadataStore,
+                                durable: Bool = false, doomed: inout [String]) throws {
+        let previous = record.blob
+        record.blob = nil
+        record.staged = true
+        record.interrupted = interrupted
+        let body = {
+            if let previous, try meta.releaseBlob(previous) { doomed.append(previous) }
+            try meta.updateContent(record)
+        }
+        if durable { try meta.database.durableTransaction(body) } else { try meta.database.transaction(body) }
+    }
+
+    /// Makes the file's data and the metadata that names it durable, without publishing it.
+    public func fsync(_ handle: Handle, dataOnly: Bool) throws(Errno) {
+        guard let file = handle.file else { return }
+        let needsMetadata = try file.state.withLock { content throws(Errno) -> Bool in
+            try mapErrors { try Sys.fdatasync(content.fd) }
+            return content.isStaging ? !content.durable : false
+        }
+        guard needsMetadata else { return }
+        try locked { state in
+            guard var record = try state.metadata.inode(file.ino) else { return }
+            var doomed: [String] = []
+            try file.state.withLock { content in
+                guard content.isStaging, !content.durable else { return }
+                record.size = content.size
+                record.atime = content.atime
+                record.mtime = content.mtime
+                record.ctime = content.ctime
+                try Sys.fsyncDirectory(blobs.stagingDirectory)
+                try persistStaging(&record, interrupted: record.interrupted, state.metadata, durable: true, doomed: &doomed)
+                content.durable = true
+            }
+            removeBlobFiles(doomed, state)
+        }
+    }
+}

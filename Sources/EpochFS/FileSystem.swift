@@ -1,0 +1,402 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import EpochStore
+import Logging
+import Synchronization
+
+/// Tells the kernel that the daemon changed the tree itself. Must be called from a thread
+/// that is not serving a FUSE request.
+public protocol KernelNotifier: AnyObject, Sendable {
+    func invalidateEntry(parent: InodeNumber, name: String)
+    func invalidateInode(_ ino: InodeNumber)
+}
+
+/// The filesystem's semantics, callable without a kernel: every operation the FUSE adapter
+/// forwards, with POSIX errno and the zone policy of DESIGN.md.
+///
+/// Locking: `state` (metadata and the open-file table) is taken before an `OpenFile`'s own
+/// lock, never after. Reads and writes take only the `OpenFile` lock.
+public final class FileSystem: Sendable {
+    public let blobs: BlobStore
+    public let staffGID: UInt32
+    let logger: Logger
+    let state: Mutex<State>
+    private let notifierBox = Mutex<(any KernelNotifier)?>(nil)
+
+    struct State {
+        let metadata: MetadataStore
+        var open: [InodeNumber: OpenFile] = [:]
+    }
+
+    /// Opens the store under `storeRoot` (created if new) and recovers it.
+    public init(storeRoot: String, staffGID: UInt32, logger: Logger) throws {
+        try Sys.mkdir(storeRoot, 0o700)
+        let blobs = try BlobStore(root: storeRoot)
+        let metadata = try MetadataStore(path: storeRoot + "/metadata.db", now: currentTime())
+        _ = try Recovery.run(metadata: metadata, blobs: blobs, logger: logger)
+        self.blobs = blobs
+        self.staffGID = staffGID
+        self.logger = logger
+        self.state = Mutex(State(metadata: metadata))
+    }
+
+    public var notifier: (any KernelNotifier)? {
+        get { notifierBox.withLock { $0 } }
+        set { notifierBox.withLock { $0 = newValue } }
+    }
+
+    /// Runs `body` with the metadata lock held, mapping store errors to errno.
+    func locked<T: Sendable>(_ body: (inout sending State) throws -> T) throws(Errno) -> T {
+        do {
+            return try state.withLock { try body(&$0) }
+        } catch let errno as Errno {
+            throw errno
+        } catch {
+            logger.error("store operation failed", metadata: ["error": "\(error)"])
+            throw Errno(error)
+        }
+    }
+
+    /// Runs `body` with the metadata lock held, passing errors through unchanged (for
+    /// administrative calls, whose errors are messages rather than errno).
+    func withState<T: Sendable>(_ body: (inout sending State) throws -> T) throws -> T {
+        try state.withLock { try body(&$0) }
+    }
+
+    // MARK: Presentation
+
+    /// The attributes the kernel sees: the staff group can read everything below a district,
+    /// and `upload/` keeps its fixed mode whatever a client asks for.
+    func attributes(_ record: InodeRecord, _ state: State) -> Attributes {
+        var mode = record.mode & 0o7777
+        var gid = record.gid
+        var size = record.size
+        var atime = record.atime, mtime = record.mtime, ctime = record.ctime
+        switch record.zone {
+        case .root, .districtRoot, .processed:
+            break
+        case .upload:
+            gid = staffGID
+            mode = 0o750
+        case .uploadTree, .processedTree:
+            gid = staffGID
+            mode = (mode & ~0o020) | (record.isDirectory ? 0o050 : 0o040)
+        }
+        if let file = state.open[record.ino] {
+            file.state.withLock { content in
+                size = content.size
+                atime = content.atime
+                mtime = content.mtime
+                ctime = content.ctime
+            }
+        }
+        let type = record.isDirectory ? UInt32(S_IFDIR) : UInt32(S_IFREG)
+        return Attributes(
+            ino: record.ino, mode: type | mode,
+            nlink: record.isDirectory ? UInt32(2 + record.subdirectories) : 1,
+            uid: record.uid, gid: gid, size: size,
+            blocks: record.isDirectory ? 8 : (size + 4095) / 4096 * 8,
+            atime: atime, mtime: mtime, ctime: ctime)
+    }
+
+    // MARK: Lookup and attributes
+
+    static func checkName(_ name: String) throws(Errno) {
+        if name.utf8.count > 255 { throw .nameTooLong }
+        if name.isEmpty || name == "." || name == ".." || name.utf8.contains(0) { throw .invalid }
+    }
+
+    func directory(_ ino: InodeNumber, _ state: State) throws -> InodeRecord {
+        guard let record = try state.metadata.inode(ino), record.parent != nil else { throw Errno.noEntry }
+        guard record.isDirectory else { throw Errno.notDirectory }
+        return record
+    }
+
+    public func lookup(parent: InodeNumber, name: String) throws(Errno) -> Attributes {
+        if name.utf8.count > 255 { throw .nameTooLong }
+        return try locked { state in
+            _ = try directory(parent, state)
+            guard let child = try state.metadata.child(of: parent, named: name) else { throw Errno.noEntry }
+            return attributes(child, state)
+        }
+    }
+
+    public func getattr(_ ino: InodeNumber) throws(Errno) -> Attributes {
+        try locked { state in
+            guard let record = try state.metadata.inode(ino) else { throw Errno.noEntry }
+            return attributes(record, state)
+        }
+    }
+
+    public func setattr(_ ino: InodeNumber, _ changes: AttributeChanges, handle: Handle?, caller: Caller) throws(Errno) -> Attributes {
+        if let size = changes.size {
+            try truncate(ino, to: size, handle: handle, caller: caller)
+        }
+        let now = currentTime()
+        return try locked { state in
+            guard var record = try state.metadata.inode(ino) else { throw Errno.noEntry }
+            let presented = attributes(record, state)
+            let changesOwner = (changes.uid.map { $0 != record.uid } ?? false)
+                || (changes.gid.map { $0 != record.gid && $0 != presented.gid } ?? false)
+            let changesMode = changes.mode.map { $0 & 0o7777 != presented.mode & 0o7777 } ?? false
+            try Policy.checkSetattr(record, caller: caller, changesOwner: changesOwner, changesMode: changesMode,
+                                    changesTimes: changes.atime != nil || changes.mtime != nil)
+            if changesOwner {
+                if let uid = changes.uid { record.uid = uid }
+                if let gid = changes.gid, gid != presented.gid { record.gid = gid }
+            }
+            // setuid/setgid/sticky are never kept; a zone with a fixed mode keeps it.
+            if changesMode, let mode = changes.mode, record.zone != .upload { record.mode = mode & 0o777 }
+            func resolve(_ time: AttributeChanges.Time) -> Nanoseconds {
+                switch time { case .now: return now; case .at(let t): return t }
+            }
+            if let file = state.open[ino] {
+                file.state.withLock { content in
+                    if let atime = changes.atime { content.atime = resolve(atime) }
+                    if let mtime = changes.mtime { content.mtime = resolve(mtime) }
+                    content.ctime = changes.ctime ?? now
+                    record.atime = content.atime
+                    record.mtime = content.mtime
+                    record.ctime = content.ctime
+                }
+            } else {
+                if let atime = changes.atime { record.atime = resolve(atime) }
+                if let mtime = changes.mtime { record.mtime = resolve(mtime) }
+                record.ctime = changes.ctime ?? now
+            }
+            try state.metadata.updateAttributes(record)
+            return attributes(record, state)
+        }
+    }
+
+    public func access(_ ino: InodeNumber, mask: Int32, caller: Caller) throws(Errno) {
+        try locked { state in
+            guard let record = try state.metadata.inode(ino) else { throw Errno.noEntry }
+            if mask & W_OK != 0 && !caller.isRoot && !Policy.districtMayWrite(record.zone) {
+                throw Errno.accessDenied
+            }
+        }
+    }
+
+    // MARK: Directories
+
+    public func mkdir(parent: InodeNumber, name: String, mode: UInt32, caller: Caller) throws(Errno) -> Attributes {
+        try Self.checkName(name)
+        let now = currentTime()
+        return try locked { state in
+            let parentRecord = try directory(parent, state)
+            if try state.metadata.child(of: parent, named: name) != nil { throw Errno.exists }
+            let zone = try Policy.childZone(creatingIn: parentRecord, caller: caller)
+            let record = try state.metadata.database.transaction {
+                var record = InodeRecord(parent: parent, name: name, kind: .directory, mode: mode & 0o777,
+                                         uid: caller.uid, gid: caller.gid, time: now, zone: zone,
+                                         district: parentRecord.district)
+                record.ino = try state.metadata.insert(record)
+                try state.metadata.touch(parent, mtime: now)
+                return record
+            }
+            return attributes(record, state)
+        }
+    }
+
+    public func rmdir(parent: InodeNumber, name: String, caller: Caller) throws(Errno) {
+        let now = currentTime()
+        try locked { state in
+            let parentRecord = try directory(parent, state)
+            guard let record = try state.metadata.child(of: parent, named: name) else { throw Errno.noEntry }
+            guard record.isDirectory else { throw Errno.notDirectory }
+            try Policy.checkRemove(record, in: parentRecord, caller: caller)
+            if try state.metadata.hasChildren(record.ino) { throw Errno.notEmpty }
+            try state.metadata.database.transaction {
+                try state.metadata.delete(record)
+                try state.metadata.touch(parent, mtime: now)
+            }
+        }
+    }
+
+    /// Up to `limit` entries after the cookie `offset` (0 starts at `.`).
+    public func readdir(_ ino: InodeNumber, offset: Int64, limit: Int) throws(Errno) -> [DirectoryEntry] {
+        try locked { state in
+            let record = try directory(ino, state)
+            var entries: [DirectoryEntry] = []
+            if offset < 1 {
+                entries.append(DirectoryEntry(name: ".", attributes: attributes(record, state), nextOffset: 1))
+            }
+            if offset < 2 {
+                let parentRecord = record.ino == .root ? record : (try state.metadata.inode(record.parent!) ?? record)
+                entries.append(DirectoryEntry(name: "..", attributes: attributes(parentRecord, state), nextOffset: 2))
+            }
+            let after = InodeNumber(rawValue: UInt64(max(0, offset - 2)))
+            for child in try state.metadata.children(of: ino, after: after, limit: max(1, limit - entries.count)) {
+                entries.append(DirectoryEntry(name: child.name, attributes: attributes(child, state),
+                                              nextOffset: Int64(child.ino.rawValue) + 2))
+            }
+            return entries
+        }
+    }
+
+    public func opendir(_ ino: InodeNumber) throws(Errno) -> Handle {
+        try locked { state in
+            _ = try directory(ino, state)
+            return Handle(ino: ino, file: nil, writable: false)
+        }
+    }
+
+    /// Makes every metadata change so far durable.
+    public func syncMetadata() throws(Errno) {
+        try locked { state in try state.metadata.database.checkpoint() }
+    }
+
+    // MARK: Names
+
+    public func unlink(parent: InodeNumber, name: String, caller: Caller) throws(Errno) {
+        let now = currentTime()
+        try locked { state in
+            let parentRecord = try directory(parent, state)
+            guard let record = try state.metadata.child(of: parent, named: name) else { throw Errno.noEntry }
+            if record.isDirectory { throw Errno.isDirectory }
+            try Policy.checkRemove(record, in: parentRecord, caller: caller)
+            var doomed: [String] = []
+            try state.metadata.database.transaction {
+                try removeName(record, &state, doomed: &doomed)
+                try state.metadata.touch(parent, mtime: now)
+            }
+            removeBlobFiles(doomed, state)
+        }
+    }
+
+    /// Removes `record`'s name inside a transaction: an open file keeps its row until its
+    /// last close; otherwise the row goes and its blob reference is dropped.
+    func removeName(_ record: InodeRecord, _ state: inout State, doomed: inout [String]) throws {
+        if let file = state.open[record.ino] {
+            try state.metadata.orphan(record)
+            file.state.withLock { $0.orphaned = true }
+            return
+        }
+        try state.metadata.delete(record)
+        if let hash = record.blob, try state.metadata.releaseBlob(hash) { doomed.append(hash) }
+        if record.staged { try blobs.removeStaging(record.ino) }
+    }
+
+    /// Deletes blob files whose last reference went away (after the commit that dropped it).
+    func removeBlobFiles(_ hashes: [String], _ state: State) {
+        guard !hashes.isEmpty else { return }
+        do {
+            for hash in hashes { try blobs.removeBlob(hash) }
+            try state.metadata.forgetDoomed(hashes)
+        } catch {
+            // Recovery deletes what is left in doomed_blobs at the next start.
+            logger.warning("could not delete unreferenced blob", metadata: ["error": "\(error)"])
+        }
+    }
+
+    public struct RenameFlags: OptionSet, Sendable {
+        public let rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        public static let noReplace = RenameFlags(rawValue: 1)
+        public static let exchange = RenameFlags(rawValue: 2)
+    }
+
+    public func rename(parent: InodeNumber, name: String, newParent: InodeNumber, newName: String,
+                       flags: RenameFlags, caller: Caller) throws(Errno) {
+        if !flags.subtracting([.noReplace, .exchange]).isEmpty || flags.contains([.noReplace, .exchange]) {
+            throw .invalid
+        }
+        try Self.checkName(newName)
+        let now = currentTime()
+        try locked { state in
+            let meta = state.metadata
+            let from = try directory(parent, state)
+            let to = try directory(newParent, state)
+            guard var source = try meta.child(of: parent, named: name) else { throw Errno.noEntry }
+            try Policy.checkRemove(source, in: from, caller: caller)
+            _ = try Policy.childZone(creatingIn: to, caller: caller)
+            if from.district != to.district || Policy.area(from.zone) != Policy.area(to.zone) {
+                throw Errno.crossDevice
+            }
+            if source.isDirectory, try isAncestor(source.ino, of: newParent, meta) { throw Errno.invalid }
+            let target = try meta.child(of: newParent, named: newName)
+            if target?.ino == source.ino { return }
+            var doomed: [String] = []
+            try meta.database.transaction {
+                if flags.contains(.exchange) {
+                    guard var other = target else { throw Errno.noEntry }
+                    if other.isDirectory, try isAncestor(other.ino, of: parent, meta) { throw Errno.invalid }
+                    // Park one name so that the unique index holds while the two swap.
+                    try meta.orphan(other)
+                    try meta.move(source.ino, from: parent, to: newParent, name: newName, isDirectory: false, ctime: now)
+                    other.parent = nil
+                    try meta.move(other.ino, from: newParent, to: parent, name: name, isDirectory: false, ctime: now)
+                    try meta.recountSubdirectories(of: parent)
+                    try meta.recountSubdirectories(of: newParent)
+                } else {
+                    if let target {
+                        if flags.contains(.noReplace) { throw Errno.exists }
+                        if source.isDirectory {
+                            guard target.isDirectory else { throw Errno.notDirectory }
+                            if try meta.hasChildren(target.ino) { throw Errno.notEmpty }
+                        } else if target.isDirectory {
+                            throw Errno.isDirectory
+                        }
+                        try Policy.checkRemove(target, in: to, caller: caller)
+                        try removeName(target, &state, doomed: &doomed)
+                    }
+                    try meta.move(source.ino, from: parent, to: newParent, name: newName,
+                                  isDirectory: source.isDirectory, ctime: now)
+                }
+                source.parent = newParent
+                try meta.touch(parent, mtime: now)
+                if newParent != parent { try meta.touch(newParent, mtime: now) }
+            }
+            removeBlobFiles(doomed, state)
+        }
+    }
+
+    private func isAncestor(_ ancestor: InodeNumber, of ino: InodeNumber, _ meta: MetadataStore) throws -> Bool {
+        var current: InodeNumber? = ino
+        while let node = current, node != .root {
+            if node == ancestor { return true }
+            current = try meta.inode(node)?.parent
+        }
+        return false
+    }
+
+    // MARK: Links, devices, extended attributes
+
+    /// Hard links, symlinks and device nodes are refused by policy, with the errno that makes
+    /// sftp-server fall back from link() to rename().
+    public func refuseLink() throws(Errno) { throw .notPermitted }
+
+    public static let hashAttribute = "user.sha256"
+
+    public func getxattr(_ ino: InodeNumber, name: String) throws(Errno) -> [UInt8] {
+        guard name == Self.hashAttribute else { throw .noData }
+        return try locked { state in
+            guard let record = try state.metadata.inode(ino) else { throw Errno.noEntry }
+            let beingWritten = state.open[ino]?.state.withLock { $0.isStaging } ?? false
+            guard let hash = record.blob, !record.staged, !beingWritten else { throw Errno.noData }
+            return Array(hash.utf8)
+        }
+    }
+
+    public func listxattr(_ ino: InodeNumber) throws(Errno) -> [String] {
+        do {
+            _ = try getxattr(ino, name: Self.hashAttribute)
+            return [Self.hashAttribute]
+        } catch .noData {
+            return []
+        }
+    }
+
+    // MARK: Statistics
+
+    public func statfs() throws(Errno) -> FilesystemStatistics {
+        var st = statvfs()
+        guard statvfs(blobs.root, &st) == 0 else { throw Errno(errno) }
+        return FilesystemStatistics(
+            blockSize: UInt64(st.f_frsize), blocks: UInt64(st.f_blocks), blocksFree: UInt64(st.f_bfree),
+            blocksAvailable: UInt64(st.f_bavail), files: UInt64(st.f_files), filesFree: UInt64(st.f_ffree),
+            nameMax: 255)
+    }
+}

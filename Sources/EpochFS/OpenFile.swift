@@ -1,0 +1,77 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import EpochStore
+import Synchronization
+
+/// The in-memory state of a file while at least one handle (or an internal operation) has it
+/// open. Reads and writes go to `fd` without touching SQLite; size and times live here and
+/// are written back on fsync and when the last handle closes.
+final class OpenFile: Sendable {
+    let ino: InodeNumber
+    let state: Mutex<Content>
+
+    struct Content {
+        /// The descriptor reads are served from: the blob, or the staging file.
+        var fd: Int32
+        /// Descriptors replaced by a copy-on-write, kept until the last close because a
+        /// read on another thread may still be using them.
+        var retiredFDs: [Int32] = []
+        /// `fd` is the staging file (writable); otherwise it is the immutable blob.
+        var isStaging: Bool
+        var size: Int64
+        var atime: Nanoseconds
+        var mtime: Nanoseconds
+        var ctime: Nanoseconds
+        /// Content changed since it was last published (or since the staging file was made).
+        var changed = false
+        var hash = StreamingHash.invalid
+        /// Incremented by every write or truncate.
+        var writeSerial: UInt64 = 0
+        /// `writeSerial` at the last flush from a live process.
+        var cleanFlushSerial: UInt64 = 0
+        /// A writer's handle was flushed while its process was exiting.
+        var closedByExit = false
+        /// A writer opened the file since it was last published: publish when writers reach 0.
+        var writerSession = false
+        /// Handles open on this file, and how many of them may write.
+        var opens = 0
+        var writers = 0
+        /// Size and times differ from the metadata row.
+        var attributesDirty = false
+        /// The staging file's metadata has been made durable (for fsync).
+        var durable = false
+        /// The file was unlinked while open: its row is gone at the last close.
+        var orphaned = false
+
+        var interrupted: Bool { closedByExit || writeSerial > cleanFlushSerial }
+    }
+
+    init(ino: InodeNumber, content: Content) {
+        self.ino = ino
+        self.state = Mutex(content)
+    }
+
+    /// Closes every descriptor; only when nothing can use them any more.
+    func closeDescriptors() {
+        state.withLock { content in
+            Sys.close(content.fd)
+            for fd in content.retiredFDs { Sys.close(fd) }
+            content.retiredFDs.removeAll()
+            content.fd = -1
+        }
+    }
+}
+
+/// One open of a file or directory, as the kernel's `fh` refers to it.
+public final class Handle: Sendable {
+    let ino: InodeNumber
+    let file: OpenFile?
+    let writable: Bool
+
+    init(ino: InodeNumber, file: OpenFile?, writable: Bool) {
+        self.ino = ino
+        self.file = file
+        self.writable = writable
+    }
+}

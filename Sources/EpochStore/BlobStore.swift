@@ -1,0 +1,181 @@
+import Crypto
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The content-addressed blob store and the staging area beside it, under one store directory.
+///
+/// Layout: `blobs/<first two hex digits>/<sha256>` (immutable, mode 0444) and
+/// `staging/<inode number>` (a file being written). Both live on one filesystem so that
+/// publishing a staging file is a rename.
+public struct BlobStore: Sendable {
+    public let root: String
+    public var blobsDirectory: String { root + "/blobs" }
+    public var stagingDirectory: String { root + "/staging" }
+
+    public init(root: String) throws {
+        self.root = root
+        try Sys.mkdir(blobsDirectory, 0o700)
+        try Sys.mkdir(stagingDirectory, 0o700)
+    }
+
+    public func blobPath(_ hash: String) -> String {
+        "\(blobsDirectory)/\(hash.prefix(2))/\(hash)"
+    }
+
+    public func stagingPath(_ ino: InodeNumber) -> String {
+        "\(stagingDirectory)/\(ino.rawValue)"
+    }
+
+    public func openBlob(_ hash: String) throws -> Int32 {
+        try Sys.open(blobPath(hash), O_RDONLY)
+    }
+
+    /// Creates (or empties) the staging file of `ino` and opens it for reading and writing.
+    public func createStaging(_ ino: InodeNumber) throws -> Int32 {
+        try Sys.open(stagingPath(ino), O_RDWR | O_CREAT | O_TRUNC, 0o600)
+    }
+
+    public func openStaging(_ ino: InodeNumber) throws -> Int32 {
+        try Sys.open(stagingPath(ino), O_RDWR)
+    }
+
+    public func removeStaging(_ ino: InodeNumber) throws {
+        try Sys.unlink(stagingPath(ino))
+    }
+
+    /// Makes the staging file of `ino` the blob `hash`. When the blob exists already (dedup),
+    /// the staging file is dropped instead. Open descriptors of the staging file stay valid.
+    public func publish(_ ino: InodeNumber, as hash: String) throws {
+        let target = blobPath(hash)
+        if try Sys.status(target) != nil {
+            try removeStaging(ino)
+            return
+        }
+        try Sys.mkdir("\(blobsDirectory)/\(hash.prefix(2))", 0o700)
+        let staging = stagingPath(ino)
+        // Published blobs are immutable: read-only before they get their name.
+        if chmod(staging, 0o444) != 0 { throw SystemError("chmod", staging) }
+        try Sys.rename(staging, target)
+    }
+
+    public func removeBlob(_ hash: String) throws {
+        try Sys.unlink(blobPath(hash))
+    }
+
+    public func blobExists(_ hash: String) throws -> Bool {
+        try Sys.status(blobPath(hash)) != nil
+    }
+
+    /// Inode numbers that have a staging file.
+    public func stagingFiles() throws -> [InodeNumber] {
+        try Sys.listDirectory(stagingDirectory).compactMap { UInt64($0).map(InodeNumber.init(rawValue:)) }
+    }
+
+    /// Hashes every byte of `fd` from `offset` to `end` into `hasher`.
+    public static func hash(fd: Int32, from offset: Int64, to end: Int64, into hasher: inout SHA256) throws {
+        let chunk = 1 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 4096)
+        defer { buffer.deallocate() }
+        var position = offset
+        while position < end {
+            let want = Int(min(Int64(chunk), end - position))
+            let n = try Sys.pread(fd, UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), position)
+            if n == 0 { throw SystemError("pread", "fd \(fd): file shorter than expected", errno: EIO) }
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            position += Int64(n)
+        }
+    }
+}
+
+extension SHA256.Digest {
+    public var hex: String {
+        var result = ""
+        result.reserveCapacity(64)
+        for byte in self {
+            result.append(hexDigits[Int(byte >> 4)])
+            result.append(hexDigits[Int(byte & 0xf)])
+        }
+        return result
+    }
+}
+
+private let hexDigits: [Character] = Array("0123456789abcdef")
+
+/// SHA-256 of a file computed as its bytes are written, when they arrive in order.
+///
+/// Writes at the running end are hashed at once; writes beyond it (the kernel's writeback
+/// may deliver pages out of order) are remembered and hashed from the file when the gap
+/// before them fills. A write below the running end (a rewrite) invalidates the state and
+/// the file is hashed again on publish.
+public struct StreamingHash: Sendable {
+    private var hasher = SHA256()
+    /// Bytes `0..<hashedEnd` are in `hasher`; nil when the state is no longer valid.
+    public private(set) var hashedEnd: Int64? = 0
+    /// Written ranges above `hashedEnd`, not yet hashed, as start → end.
+    private var pending: [Int64: Int64] = [:]
+
+    public init() {}
+
+    /// A hash that must be computed from the file at the end.
+    public static var invalid: StreamingHash {
+        var state = StreamingHash()
+        state.hashedEnd = nil
+        return state
+    }
+
+    /// Records bytes written at `offset`; `fd` is read for earlier out-of-order ranges that
+    /// now follow on.
+    public mutating func wrote(_ bytes: UnsafeRawBufferPointer, at offset: Int64, fd: Int32) {
+        guard let end = hashedEnd else { return }
+        let writeEnd = offset + Int64(bytes.count)
+        if offset == end {
+            hasher.update(bufferPointer: bytes)
+            hashedEnd = writeEnd
+            catchUp(fd: fd)
+        } else if offset > end {
+            if pending.count > 4096 { invalidate(); return }
+            pending[offset] = max(pending[offset] ?? 0, writeEnd)
+        } else {
+            invalidate()
+        }
+    }
+
+    /// The file was truncated to `size`.
+    public mutating func truncated(to size: Int64) {
+        guard let end = hashedEnd else { return }
+        if size < end || !pending.isEmpty { invalidate() } else if size > end {
+            // The gap reads as zeros; treat it as a write to be picked up from the file.
+            pending[end] = size
+        }
+    }
+
+    public mutating func invalidate() {
+        hashedEnd = nil
+        pending.removeAll()
+    }
+
+    private mutating func catchUp(fd: Int32) {
+        while let end = hashedEnd, let rangeEnd = pending.removeValue(forKey: end) {
+            do {
+                try BlobStore.hash(fd: fd, from: end, to: rangeEnd, into: &hasher)
+                hashedEnd = rangeEnd
+            } catch {
+                invalidate()
+            }
+        }
+    }
+
+    /// The digest of the file's first `size` bytes, reading from `fd` whatever was not seen.
+    public mutating func finish(fd: Int32, size: Int64) throws -> String {
+        if let end = hashedEnd, end <= size {
+            try BlobStore.hash(fd: fd, from: end, to: size, into: &hasher)
+        } else {
+            hasher = SHA256()
+            try BlobStore.hash(fd: fd, from: 0, to: size, into: &hasher)
+        }
+        let digest = hasher.finalize().hex
+        self = StreamingHash.invalid
+        return digest
+    }
+}

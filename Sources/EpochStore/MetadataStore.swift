@@ -1,0 +1,287 @@
+/// The schema and every query the filesystem makes. Not thread-safe: one owner serialises access.
+public final class MetadataStore {
+    public let database: Database
+
+    static let schemaVersion = 1
+
+    private static let schema = """
+        CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS districts(
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL UNIQUE,
+            uid INTEGER NOT NULL, gid INTEGER NOT NULL,
+            root_ino INTEGER NOT NULL, upload_ino INTEGER NOT NULL, processed_ino INTEGER NOT NULL,
+            created INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS inodes(
+            ino INTEGER PRIMARY KEY AUTOINCREMENT,
+            parent INTEGER,
+            name TEXT NOT NULL,
+            kind INTEGER NOT NULL,
+            mode INTEGER NOT NULL, uid INTEGER NOT NULL, gid INTEGER NOT NULL,
+            size INTEGER NOT NULL DEFAULT 0,
+            atime INTEGER NOT NULL, mtime INTEGER NOT NULL, ctime INTEGER NOT NULL,
+            blob TEXT,
+            staged INTEGER NOT NULL DEFAULT 0,
+            interrupted INTEGER NOT NULL DEFAULT 0,
+            zone INTEGER NOT NULL,
+            district INTEGER NOT NULL,
+            subdirs INTEGER NOT NULL DEFAULT 0);
+        CREATE UNIQUE INDEX IF NOT EXISTS inodes_by_name ON inodes(parent, name) WHERE parent IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS inodes_by_parent ON inodes(parent, ino);
+        CREATE INDEX IF NOT EXISTS inodes_orphaned ON inodes(ino) WHERE parent IS NULL;
+        CREATE INDEX IF NOT EXISTS inodes_staged ON inodes(ino) WHERE staged = 1;
+        CREATE INDEX IF NOT EXISTS inodes_by_blob ON inodes(blob) WHERE blob IS NOT NULL;
+        CREATE TABLE IF NOT EXISTS blobs(hash TEXT PRIMARY KEY, size INTEGER NOT NULL, refs INTEGER NOT NULL) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS doomed_blobs(hash TEXT PRIMARY KEY) WITHOUT ROWID;
+        """
+
+    private static let columns =
+        "ino, parent, name, kind, mode, uid, gid, size, atime, mtime, ctime, blob, staged, interrupted, zone, district, subdirs"
+
+    /// Opens the metadata database, creating the schema and the root directory if new.
+    public init(path: String, now: Nanoseconds) throws {
+        database = try Database(path: path)
+        try database.transaction {
+            try database.execute(Self.schema)
+            let version = try database.first("SELECT value FROM meta WHERE key = 'schema'") { $0.text(0) }
+            if let version, Int(version) != Self.schemaVersion {
+                throw DatabaseError(code: 1, message: "metadata schema \(version) is not the supported \(Self.schemaVersion)", sql: nil)
+            }
+            try database.run("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", .text(String(Self.schemaVersion)))
+            if try inode(.root) == nil {
+                var root = InodeRecord(parent: InodeNumber(rawValue: 0), name: "", kind: .directory, mode: 0o755,
+                                       uid: 0, gid: 0, time: now, zone: .root, district: 0)
+                root.ino = .root
+                try insert(root, explicitIno: true)
+            }
+        }
+    }
+
+    // MARK: Inodes
+
+    private static func record(_ row: borrowing Row) -> InodeRecord {
+        var record = InodeRecord(
+            ino: InodeNumber(row.int(0)),
+            parent: row.optionalInt(1).map { InodeNumber($0) },
+            name: row.text(2),
+            kind: NodeKind(rawValue: row.int(3)) ?? .file,
+            mode: UInt32(truncatingIfNeeded: row.int(4)),
+            uid: UInt32(truncatingIfNeeded: row.int(5)),
+            gid: UInt32(truncatingIfNeeded: row.int(6)),
+            size: row.int(7),
+            time: row.int(8),
+            blob: row.optionalText(11),
+            staged: row.int(12) != 0,
+            interrupted: row.int(13) != 0,
+            zone: Zone(rawValue: row.int(14)) ?? .uploadTree,
+            district: row.int(15),
+            subdirectories: row.int(16))
+        record.mtime = row.int(9)
+        record.ctime = row.int(10)
+        return record
+    }
+
+    public func inode(_ ino: InodeNumber) throws -> InodeRecord? {
+        try database.first("SELECT \(Self.columns) FROM inodes WHERE ino = ?", ino.sql, map: Self.record)
+    }
+
+    public func child(of parent: InodeNumber, named name: String) throws -> InodeRecord? {
+        try database.first("SELECT \(Self.columns) FROM inodes WHERE parent = ? AND name = ?",
+                           parent.sql, .text(name), map: Self.record)
+    }
+
+    /// Children in inode order, starting after `after`, at most `limit`.
+    public func children(of parent: InodeNumber, after: InodeNumber, limit: Int) throws -> [InodeRecord] {
+        try database.all("SELECT \(Self.columns) FROM inodes WHERE parent = ? AND ino > ? ORDER BY ino LIMIT ?",
+                         parent.sql, after.sql, .int(Int64(limit)), map: Self.record)
+    }
+
+    public func hasChildren(_ ino: InodeNumber) throws -> Bool {
+        try database.first("SELECT 1 FROM inodes WHERE parent = ? LIMIT 1", ino.sql) { _ in true } ?? false
+    }
+
+    /// Inserts a new inode and returns its number (fresh unless `explicitIno`).
+    @discardableResult
+    public func insert(_ record: InodeRecord, explicitIno: Bool = false) throws -> InodeNumber {
+        try database.run(
+            "INSERT INTO inodes(\(Self.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            explicitIno ? record.ino.sql : .null,
+            record.parent.map { $0.sql } ?? .null,
+            .text(record.name), .int(record.kind.rawValue), .int(Int64(record.mode)),
+            .int(Int64(record.uid)), .int(Int64(record.gid)), .int(record.size),
+            .int(record.atime), .int(record.mtime), .int(record.ctime),
+            record.blob.map { .text($0) } ?? .null,
+            .int(record.staged ? 1 : 0), .int(record.interrupted ? 1 : 0),
+            .int(record.zone.rawValue), .int(record.district), .int(record.subdirectories))
+        let ino = InodeNumber(database.lastInsertRowID)
+        if record.kind == .directory, let parent = record.parent {
+            try adjustSubdirectories(of: parent, by: 1)
+        }
+        return ino
+    }
+
+    /// Writes back the attributes a client can change (mode, owner, size, times).
+    public func updateAttributes(_ record: InodeRecord) throws {
+        try database.run(
+            "UPDATE inodes SET mode = ?, uid = ?, gid = ?, size = ?, atime = ?, mtime = ?, ctime = ? WHERE ino = ?",
+            .int(Int64(record.mode)), .int(Int64(record.uid)), .int(Int64(record.gid)), .int(record.size),
+            .int(record.atime), .int(record.mtime), .int(record.ctime), record.ino.sql)
+    }
+
+    /// Records where the content now lives, with its size and times.
+    public func updateContent(_ record: InodeRecord) throws {
+        try database.run(
+            "UPDATE inodes SET size = ?, atime = ?, mtime = ?, ctime = ?, blob = ?, staged = ?, interrupted = ? WHERE ino = ?",
+            .int(record.size), .int(record.atime), .int(record.mtime), .int(record.ctime),
+            record.blob.map { .text($0) } ?? .null,
+            .int(record.staged ? 1 : 0), .int(record.interrupted ? 1 : 0), record.ino.sql)
+    }
+
+    public func move(_ ino: InodeNumber, from oldParent: InodeNumber, to newParent: InodeNumber, name: String,
+                     isDirectory: Bool, ctime: Nanoseconds) throws {
+        try database.run("UPDATE inodes SET parent = ?, name = ?, ctime = ? WHERE ino = ?",
+                         newParent.sql, .text(name), .int(ctime), ino.sql)
+        if isDirectory && oldParent != newParent {
+            try adjustSubdirectories(of: oldParent, by: -1)
+            try adjustSubdirectories(of: newParent, by: 1)
+        }
+    }
+
+    /// Detaches an inode from its name but keeps the row: it is still open.
+    public func orphan(_ record: InodeRecord) throws {
+        try database.run("UPDATE inodes SET parent = NULL WHERE ino = ?", record.ino.sql)
+        if record.isDirectory, let parent = record.parent { try adjustSubdirectories(of: parent, by: -1) }
+    }
+
+    /// Deletes an inode row; the caller drops the reference to its blob.
+    public func delete(_ record: InodeRecord) throws {
+        try database.run("DELETE FROM inodes WHERE ino = ?", record.ino.sql)
+        if record.isDirectory, let parent = record.parent { try adjustSubdirectories(of: parent, by: -1) }
+    }
+
+    public func touch(_ ino: InodeNumber, mtime: Nanoseconds) throws {
+        try database.run("UPDATE inodes SET mtime = ?, ctime = ? WHERE ino = ?", .int(mtime), .int(mtime), ino.sql)
+    }
+
+    private func adjustSubdirectories(of ino: InodeNumber, by delta: Int64) throws {
+        try database.run("UPDATE inodes SET subdirs = max(0, subdirs + ?) WHERE ino = ?", .int(delta), ino.sql)
+    }
+
+    public func recountSubdirectories(of ino: InodeNumber) throws {
+        try database.run("UPDATE inodes SET subdirs = (SELECT count(*) FROM inodes c WHERE c.parent = ?1 AND c.kind = ?2) WHERE ino = ?1",
+                         ino.sql, .int(NodeKind.directory.rawValue))
+    }
+
+    public func orphanedInodes() throws -> [InodeRecord] {
+        try database.all("SELECT \(Self.columns) FROM inodes WHERE parent IS NULL", map: Self.record)
+    }
+
+    public func stagedInodes() throws -> [InodeRecord] {
+        try database.all("SELECT \(Self.columns) FROM inodes WHERE staged = 1", map: Self.record)
+    }
+
+    /// Every inode below `ino` (not `ino` itself), deepest first.
+    public func descendants(of ino: InodeNumber) throws -> [InodeRecord] {
+        try database.all("""
+            WITH RECURSIVE tree(ino, depth) AS (
+                SELECT ino, 1 FROM inodes WHERE parent = ?
+                UNION ALL SELECT i.ino, t.depth + 1 FROM inodes i JOIN tree t ON i.parent = t.ino)
+            SELECT \(Self.columns.split(separator: ",").map { "i." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", "))
+            FROM tree t JOIN inodes i ON i.ino = t.ino ORDER BY t.depth DESC
+            """, ino.sql, map: Self.record)
+    }
+
+    // MARK: Blobs
+
+    /// Adds a reference to a blob; true when the blob is new (its file must be put in place).
+    @discardableResult
+    public func retainBlob(_ hash: String, size: Int64) throws -> Bool {
+        try database.run("DELETE FROM doomed_blobs WHERE hash = ?", .text(hash))
+        try database.run("UPDATE blobs SET refs = refs + 1 WHERE hash = ?", .text(hash))
+        if database.changes > 0 { return false }
+        try database.run("INSERT INTO blobs(hash, size, refs) VALUES (?, ?, 1)", .text(hash), .int(size))
+        return true
+    }
+
+    /// Drops a reference; true when it was the last (the blob is doomed: delete its file).
+    @discardableResult
+    public func releaseBlob(_ hash: String) throws -> Bool {
+        try database.run("UPDATE blobs SET refs = refs - 1 WHERE hash = ?", .text(hash))
+        let refs = try database.first("SELECT refs FROM blobs WHERE hash = ?", .text(hash)) { $0.int(0) }
+        guard let refs, refs <= 0 else { return false }
+        try database.run("DELETE FROM blobs WHERE hash = ?", .text(hash))
+        try database.run("INSERT OR IGNORE INTO doomed_blobs(hash) VALUES (?)", .text(hash))
+        return true
+    }
+
+    public func blobExists(_ hash: String) throws -> Bool {
+        try database.first("SELECT 1 FROM blobs WHERE hash = ?", .text(hash)) { _ in true } ?? false
+    }
+
+    public func doomedBlobs() throws -> [String] {
+        try database.all("SELECT hash FROM doomed_blobs") { $0.text(0) }
+    }
+
+    public func forgetDoomed(_ hashes: [String]) throws {
+        for hash in hashes { try database.run("DELETE FROM doomed_blobs WHERE hash = ?", .text(hash)) }
+    }
+
+    public struct BlobTotals: Sendable { public var count: Int64; public var bytes: Int64 }
+
+    public func blobTotals() throws -> BlobTotals {
+        try database.first("SELECT count(*), coalesce(sum(size), 0) FROM blobs") {
+            BlobTotals(count: $0.int(0), bytes: $0.int(1))
+        } ?? BlobTotals(count: 0, bytes: 0)
+    }
+
+    // MARK: Districts
+
+    private static func district(_ row: borrowing Row) -> DistrictRecord {
+        DistrictRecord(id: row.int(0), name: row.text(1), uid: UInt32(row.int(2)), gid: UInt32(row.int(3)),
+                       rootIno: UInt64(row.int(4)), uploadIno: UInt64(row.int(5)),
+                       processedIno: UInt64(row.int(6)), created: row.int(7))
+    }
+
+    private static let districtColumns = "id, name, uid, gid, root_ino, upload_ino, processed_ino, created"
+
+    public func districts() throws -> [DistrictRecord] {
+        try database.all("SELECT \(Self.districtColumns) FROM districts ORDER BY name", map: Self.district)
+    }
+
+    public func district(named name: String) throws -> DistrictRecord? {
+        try database.first("SELECT \(Self.districtColumns) FROM districts WHERE name = ?", .text(name), map: Self.district)
+    }
+
+    public func district(id: Int64) throws -> DistrictRecord? {
+        try database.first("SELECT \(Self.districtColumns) FROM districts WHERE id = ?", .int(id), map: Self.district)
+    }
+
+    /// Creates a district's row and its three directories; call inside a transaction.
+    public func insertDistrict(name: String, uid: UInt32, gid: UInt32, now: Nanoseconds) throws -> DistrictRecord {
+        try database.run("INSERT INTO districts(name, uid, gid, root_ino, upload_ino, processed_ino, created) VALUES (?, ?, ?, 0, 0, 0, ?)",
+                         .text(name), .int(Int64(uid)), .int(Int64(gid)), .int(now))
+        let id = database.lastInsertRowID
+        let root = try insert(InodeRecord(parent: .root, name: name, kind: .directory, mode: 0o755, uid: 0, gid: 0,
+                                          time: now, zone: .districtRoot, district: id))
+        let upload = try insert(InodeRecord(parent: root, name: "upload", kind: .directory, mode: 0o750, uid: uid,
+                                            gid: gid, time: now, zone: .upload, district: id))
+        let processed = try insert(InodeRecord(parent: root, name: "upload-processed", kind: .directory, mode: 0o755,
+                                               uid: 0, gid: 0, time: now, zone: .processed, district: id))
+        try database.run("UPDATE districts SET root_ino = ?, upload_ino = ?, processed_ino = ? WHERE id = ?",
+                         root.sql, upload.sql, processed.sql, .int(id))
+        try touch(.root, mtime: now)
+        return try district(id: id)!
+    }
+
+    public func deleteDistrictRow(_ district: DistrictRecord) throws {
+        try database.run("DELETE FROM districts WHERE id = ?", .int(district.id))
+    }
+
+    /// Files and bytes a district holds (below upload/ and upload-processed/).
+    public func districtUsage(_ district: DistrictRecord) throws -> (files: Int64, bytes: Int64) {
+        try database.first("SELECT count(*), coalesce(sum(size), 0) FROM inodes WHERE district = ? AND kind = ? AND parent IS NOT NULL",
+                           .int(district.id), .int(NodeKind.file.rawValue)) { ($0.int(0), $0.int(1)) } ?? (0, 0)
+    }
+}
+
+import Foundation

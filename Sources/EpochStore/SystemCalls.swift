@@ -1,0 +1,148 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A failed system call: the call's name, the path or object it was about, and errno.
+public struct SystemError: Error, CustomStringConvertible, Sendable {
+    public let call: String
+    public let subject: String
+    public let errno: Int32
+
+    public init(_ call: String, _ subject: String, errno: Int32 = Glibc.errno) {
+        self.call = call
+        self.subject = subject
+        self.errno = errno
+    }
+
+    public var description: String {
+        "\(call)(\(subject)): \(String(cString: strerror(errno)))"
+    }
+}
+
+/// The system calls the stores make, retried on EINTR and turned into thrown errors.
+public enum Sys {
+    @inline(__always)
+    static func retrying<T: BinaryInteger>(_ call: String, _ subject: @autoclosure () -> String, _ body: () -> T) throws -> T {
+        while true {
+            let rc = body()
+            if rc >= 0 { return rc }
+            if errno == EINTR { continue }
+            throw SystemError(call, subject())
+        }
+    }
+
+    public static func open(_ path: String, _ flags: Int32, _ mode: mode_t = 0) throws -> Int32 {
+        try retrying("open", path) { Glibc.open(path, flags | O_CLOEXEC, mode) }
+    }
+
+    public static func close(_ fd: Int32) {
+        _ = Glibc.close(fd)
+    }
+
+    public static func pread(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, _ offset: Int64) throws -> Int {
+        try retrying("pread", "fd \(fd)") { Glibc.pread(fd, buffer.baseAddress, buffer.count, off_t(offset)) }
+    }
+
+    /// Writes all of `buffer` at `offset`.
+    public static func pwriteAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, _ offset: Int64) throws {
+        var done = 0
+        while done < buffer.count {
+            let n = try retrying("pwrite", "fd \(fd)") {
+                Glibc.pwrite(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + Int64(done)))
+            }
+            done += n
+        }
+    }
+
+    public static func ftruncate(_ fd: Int32, _ size: Int64) throws {
+        _ = try retrying("ftruncate", "fd \(fd)") { Glibc.ftruncate(fd, off_t(size)) }
+    }
+
+    public static func fsync(_ fd: Int32) throws {
+        _ = try retrying("fsync", "fd \(fd)") { Glibc.fsync(fd) }
+    }
+
+    public static func fdatasync(_ fd: Int32) throws {
+        _ = try retrying("fdatasync", "fd \(fd)") { Glibc.fdatasync(fd) }
+    }
+
+    public static func fstat(_ fd: Int32) throws -> Glibc.stat {
+        var st = Glibc.stat()
+        _ = try retrying("fstat", "fd \(fd)") { Glibc.fstat(fd, &st) }
+        return st
+    }
+
+    /// Nil when the path does not exist.
+    public static func status(_ path: String) throws -> Glibc.stat? {
+        var st = Glibc.stat()
+        if Glibc.lstat(path, &st) == 0 { return st }
+        if errno == ENOENT { return nil }
+        throw SystemError("stat", path)
+    }
+
+    public static func rename(_ from: String, _ to: String) throws {
+        _ = try retrying("rename", "\(from) -> \(to)") { Glibc.rename(from, to) }
+    }
+
+    /// Removes a file; a file already gone is not an error.
+    public static func unlink(_ path: String) throws {
+        if Glibc.unlink(path) != 0 && errno != ENOENT { throw SystemError("unlink", path) }
+    }
+
+    /// Creates a directory; one that exists already is not an error.
+    public static func mkdir(_ path: String, _ mode: mode_t) throws {
+        if Glibc.mkdir(path, mode) != 0 && errno != EEXIST { throw SystemError("mkdir", path) }
+    }
+
+    public static func fchmod(_ fd: Int32, _ mode: mode_t) throws {
+        _ = try retrying("fchmod", "fd \(fd)") { Glibc.fchmod(fd, mode) }
+    }
+
+    /// Copies `count` bytes from the start of `source` to the start of `target`, in the kernel.
+    public static func copyFile(from source: Int32, to target: Int32, count: Int64) throws {
+        // sendfile copies file to file inside the kernel (copy_file_range needs _GNU_SOURCE).
+        var inOffset: off_t = 0
+        while inOffset < count {
+            let n = try retrying("sendfile", "fd \(source) -> fd \(target)") {
+                Glibc.sendfile(target, source, &inOffset, Int(count - Int64(inOffset)))
+            }
+            if n == 0 { break }
+        }
+    }
+
+    /// `SEEK_HOLE` on Linux (the header hides it without _GNU_SOURCE).
+    private static let seekHole: Int32 = 4
+
+    /// The offset of the first hole at or after 0, or the file size when there is none.
+    public static func firstHole(_ fd: Int32) throws -> Int64 {
+        let offset = lseek(fd, 0, seekHole)
+        if offset < 0 {
+            if errno == ENXIO { return 0 }
+            throw SystemError("lseek(SEEK_HOLE)", "fd \(fd)")
+        }
+        return Int64(offset)
+    }
+
+    /// Names in a directory, without `.` and `..`; empty when it does not exist.
+    public static func listDirectory(_ path: String) throws -> [String] {
+        guard let dir = opendir(path) else {
+            if errno == ENOENT { return [] }
+            throw SystemError("opendir", path)
+        }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    public static func fsyncDirectory(_ path: String) throws {
+        let fd = try open(path, O_RDONLY | O_DIRECTORY)
+        defer { close(fd) }
+        try fsync(fd)
+    }
+}

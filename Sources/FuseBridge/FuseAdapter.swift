@@ -1,0 +1,263 @@
+import CFuse
+import EpochFS
+import EpochStore
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Decodes kernel requests, calls `FileSystem`, and replies. No SQL, no policy here.
+public final class FuseAdapter: Sendable {
+    let fs: FileSystem
+    let logger: Logger
+    let attributeTimeout: Double
+    let entryTimeout: Double
+
+    public init(fs: FileSystem, logger: Logger, cacheTimeout: Double) {
+        self.fs = fs
+        self.logger = logger
+        self.attributeTimeout = cacheTimeout
+        self.entryTimeout = cacheTimeout
+    }
+
+    static func from(_ req: fuse_req_t?) -> FuseAdapter {
+        Unmanaged<FuseAdapter>.fromOpaque(fuse_req_userdata(req)!).takeUnretainedValue()
+    }
+
+    static func caller(_ req: fuse_req_t?) -> Caller {
+        let ctx = fuse_req_ctx(req)!.pointee
+        return Caller(uid: ctx.uid, gid: ctx.gid, pid: ctx.pid)
+    }
+
+    static func string(_ cString: UnsafePointer<CChar>?) -> String {
+        cString.map { String(cString: $0) } ?? ""
+    }
+
+    static func ino(_ value: fuse_ino_t) -> InodeNumber { InodeNumber(rawValue: value) }
+
+    /// The low-level operations table. Each entry decodes its arguments and answers once.
+    static func operations() -> fuse_lowlevel_ops {
+        var ops = fuse_lowlevel_ops()
+        ops.`init` = { userdata, conn in
+            guard let conn, let userdata else { return }
+            let adapter = Unmanaged<FuseAdapter>.fromOpaque(userdata).takeUnretainedValue()
+            adapter.configure(conn)
+        }
+        ops.lookup = { req, parent, name in
+            let a = FuseAdapter.from(req)
+            a.answer(req) { () throws(Errno) in .entry(try a.fs.lookup(parent: FuseAdapter.ino(parent), name: FuseAdapter.string(name))) }
+        }
+        // Inode numbers are never reused, so the kernel's lookup counts need no bookkeeping here.
+        ops.forget = { req, _, _ in fuse_reply_none(req) }
+        ops.forget_multi = { req, _, _ in fuse_reply_none(req) }
+        ops.getattr = { req, node, _ in
+            let a = FuseAdapter.from(req)
+            a.answer(req) { () throws(Errno) in .attributes(try a.fs.getattr(FuseAdapter.ino(node))) }
+        }
+        ops.setattr = { req, node, attr, toSet, info in
+            let a = FuseAdapter.from(req)
+            a.answer(req) { () throws(Errno) in
+                guard let attr = attr?.pointee else { throw Errno.invalid }
+                let changes = FuseAdapter.changes(attr, Int32(toSet))
+                return .attributes(try a.fs.setattr(FuseAdapter.ino(node), changes, handle: FuseAdapter.handle(info), caller: FuseAdapter.caller(req)))
+            }
+        }
+        ops.mkdir = { req, parent, name, mode in
+            let a = FuseAdapter.from(req)
+            a.answer(req) { () throws(Errno) in
+                .entry(try a.fs.mkdir(parent: FuseAdapter.ino(parent), name: FuseAdapter.string(name), mode: UInt32(mode), caller: FuseAdapter.caller(req)))
+            }
+        }
+        ops.rmdir = { req, parent, name in
+            let a = FuseAdapter.from(req)
+            a.answer(req) { () throws(Errno) in
+                try a.fs.rmdir(parent: FuseAdapter.ino(parent), name: FuseAdapter.string(name), caller: FuseAdapter.caller(req))
+                return .ok
+            }
+        }
+        ops.unlink = { req, parent, name in
+            let a = FuseAdapter.from(req)
+            a.answer(req) { () throws(Errno) in
+                try a.fs.unlink(parent: FuseAdapter.ino(parent), name: FuseAdapter.string(name), caller: FuseAdapter.caller(req))
+                return .ok
+            }
+        }
+        ops.rename = { req, parent, name, newParent, newName, flags in
+            let a = FuseAdapter.from(req)
+            a.answer(req) { () throws(Errno) in
+                try a.fs.rename(parent: FuseAdapter.ino(parent), name: FuseAdapter.string(name), newParent: FuseAdapter.ino(newParent),
+                                newName: FuseAdapter.string(newName), flags: .init(rawValue: flags), caller: FuseAdapter.caller(req))
+                return .ok
+            }
+        }
+        ops.link = { req, _, _, _ in FuseAdapter.from(req).answer(req) { () throws(Errno) in try FuseAdapter.from(req).fs.refuseLink(); return .ok } }
+        ops.symlink = { req, _, _, _ in FuseAdapter.from(req).answer(req) { () throws(Errno) in try FuseAdapter.from(req).fs.refuseLink(); return .ok } }
+        ops.mknod = { req, _, _, _, _ in FuseAdapter.from(req).answer(req) { () throws(Errno) in try FuseAdapter.from(req).fs.refuseLink(); return .ok } }
+        ops.create = { req, parent, name, mode, info in
+            let a = FuseAdapter.from(req)
+            a.answer(req) { () throws(Errno) in
+                let flags = info?.pointee.flags ?? O_RDWR
+                let (attributes, handle) = try a.fs.create(parent: FuseAdapter.ino(parent), name: FuseAdapter.string(name), mode: UInt32(mode),
+                                                           flags: flags, caller: FuseAdapter.caller(req))
+                return .created(attributes, handle, keepCache: true)
+            }
+        }
+        ops.open = { req, node, info in
+            let a = FuseAdapter.from(req)
+            a.answer(req) { () throws(Errno) in
+                let flags = info?.pointee.flags ?? O_RDONLY
+                return .opened(try a.fs.open(FuseAdapter.ino(node), flags: flags, caller: FuseAdapter.caller(req)), keepCache: true, cacheDirectory: false)
+            }
+        }
+        ops.read = { req, _, size, offset, info in
+            let a = FuseAdapter.from(req)
+            a.answer(req) { () throws(Errno) in
+                guard let handle = FuseAdapter.handle(info) else { throw Errno.badHandle }
+                let (fd, count) = try a.fs.read(handle, offset: Int64(offset), size: size)
+                return .data(fd: fd, offset: Int64(offset), count: count)
+            }
+        }
+        ops.write = { req, _, buffer, size, offset, info in
+            let a = FuseAdapter.from(req)
+            a.answer(req) { () throws(Errno) in
+                guard let handle = FuseAdapter.handle(info) else { throw Errno.badHandle }
+                let bytes = UnsafeRawBufferPointer(start: buffer, count: size)
+                return .written(try a.fs.write(handle, offset: Int64(offset), bytes: bytes))
+            }
+        }
+        ops.flush = { req, _, info in
+            let a = FuseAdapter.from(req)
+            a.answer(req) { () throws(Errno) in
+                if let handle = FuseAdapter.handle(info) { a.fs.flush(handle, caller: FuseAdapter.caller(req)) }
+                return .ok
+            }
+        }
+        ops.release = { req, _, info in
+            let a = FuseAdapter.from(req)
+            a.answer(req) { () throws(Errno) in
+                if let info, let handle = FuseAdapter.releaseHandle(info.pointee.fh) { a.fs.release(handle) }
+                return .ok
+            }
+        }
+        ops.fsync = { req, _, dataOnly, info in
+            let a = FuseAdapter.from(req)
+            a.answer(req) { () throws(Errno) in
+                guard let handle = FuseAdapter.handle(info) else { throw Errno.badHandle }
+                try a.fs.fsync(handle, dataOnly: dataOnly != 0)
+                return .ok
+            }
+        }
+        ops.opendir = { req, node, _ in
+            let a = FuseAdapter.from(req)
+            a.answer(req) { () throws(Errno) in .opened(try a.fs.opendir(FuseAdapter.ino(node)), keepCache: true, cacheDirectory: true) }
+        }
+        ops.readdir = { req, node, size, offset, _ in
+            FuseAdapter.from(req).readdir(req, node, size, offset, plus: false)
+        }
+        ops.readdirplus = { req, node, size, offset, _ in
+            FuseAdapter.from(req).readdir(req, node, size, offset, plus: true)
+        }
+        ops.releasedir = { req, _, info in
+            let a = FuseAdapter.from(req)
+            a.answer(req) { () throws(Errno) in
+                if let info { FuseAdapter.releaseHandle(info.pointee.fh) }
+                return .ok
+            }
+        }
+        ops.fsyncdir = { req, _, _, _ in
+            let a = FuseAdapter.from(req)
+            a.answer(req) { () throws(Errno) in try a.fs.syncMetadata(); return .ok }
+        }
+        ops.statfs = { req, _ in
+            let a = FuseAdapter.from(req)
+            a.answer(req) { () throws(Errno) in .statfs(try a.fs.statfs()) }
+        }
+        ops.access = { req, node, mask in
+            let a = FuseAdapter.from(req)
+            a.answer(req) { () throws(Errno) in try a.fs.access(FuseAdapter.ino(node), mask: mask, caller: FuseAdapter.caller(req)); return .ok }
+        }
+        ops.getxattr = { req, node, name, size in
+            let a = FuseAdapter.from(req)
+            a.answer(req) { () throws(Errno) in
+                let value = try a.fs.getxattr(FuseAdapter.ino(node), name: FuseAdapter.string(name))
+                return FuseAdapter.xattrReply(value, size)
+            }
+        }
+        ops.listxattr = { req, node, size in
+            let a = FuseAdapter.from(req)
+            a.answer(req) { () throws(Errno) in
+                var names: [UInt8] = []
+                for attribute in try a.fs.listxattr(FuseAdapter.ino(node)) { names += Array(attribute.utf8) + [0] }
+                return FuseAdapter.xattrReply(names, size)
+            }
+        }
+        ops.setxattr = { req, _, _, _, _, _ in FuseAdapter.from(req).answer(req) { () throws(Errno) in throw Errno.notSupported } }
+        ops.removexattr = { req, _, _ in FuseAdapter.from(req).answer(req) { () throws(Errno) in throw Errno.notSupported } }
+        return ops
+    }
+
+    /// getxattr/listxattr: a size of 0 asks for the length only.
+    static func xattrReply(_ value: [UInt8], _ size: Int) -> Reply {
+        if size == 0 { return .xattrSize(value.count) }
+        if size < value.count { return .error(.range) }
+        return .bytes(value)
+    }
+
+    static func changes(_ attr: Glibc.stat, _ toSet: Int32) -> AttributeChanges {
+        func has(_ flag: Int32) -> Bool { toSet & flag != 0 }
+        func ns(_ t: Glibc.timespec) -> Nanoseconds { Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec) }
+        var changes = AttributeChanges()
+        if has(FUSE_SET_ATTR_MODE) { changes.mode = attr.st_mode & 0o7777 }
+        if has(FUSE_SET_ATTR_UID) { changes.uid = attr.st_uid }
+        if has(FUSE_SET_ATTR_GID) { changes.gid = attr.st_gid }
+        if has(FUSE_SET_ATTR_SIZE) { changes.size = Int64(attr.st_size) }
+        if has(FUSE_SET_ATTR_ATIME_NOW) { changes.atime = .now } else if has(FUSE_SET_ATTR_ATIME) { changes.atime = .at(ns(attr.st_atim)) }
+        if has(FUSE_SET_ATTR_MTIME_NOW) { changes.mtime = .now } else if has(FUSE_SET_ATTR_MTIME) { changes.mtime = .at(ns(attr.st_mtim)) }
+        if has(FUSE_SET_ATTR_CTIME) { changes.ctime = ns(attr.st_ctim) }
+        return changes
+    }
+
+    func readdir(_ req: fuse_req_t?, _ node: fuse_ino_t, _ size: Int, _ offset: off_t, plus: Bool) {
+        answer(req) { () throws(Errno) in
+            // A directory entry takes at least 24 bytes (plus: ~150); ask for about as many as fit.
+            let estimate = max(2, size / (plus ? 160 : 32))
+            let entries = try fs.readdir(Self.ino(node), offset: Int64(offset), limit: estimate)
+            var buffer = [UInt8](repeating: 0, count: size)
+            var used = 0
+            buffer.withUnsafeMutableBufferPointer { raw in
+                let base = UnsafeMutableRawPointer(raw.baseAddress!).assumingMemoryBound(to: CChar.self)
+                for entry in entries {
+                    let needed: Int
+                    if plus {
+                        var param = entryParam(entry.attributes)
+                        needed = fuse_add_direntry_plus(req, base + used, size - used, entry.name, &param, off_t(entry.nextOffset))
+                    } else {
+                        var st = Self.stat(entry.attributes)
+                        needed = fuse_add_direntry(req, base + used, size - used, entry.name, &st, off_t(entry.nextOffset))
+                    }
+                    if needed > size - used { break }
+                    used += needed
+                }
+            }
+            return .bytes(Array(buffer[0..<used]))
+        }
+    }
+
+    /// Capabilities and sizes negotiated at INIT.
+    func configure(_ conn: UnsafeMutablePointer<fuse_conn_info>) {
+        let wanted: [Int32] = [FUSE_CAP_WRITEBACK_CACHE, FUSE_CAP_ATOMIC_O_TRUNC, FUSE_CAP_PARALLEL_DIROPS,
+                               FUSE_CAP_SPLICE_WRITE, FUSE_CAP_SPLICE_MOVE, FUSE_CAP_ASYNC_READ,
+                               FUSE_CAP_READDIRPLUS, FUSE_CAP_READDIRPLUS_AUTO]
+        for cap in wanted where conn.pointee.capable & UInt32(cap) != 0 {
+            conn.pointee.want |= UInt32(cap)
+        }
+        // The kernel's own cache decides when data is stale; our content changes only through it.
+        conn.pointee.want &= ~UInt32(FUSE_CAP_AUTO_INVAL_DATA)
+        conn.pointee.max_write = 1 << 20
+        conn.pointee.max_readahead = 1 << 20
+        logger.debug("fuse session initialised", metadata: [
+            "fuse.proto": "\(conn.pointee.proto_major).\(conn.pointee.proto_minor)",
+            "fuse.writeback": "\(conn.pointee.want & UInt32(FUSE_CAP_WRITEBACK_CACHE) != 0)",
+        ])
+    }
+}

@@ -1,0 +1,144 @@
+import CFuse
+import EpochFS
+import EpochStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One kernel request, answered exactly once by `answer`: every reply the adapter sends goes
+/// through here, and a handler can only produce a reply value, not forget to send one.
+enum Reply {
+    case error(Errno)
+    case none
+    case entry(Attributes)
+    case attributes(Attributes)
+    case created(Attributes, Handle, keepCache: Bool)
+    case opened(Handle, keepCache: Bool, cacheDirectory: Bool)
+    case written(Int)
+    case data(fd: Int32, offset: Int64, count: Int)
+    case bytes([UInt8])
+    case xattrSize(Int)
+    case statfs(FilesystemStatistics)
+    case ok
+}
+
+extension FuseAdapter {
+    /// Runs `handler` and sends its reply (or its errno). Unknown errors were already mapped to EIO.
+    func answer(_ req: fuse_req_t?, _ handler: () throws(Errno) -> Reply) {
+        let reply: Reply
+        do {
+            reply = try handler()
+        } catch {
+            reply = .error(error)
+        }
+        send(req, reply)
+    }
+
+    private func send(_ req: fuse_req_t?, _ reply: Reply) {
+        let rc: Int32
+        switch reply {
+        case .error(let errno):
+            rc = fuse_reply_err(req, errno.rawValue)
+        case .ok:
+            rc = fuse_reply_err(req, 0)
+        case .none:
+            fuse_reply_none(req)
+            rc = 0
+        case .entry(let attributes):
+            var entry = entryParam(attributes)
+            rc = fuse_reply_entry(req, &entry)
+        case .attributes(let attributes):
+            var st = Self.stat(attributes)
+            rc = fuse_reply_attr(req, &st, attributeTimeout)
+        case .created(let attributes, let handle, let keepCache):
+            var entry = entryParam(attributes)
+            var info = fuse_file_info()
+            info.fh = Self.retain(handle)
+            cfuse_fi_set_keep_cache(&info, keepCache ? 1 : 0)
+            rc = fuse_reply_create(req, &entry, &info)
+            if rc != 0 { Self.releaseHandle(info.fh) }
+        case .opened(let handle, let keepCache, let cacheDirectory):
+            var info = fuse_file_info()
+            info.fh = Self.retain(handle)
+            cfuse_fi_set_keep_cache(&info, keepCache ? 1 : 0)
+            cfuse_fi_set_cache_readdir(&info, cacheDirectory ? 1 : 0)
+            rc = fuse_reply_open(req, &info)
+            if rc != 0 { Self.releaseHandle(info.fh) }
+        case .written(let count):
+            rc = fuse_reply_write(req, count)
+        case .data(let fd, let offset, let count):
+            rc = count == 0 ? fuse_reply_buf(req, nil, 0) : cfuse_reply_fd(req, fd, off_t(offset), count)
+        case .bytes(let bytes):
+            rc = bytes.withUnsafeBufferPointer { fuse_reply_buf(req, UnsafeRawPointer($0.baseAddress)?.assumingMemoryBound(to: CChar.self), $0.count) }
+        case .xattrSize(let size):
+            rc = fuse_reply_xattr(req, size)
+        case .statfs(let figures):
+            var st = statvfs()
+            st.f_bsize = UInt(figures.blockSize)
+            st.f_frsize = UInt(figures.blockSize)
+            st.f_blocks = fsblkcnt_t(figures.blocks)
+            st.f_bfree = fsblkcnt_t(figures.blocksFree)
+            st.f_bavail = fsblkcnt_t(figures.blocksAvailable)
+            st.f_files = fsfilcnt_t(figures.files)
+            st.f_ffree = fsfilcnt_t(figures.filesFree)
+            st.f_favail = fsfilcnt_t(figures.filesFree)
+            st.f_namemax = UInt(figures.nameMax)
+            rc = fuse_reply_statfs(req, &st)
+        }
+        if rc != 0 && rc != -ENOENT {
+            // ENOENT: the request was interrupted and the kernel no longer waits for it.
+            logger.debug("reply failed", metadata: ["errno": "\(-rc)"])
+        }
+    }
+
+    func entryParam(_ attributes: Attributes) -> fuse_entry_param {
+        var entry = fuse_entry_param()
+        entry.ino = fuse_ino_t(attributes.ino.rawValue)
+        entry.generation = 0
+        entry.attr = Self.stat(attributes)
+        entry.attr_timeout = attributeTimeout
+        entry.entry_timeout = entryTimeout
+        return entry
+    }
+
+    static func stat(_ a: Attributes) -> Glibc.stat {
+        var st = Glibc.stat()
+        st.st_ino = UInt(a.ino.rawValue)
+        st.st_mode = a.mode
+        st.st_nlink = UInt(a.nlink)
+        st.st_uid = a.uid
+        st.st_gid = a.gid
+        st.st_size = Int(a.size)
+        st.st_blocks = Int(a.blocks)
+        st.st_blksize = Attributes.blockSize
+        st.st_atim = timespec(a.atime)
+        st.st_mtim = timespec(a.mtime)
+        st.st_ctim = timespec(a.ctime)
+        return st
+    }
+
+    static func timespec(_ ns: Nanoseconds) -> Glibc.timespec {
+        var seconds = ns / 1_000_000_000
+        var nanos = ns % 1_000_000_000
+        if nanos < 0 { nanos += 1_000_000_000; seconds -= 1 }
+        return Glibc.timespec(tv_sec: Int(seconds), tv_nsec: Int(nanos))
+    }
+
+    // MARK: Handles as fh
+
+    /// The kernel's `fh` holds a retained reference to the handle until RELEASE.
+    static func retain(_ handle: Handle) -> UInt64 {
+        UInt64(UInt(bitPattern: Unmanaged.passRetained(handle).toOpaque()))
+    }
+
+    static func handle(_ info: UnsafeMutablePointer<fuse_file_info>?) -> Handle? {
+        guard let info, let pointer = UnsafeRawPointer(bitPattern: UInt(info.pointee.fh)) else { return nil }
+        return Unmanaged<Handle>.fromOpaque(pointer).takeUnretainedValue()
+    }
+
+    @discardableResult
+    static func releaseHandle(_ fh: UInt64) -> Handle? {
+        guard let pointer = UnsafeRawPointer(bitPattern: UInt(fh)) else { return nil }
+        return Unmanaged<Handle>.fromOpaque(pointer).takeRetainedValue()
+    }
+}

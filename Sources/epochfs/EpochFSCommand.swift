@@ -1,0 +1,89 @@
+import ArgumentParser
+import EpochFS
+import EpochStore
+import Foundation
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct EpochFSCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "epochfs",
+        abstract: "A filesystem for districts' SFTP drop boxes: one mount serves every district's tree.",
+        subcommands: [MountCommand.self, DistrictCommand.self])
+}
+
+/// Where the store lives: `--store`, then `EPOCHFS_STORE`, then the configuration file, then
+/// `/var/lib/epochfs`.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .long, help: "The store directory (default: $EPOCHFS_STORE, the configuration file, or /var/lib/epochfs).")
+    var store: String?
+
+    func resolved() -> String {
+        let configured = store
+            ?? ProcessInfo.processInfo.environment["EPOCHFS_STORE"]
+            ?? Configuration.load().store
+            ?? "/var/lib/epochfs"
+        return URL(fileURLWithPath: configured).standardizedFileURL.path
+    }
+}
+
+/// `/etc/epochfs/epochfs.conf` (or `$EPOCHFS_CONFIG`): `key = value` lines, `#` comments.
+struct Configuration {
+    var store: String?
+    var staffGroup: String?
+
+    static var path: String {
+        ProcessInfo.processInfo.environment["EPOCHFS_CONFIG"] ?? "/etc/epochfs/epochfs.conf"
+    }
+
+    static func load() -> Configuration {
+        var configuration = Configuration()
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return configuration }
+        for line in text.split(separator: "\n") {
+            let content = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            let parts = content.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2 else { continue }
+            switch parts[0] {
+            case "store": configuration.store = parts[1]
+            case "staff_group": configuration.staffGroup = parts[1]
+            default: continue
+            }
+        }
+        return configuration
+    }
+}
+
+/// An error for the operator: what is wrong and what to do. Printed without a stack of causes.
+struct CommandError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+func makeLogger(_ label: String = "epochfs") -> Logger {
+    LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+    var logger = Logger(label: label)
+    logger.logLevel = ProcessInfo.processInfo.environment["EPOCHFS_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+    return logger
+}
+
+func requireRoot(_ what: String) throws {
+    guard geteuid() == 0 else { throw CommandError("\(what) must run as root (it mounts filesystems and owns the store)") }
+}
+
+func blockShutdownSignals() {
+    var set = sigset_t()
+    sigemptyset(&set)
+    for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&set, signal) }
+    pthread_sigmask(SIG_BLOCK, &set, nil)
+}
+
+/// Resolves a group name or numeric gid.
+func groupID(_ group: String) throws -> gid_t {
+    if let gid = gid_t(group) { return gid }
+    guard let entry = getgrnam(group) else {
+        throw CommandError("no group '\(group)': create it (groupadd \(group)) or pass a numeric gid")
+    }
+    return entry.pointee.gr_gid
+}

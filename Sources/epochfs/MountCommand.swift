@@ -1,0 +1,121 @@
+import ArgumentParser
+import EpochFS
+import EpochStore
+import Foundation
+import FuseBridge
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct MountCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mount",
+        abstract: "Mount the store; returns once the mount is live (or stays in front with --foreground).")
+
+    @Argument(help: "An existing empty directory, root-owned and not below a world-writable one (sshd requires it).")
+    var mountpoint: String
+    @OptionGroup var store: StoreOptions
+    @Flag(help: "Stay in the foreground (for systemd); logs go to stderr.")
+    var foreground = false
+    @Option(help: "Group (name or gid) whose members may list and read every district's tree (default: the configuration's staff_group, else root).")
+    var staffGroup: String?
+    @Option(help: "Seconds the kernel may cache names and attributes.")
+    var cacheTimeout: Double = 3600
+    @Option(help: "Worker threads serving requests (1: single-threaded loop).")
+    var threads: Int = 8
+    @Flag(help: .hidden) var daemonChild = false
+
+    func run() throws {
+        try requireRoot("epochfs mount")
+        let mountpoint = URL(fileURLWithPath: self.mountpoint).standardizedFileURL.path
+        let store = self.store.resolved()
+        try clearDeadMount(mountpoint)
+        guard (try? FileManager.default.attributesOfItem(atPath: mountpoint)[.type] as? FileAttributeType) == .typeDirectory else {
+            throw CommandError("mount point \(mountpoint) is not a directory: create it (mkdir -p \(mountpoint)) first")
+        }
+        if foreground {
+            try serve(mountpoint: mountpoint, store: store)
+        } else {
+            try startDaemon(mountpoint: mountpoint, store: store)
+        }
+    }
+
+    /// A crashed daemon leaves its mount behind ("Transport endpoint is not connected").
+    private func clearDeadMount(_ mountpoint: String) throws {
+        guard MountTable.epochfsMount(at: mountpoint) != nil else { return }
+        if access(mountpoint, F_OK) == 0 {
+            throw CommandError("\(mountpoint) is already mounted by a running epochfs: unmount it first (fusermount3 -u \(mountpoint))")
+        }
+        guard errno == ENOTCONN else { return }
+        if umount2(mountpoint, Int32(MNT_DETACH)) != 0 {
+            throw CommandError("\(mountpoint) holds a dead epochfs mount that cannot be cleared (\(String(cString: strerror(errno)))): run umount -l \(mountpoint)")
+        }
+    }
+
+    /// Starts `epochfs mount --foreground` in the background and waits until its mount is live.
+    private func startDaemon(mountpoint: String, store: String) throws {
+        try Sys.mkdir(store, 0o700)
+        let paths = StorePaths(root: store)
+        let log = try Sys.open(paths.daemonLog, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        defer { Sys.close(log) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var arguments = ["mount", mountpoint, "--store", store, "--foreground", "--daemon-child",
+                         "--cache-timeout", String(cacheTimeout), "--threads", String(threads)]
+        if let staffGroup { arguments += ["--staff-group", staffGroup] }
+        process.arguments = arguments
+        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
+        process.standardOutput = FileHandle(fileDescriptor: log, closeOnDealloc: false)
+        process.standardError = FileHandle(fileDescriptor: log, closeOnDealloc: false)
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if MountTable.epochfsMount(at: mountpoint) != nil {
+                print("mounted \(mountpoint) (store \(store), daemon pid \(process.processIdentifier), log \(paths.daemonLog))")
+                return
+            }
+            if !process.isRunning {
+                let tail = (try? String(contentsOfFile: paths.daemonLog, encoding: .utf8))?
+                    .split(separator: "\n").suffix(5).joined(separator: "\n") ?? ""
+                throw CommandError("the epochfs daemon exited before mounting:\n\(tail)")
+            }
+            usleep(20_000)
+        }
+        throw CommandError("the mount did not appear within 60 s; see \(paths.daemonLog)")
+    }
+
+    /// Serves the mount in this process until SIGINT/SIGTERM or an external unmount.
+    private func serve(mountpoint: String, store: String) throws {
+        if daemonChild { _ = setsid() }
+        let logger = makeLogger()
+        let paths = StorePaths(root: store)
+        guard let lock = try DaemonLock(paths: paths) else {
+            throw CommandError("another epochfs daemon is serving \(store): unmount it first, or use another --store")
+        }
+        let staffGID = try (staffGroup ?? Configuration.load().staffGroup).map(groupID) ?? 0
+        let fs = try FileSystem(storeRoot: store, staffGID: staffGID, logger: logger)
+        let session = try FuseSession(fs: fs, mountpoint: mountpoint, cacheTimeout: cacheTimeout,
+                                      threads: threads, logger: logger)
+        let control = try ControlServer(path: paths.controlSocket, fs: fs, logger: logger)
+        try control.start()
+        let pid = getpid()
+        try session.start { kill(pid, SIGTERM) }
+        logger.notice("mounted", metadata: ["mountpoint": "\(mountpoint)", "store": "\(store)", "staff_gid": "\(staffGID)"])
+
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        sigaddset(&signals, SIGHUP)
+        var received: Int32 = 0
+        repeat {
+            sigwait(&signals, &received)
+        } while received == SIGHUP  // reserved for reloading configuration
+        logger.notice("unmounting", metadata: ["signal": "\(received)"])
+        control.stop()
+        session.stop()
+        withExtendedLifetime(lock) {}
+        logger.notice("unmounted", metadata: ["mountpoint": "\(mountpoint)"])
+    }
+}
