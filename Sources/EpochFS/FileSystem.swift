@@ -392,8 +392,7 @@ public final class FileSystem: Sendable {
     // MARK: Statistics
 
     public func statfs() throws(Errno) -> FilesystemStatistics {
-        var st = statvfs()
-        guard statvfs(blobs.root, &st) == 0 else { throw Errno(errno) }
+        let st = try mapErrors { try Sys.filesystemStatus(blobs.root) }
         return FilesystemStatistics(
             blockSize: UInt64(st.f_frsize), blocks: UInt64(st.f_blocks), blocksFree: UInt64(st.f_bfree),
             blocksAvailable: UInt64(st.f_bavail), files: UInt64(st.f_files), filesFree: UInt64(st.f_ffree),

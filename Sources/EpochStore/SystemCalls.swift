@@ -80,6 +80,13 @@ public enum Sys {
         throw SystemError("stat", path)
     }
 
+    /// statvfs(2) of the filesystem holding `path`.
+    public static func filesystemStatus(_ path: String) throws -> Glibc.statvfs {
+        var figures = Glibc.statvfs()
+        guard statvfs(path, &figures) == 0 else { throw SystemError("statvfs", path) }
+        return figures
+    }
+
     public static func rename(_ from: String, _ to: String) throws {
         _ = try retrying("rename", "\(from) -> \(to)") { Glibc.rename(from, to) }
     }

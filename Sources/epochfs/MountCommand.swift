@@ -44,10 +44,11 @@ struct MountCommand: ParsableCommand {
     /// A crashed daemon leaves its mount behind ("Transport endpoint is not connected").
     private func clearDeadMount(_ mountpoint: String) throws {
         guard MountTable.epochfsMount(at: mountpoint) != nil else { return }
-        if access(mountpoint, F_OK) == 0 {
+        // statfs always reaches the daemon (stat may be answered from the kernel's cache).
+        if (try? Sys.filesystemStatus(mountpoint)) != nil {
             throw CommandError("\(mountpoint) is already mounted by a running epochfs: unmount it first (fusermount3 -u \(mountpoint))")
         }
-        guard errno == ENOTCONN else { return }
+        guard errno == ENOTCONN || errno == ECONNABORTED else { return }
         if umount2(mountpoint, Int32(MNT_DETACH)) != 0 {
             throw CommandError("\(mountpoint) holds a dead epochfs mount that cannot be cleared (\(String(cString: strerror(errno)))): run umount -l \(mountpoint)")
         }

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs the Debian packages EpochFS builds, runs and is tested with (Debian 12).
+# The Swift 6.3 toolchain itself is expected on PATH.
+set -euo pipefail
+if ! command -v swift >/dev/null; then
+    echo "error: swift is not on PATH: install the Swift 6.3 toolchain for Debian 12 first (swift.org/install)" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+    fuse3 libfuse3-dev libsqlite3-dev sqlite3 attr rsync util-linux coreutils findutils diffutils procps \
+    >/dev/null
