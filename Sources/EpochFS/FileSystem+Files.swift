@@ -53,7 +53,7 @@ extension FileSystem {
     }
 
     /// Opens `ino` (or joins its open state) for one more handle.
-    private func acquire(_ ino: InodeNumber, writable: Bool, caller: Caller) throws(Errno) -> OpenFile {
+    private func acquire(_ ino: InodeNumber, writable: Bool, caller: Caller, startsSession: Bool = true) throws(Errno) -> OpenFile {
         try locked { state in
             guard let record = try state.metadata.inode(ino) else { throw Errno.noEntry }
             if record.isDirectory { throw Errno.isDirectory }
@@ -77,15 +77,15 @@ extension FileSystem {
             }
             file.state.withLock { content in
                 content.opens += 1
-                if writable {
+                if writable && startsSession {
                     if content.writers == 0 {
                         // A new writing session: whatever interrupted the last one is forgotten.
                         content.closedByExit = false
                         content.cleanFlushSerial = content.writeSerial
                     }
-                    content.writers += 1
                     content.writerSession = true
                 }
+                if writable { content.writers += 1 }
             }
             return file
         }
@@ -127,17 +127,26 @@ extension FileSystem {
     /// Truncates by path or by handle.
     func truncate(_ ino: InodeNumber, to size: Int64, handle: Handle?, caller: Caller) throws(Errno) {
         if size < 0 { throw .invalid }
-        if let file = handle?.file {
+        if let handle, handle.writable, let file = handle.file {
             try file.state.withLock { content throws(Errno) in try resize(&content, ino: ino, to: size) }
             return
         }
-        // Not open: open it for the truncate and close it again cleanly (publishing the result).
-        let file = try acquire(ino, writable: true, caller: caller)
+        // By path: open the file for the truncate and close it again. A published file that
+        // changes is published again; a file still in staging (being written, or interrupted)
+        // stays there with its new size: a truncate does not make an upload complete.
+        let file = try acquire(ino, writable: true, caller: caller, startsSession: false)
         let internalHandle = Handle(ino: ino, file: file, writable: true)
         do {
             try file.state.withLock { content throws(Errno) in
+                let wasStaging = content.isStaging
+                let serial = content.writeSerial
                 try resize(&content, ino: ino, to: size)
-                content.cleanFlushSerial = content.writeSerial
+                guard content.writeSerial != serial else { return }
+                content.attributesDirty = true
+                if !wasStaging && content.writers == 1 {
+                    content.writerSession = true
+                    content.cleanFlushSerial = content.writeSerial
+                }
             }
         } catch {
             release(internalHandle)
@@ -251,7 +260,12 @@ extension FileSystem {
                 }
                 content.attributesDirty = false
             } else if content.attributesDirty && content.opens == 0 {
-                try meta.updateContent(record)
+                if content.isStaging && !record.staged {
+                    // Changed content nobody finished writing: keep it, as an interrupted file.
+                    try persistStaging(&record, interrupted: true, meta, doomed: &doomed)
+                } else {
+                    try meta.updateContent(record)
+                }
                 content.attributesDirty = false
             }
             return content.opens == 0

@@ -1,0 +1,86 @@
+@testable import EpochStore
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite struct SystemCallTests {
+    @Test func firstHoleOfASparseFileIsTheEndOfTheFirstData() throws {
+        try withTemporaryDirectory { dir throws in
+            let fd = try Sys.open(dir + "/sparse", O_RDWR | O_CREAT, 0o600)
+            defer { Sys.close(fd) }
+            try pwrite(fd, pattern(8192), at: 0)
+            try pwrite(fd, pattern(4096, seed: 1), at: 1 << 20)
+            #expect(try Sys.fstat(fd).st_size == (1 << 20) + 4096)
+            #expect(try Sys.firstHole(fd) == 8192)
+        }
+    }
+
+    @Test func firstHoleOfADenseFileIsItsSize() throws {
+        try withTemporaryDirectory { dir throws in
+            let fd = try Sys.open(dir + "/dense", O_RDWR | O_CREAT, 0o600)
+            defer { Sys.close(fd) }
+            try pwrite(fd, pattern(10_001), at: 0)
+            #expect(try Sys.firstHole(fd) == 10_001)
+        }
+    }
+
+    @Test func firstHoleOfAnEmptyFileOrLeadingHoleIsZero() throws {
+        try withTemporaryDirectory { dir throws in
+            let empty = try Sys.open(dir + "/empty", O_RDWR | O_CREAT, 0o600)
+            defer { Sys.close(empty) }
+            #expect(try Sys.firstHole(empty) == 0)
+            let leading = try Sys.open(dir + "/leading", O_RDWR | O_CREAT, 0o600)
+            defer { Sys.close(leading) }
+            try pwrite(leading, pattern(4096), at: 1 << 20)
+            #expect(try Sys.firstHole(leading) == 0)
+        }
+    }
+
+    @Test func copyFileCopiesThePrefix() throws {
+        try withTemporaryDirectory { dir throws in
+            let content = pattern(200_000)
+            try writeFile(dir + "/source", content)
+            let source = try Sys.open(dir + "/source", O_RDONLY)
+            defer { Sys.close(source) }
+            let target = try Sys.open(dir + "/target", O_RDWR | O_CREAT, 0o600)
+            defer { Sys.close(target) }
+            try Sys.copyFile(from: source, to: target, count: 150_000)
+            #expect(try readAll(target) == Array(content[0..<150_000]))
+        }
+    }
+
+    @Test func missingPathsAreNotErrorsWhereDocumented() throws {
+        try withTemporaryDirectory { dir throws in
+            #expect(try Sys.status(dir + "/nothing") == nil)
+            #expect(try Sys.listDirectory(dir + "/nothing").isEmpty)
+            try Sys.unlink(dir + "/nothing")
+            try Sys.mkdir(dir + "/made", 0o700)
+            try Sys.mkdir(dir + "/made", 0o700)
+            #expect(try Sys.listDirectory(dir) == ["made"])
+            #expect(try permissionBits(dir + "/made") == 0o700)
+        }
+    }
+
+    @Test func failedCallNamesTheCallTheSubjectAndErrno() throws {
+        try withTemporaryDirectory { dir throws in
+            let path = dir + "/absent"
+            let error = try #require(throws: SystemError.self) { try Sys.open(path, O_RDONLY) }
+            #expect(error.call == "open")
+            #expect(error.subject == path)
+            #expect(error.errno == ENOENT)
+            #expect(error.description == "open(\(path)): No such file or directory")
+            let rename = try #require(throws: SystemError.self) { try Sys.rename(path, dir + "/b") }
+            #expect(rename.errno == ENOENT)
+            #expect(rename.subject == "\(path) -> \(dir)/b")
+        }
+    }
+
+    @Test func listDirectorySkipsDotEntries() throws {
+        try withTemporaryDirectory { dir throws in
+            try writeFile(dir + "/a", [1])
+            try writeFile(dir + "/.hidden", [2])
+            #expect(Set(try Sys.listDirectory(dir)) == ["a", ".hidden"])
+        }
+    }
+}
