@@ -318,6 +318,8 @@ extension FileSystem {
             return content.isStaging ? !content.durable : false
         }
         guard needsMetadata else { return }
+        // Rows made durable below must never name blobs whose bytes are not.
+        try syncPublishedBlobs()
         try locked { state in
             guard var record = try state.metadata.inode(file.ino) else { return }
             var doomed: [String] = []

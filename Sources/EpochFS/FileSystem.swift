@@ -245,6 +245,7 @@ public final class FileSystem: Sendable {
 
     /// Makes every metadata change so far durable.
     public func syncMetadata() throws(Errno) {
+        try syncPublishedBlobs()
         try locked { state in try state.metadata.database.checkpoint() }
     }
 

@@ -67,6 +67,28 @@ public struct BlobStore: Sendable {
         try Sys.status(blobPath(hash)) != nil
     }
 
+    /// True when the blob's bytes hash to its name.
+    public func verify(_ hash: String) throws -> Bool {
+        guard try blobExists(hash) else { return false }
+        let fd = try openBlob(hash)
+        defer { Sys.close(fd) }
+        var hasher = SHA256()
+        try Self.hash(fd: fd, from: 0, to: Int64(try Sys.fstat(fd).st_size), into: &hasher)
+        return hasher.finalize().hex == hash
+    }
+
+    /// Makes the bytes of the given blobs, and their names, durable. Blobs gone meanwhile are skipped.
+    public func makeDurable(_ hashes: [String]) throws {
+        var directories = Set<String>()
+        for hash in hashes {
+            guard let fd = try? openBlob(hash) else { continue }
+            defer { Sys.close(fd) }
+            try Sys.fdatasync(fd)
+            directories.insert("\(blobsDirectory)/\(hash.prefix(2))")
+        }
+        for directory in directories { try Sys.fsyncDirectory(directory) }
+    }
+
     /// Inode numbers that have a staging file.
     public func stagingFiles() throws -> [InodeNumber] {
         try Sys.listDirectory(stagingDirectory).compactMap { UInt64($0).map(InodeNumber.init(rawValue:)) }

@@ -33,6 +33,7 @@ public final class MetadataStore {
         CREATE INDEX IF NOT EXISTS inodes_by_blob ON inodes(blob) WHERE blob IS NOT NULL;
         CREATE TABLE IF NOT EXISTS blobs(hash TEXT PRIMARY KEY, size INTEGER NOT NULL, refs INTEGER NOT NULL) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS doomed_blobs(hash TEXT PRIMARY KEY) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS unsynced_blobs(hash TEXT PRIMARY KEY) WITHOUT ROWID;
         """
 
     private static let columns =
@@ -200,7 +201,24 @@ public final class MetadataStore {
         try database.run("UPDATE blobs SET refs = refs + 1 WHERE hash = ?", .text(hash))
         if database.changes > 0 { return false }
         try database.run("INSERT INTO blobs(hash, size, refs) VALUES (?, ?, 1)", .text(hash), .int(size))
+        try database.run("INSERT OR IGNORE INTO unsynced_blobs(hash) VALUES (?)", .text(hash))
         return true
+    }
+
+    /// Blobs published since their bytes were last made durable (at most `limit`).
+    public func unsyncedBlobs(limit: Int) throws -> [String] {
+        try database.all("SELECT hash FROM unsynced_blobs LIMIT ?", .int(Int64(limit))) { $0.text(0) }
+    }
+
+    public func forgetUnsynced(_ hashes: [String]) throws {
+        try database.transaction {
+            for hash in hashes { try database.run("DELETE FROM unsynced_blobs WHERE hash = ?", .text(hash)) }
+        }
+    }
+
+    /// Files whose content is `hash`.
+    public func inodes(withBlob hash: String) throws -> [InodeRecord] {
+        try database.all("SELECT \(Self.columns) FROM inodes WHERE blob = ?", .text(hash), map: Self.record)
     }
 
     /// Drops a reference; true when it was the last (the blob is doomed: delete its file).

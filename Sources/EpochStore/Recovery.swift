@@ -13,6 +13,7 @@ public struct Recovery {
         public var stagingFilesRecovered = 0
         public var blobsCompleted = 0
         public var blobsRemoved = 0
+        public var blobsDamaged = 0
     }
 
     public static func run(metadata: MetadataStore, blobs: BlobStore, logger: Logger) throws -> Report {
@@ -80,6 +81,37 @@ public struct Recovery {
         try metadata.forgetDoomed(Array(Set(doomed)))
         report.blobsRemoved = removed.count
 
+        // Blobs published shortly before the stop may not have reached the disk (a power cut).
+        // Each is checked against its name; a damaged one leaves its files empty and
+        // interrupted, so that nothing reads bytes that were never received.
+        let unsynced = try metadata.unsyncedBlobs(limit: Int.max)
+        var intact: [String] = []
+        for hash in unsynced {
+            if (try? blobs.verify(hash)) == true {
+                intact.append(hash)
+                continue
+            }
+            report.blobsDamaged += 1
+            try db.transaction {
+                for var record in try metadata.inodes(withBlob: hash) {
+                    let fd = try blobs.createStaging(record.ino)
+                    Sys.close(fd)
+                    record.blob = nil
+                    record.staged = true
+                    record.interrupted = true
+                    record.size = 0
+                    try metadata.updateContent(record)
+                    _ = try metadata.releaseBlob(hash)
+                    logger.error("file content lost before it reached the disk; the file is now empty and interrupted",
+                                 metadata: ["inode": "\(record.ino)", "name": "\(record.name)", "blob": "\(hash)"])
+                }
+            }
+            try blobs.removeBlob(hash)
+            try metadata.forgetDoomed([hash])
+        }
+        try blobs.makeDurable(intact)
+        try metadata.forgetUnsynced(unsynced)
+
         if report != Report() {
             logger.notice("recovered the store", metadata: [
                 "recovery.orphans": "\(report.orphansRemoved)",
@@ -87,6 +119,7 @@ public struct Recovery {
                 "recovery.staging_kept": "\(report.stagingFilesRecovered)",
                 "recovery.blobs_completed": "\(report.blobsCompleted)",
                 "recovery.blobs_removed": "\(report.blobsRemoved)",
+                "recovery.blobs_damaged": "\(report.blobsDamaged)",
             ])
         }
         return report

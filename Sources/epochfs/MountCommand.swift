@@ -100,6 +100,8 @@ struct MountCommand: ParsableCommand {
                                       threads: threads, logger: logger)
         let control = try ControlServer(path: paths.controlSocket, fs: fs, logger: logger)
         try control.start()
+        let syncer = BlobSyncer(fs: fs)
+        syncer.start()
         let pid = getpid()
         try session.start { kill(pid, SIGTERM) }
         logger.notice("mounted", metadata: ["mountpoint": "\(mountpoint)", "store": "\(store)", "staff_gid": "\(staffGID)"])
@@ -116,6 +118,7 @@ struct MountCommand: ParsableCommand {
         logger.notice("unmounting", metadata: ["signal": "\(received)"])
         control.stop()
         session.stop()
+        syncer.stop()
         withExtendedLifetime(lock) {}
         logger.notice("unmounted", metadata: ["mountpoint": "\(mountpoint)"])
     }
