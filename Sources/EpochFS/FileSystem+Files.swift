@@ -32,7 +32,8 @@ extension FileSystem {
             content.writers = writable ? 1 : 0
             let file = OpenFile(ino: record.ino, content: content)
             state.open[record.ino] = file
-            return (attributes(record, state), Handle(ino: record.ino, file: file, writable: writable))
+            state.lookups[record.ino, default: 0] += 1
+            return (attributes(record, state), Handle(ino: record.ino, file: file, writable: writable, openerPID: caller.pid))
         }
     }
 
@@ -49,7 +50,7 @@ extension FileSystem {
                 throw error
             }
         }
-        return Handle(ino: ino, file: file, writable: writable)
+        return Handle(ino: ino, file: file, writable: writable, openerPID: caller.pid)
     }
 
     /// Opens `ino` (or joins its open state) for one more handle.
@@ -119,6 +120,7 @@ extension FileSystem {
             content.mtime = now
             content.ctime = now
             content.changed = true
+            content.writerSession = true
             content.writeSerial &+= 1
             return bytes.count
         }
@@ -128,7 +130,10 @@ extension FileSystem {
     func truncate(_ ino: InodeNumber, to size: Int64, handle: Handle?, caller: Caller) throws(Errno) {
         if size < 0 { throw .invalid }
         if let handle, handle.writable, let file = handle.file {
-            try file.state.withLock { content throws(Errno) in try resize(&content, ino: ino, to: size) }
+            try file.state.withLock { content throws(Errno) in
+                try resize(&content, ino: ino, to: size)
+                content.writerSession = true
+            }
             return
         }
         // By path: open the file for the truncate and close it again. A published file that
@@ -194,15 +199,31 @@ extension FileSystem {
     /// FLUSH carries the pid of the process closing the file. During a close made by process
     /// exit the process has already released its memory, so `/proc/<pid>/statm` reads all
     /// zeros; an explicit close() from a live process does not.
-    public func flush(_ handle: Handle, caller: Caller) {
+    ///
+    /// The clean close of the last writer, by the thread that opened it, publishes the file
+    /// here, before close() returns to the client: RELEASE follows asynchronously and a crash
+    /// in between must not turn a finished upload into an interrupted one. Other flushes (a
+    /// forked child's inherited descriptor, a dup) leave publishing to RELEASE.
+    public func flush(_ handle: Handle, caller: Caller) throws(Errno) {
         guard let file = handle.file, handle.writable else { return }
         let exiting = Self.processIsExiting(caller.pid)
-        file.state.withLock { content in
+        let lastWriter = file.state.withLock { content in
             if exiting {
                 content.closedByExit = true
             } else {
                 content.cleanFlushSerial = content.writeSerial
             }
+            return content.writers == 1 && !exiting && caller.pid == handle.openerPID
+        }
+        guard lastWriter else { return }
+        try locked { state in
+            guard var record = try state.metadata.inode(file.ino) else { return }
+            var doomed: [String] = []
+            try file.state.withLock { content in
+                guard content.writers == 1, !content.orphaned else { return }
+                try finishWriting(&content, &record, state.metadata, doomed: &doomed)
+            }
+            removeBlobFiles(doomed, state)
         }
     }
 
@@ -214,8 +235,8 @@ extension FileSystem {
         return statm.split(separator: " ").allSatisfy { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) == 0 }
     }
 
-    /// Drops a handle. When the last writer goes, a cleanly closed file is published as a
-    /// blob; an interrupted one stays in staging, marked, to be resumed.
+    /// Drops a handle. When the last writer goes without having published (no clean close),
+    /// the file stays in staging, marked interrupted, to be resumed.
     public func release(_ handle: Handle) {
         guard let file = handle.file else { return }
         do {
@@ -229,37 +250,17 @@ extension FileSystem {
         let meta = state.metadata
         guard var record = try meta.inode(file.ino) else { return }
         var doomed: [String] = []
-        let lastClose = try file.state.withLock { content -> Bool in
+        let (lastClose, orphaned) = try file.state.withLock { content -> (Bool, Bool) in
             content.opens -= 1
             if writable { content.writers -= 1 }
-            if content.orphaned {
-                if content.opens == 0 {
-                    try meta.database.transaction {
-                        try meta.delete(record)
-                        if let hash = record.blob, try meta.releaseBlob(hash) { doomed.append(hash) }
-                    }
-                    try blobs.removeStaging(file.ino)
-                }
-                return content.opens == 0
-            }
-            record.size = content.size
-            record.atime = content.atime
-            record.mtime = content.mtime
-            record.ctime = content.ctime
+            if content.orphaned { return (content.opens == 0, true) }
             if content.writers == 0 && content.writerSession && content.isStaging {
-                content.writerSession = false
-                if content.interrupted {
-                    try persistStaging(&record, interrupted: true, meta, doomed: &doomed)
-                    logger.info("upload interrupted", metadata: ["inode": "\(file.ino)", "size": "\(content.size)"])
-                } else {
-                    let hash = try content.hash.finish(fd: content.fd, size: content.size)
-                    try publish(&record, hash: hash, meta, doomed: &doomed)
-                    content.isStaging = false
-                    content.changed = false
-                    content.durable = true
-                }
-                content.attributesDirty = false
+                try finishWriting(&content, &record, meta, doomed: &doomed)
             } else if content.attributesDirty && content.opens == 0 {
+                record.size = content.size
+                record.atime = content.atime
+                record.mtime = content.mtime
+                record.ctime = content.ctime
                 if content.isStaging && !record.staged {
                     // Changed content nobody finished writing: keep it, as an interrupted file.
                     try persistStaging(&record, interrupted: true, meta, doomed: &doomed)
@@ -268,13 +269,37 @@ extension FileSystem {
                 }
                 content.attributesDirty = false
             }
-            return content.opens == 0
+            return (content.opens == 0, false)
         }
         removeBlobFiles(doomed, state)
         if lastClose {
             state.open[file.ino] = nil
             file.closeDescriptors()
+            if orphaned { try deleteOrphanIfUnused(file.ino, &state) }
         }
+    }
+
+    /// Ends a writing session: publishes the file when its writers closed cleanly, or keeps
+    /// it in staging, marked interrupted.
+    private func finishWriting(_ content: inout OpenFile.Content, _ record: inout InodeRecord,
+                               _ meta: MetadataStore, doomed: inout [String]) throws {
+        guard content.writerSession, content.isStaging else { return }
+        record.size = content.size
+        record.atime = content.atime
+        record.mtime = content.mtime
+        record.ctime = content.ctime
+        content.writerSession = false
+        content.attributesDirty = false
+        if content.interrupted {
+            try persistStaging(&record, interrupted: true, meta, doomed: &doomed)
+            logger.info("upload interrupted", metadata: ["inode": "\(record.ino)", "size": "\(content.size)"])
+            return
+        }
+        let hash = try content.hash.finish(fd: content.fd, size: content.size)
+        try publish(&record, hash: hash, meta, doomed: &doomed)
+        content.isStaging = false
+        content.changed = false
+        content.durable = true
     }
 
     /// Publishes the staging file of `record` as the blob `hash`: one transaction, then the rename.

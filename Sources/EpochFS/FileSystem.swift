@@ -27,6 +27,10 @@ public final class FileSystem: Sendable {
     struct State {
         let metadata: MetadataStore
         var open: [InodeNumber: OpenFile] = [:]
+        /// The kernel's lookup count of each inode it holds. A file whose name is removed
+        /// keeps its row (as an orphan) until the kernel forgets it and the last handle
+        /// closes: until then the kernel may still open or stat it.
+        var lookups: [InodeNumber: UInt64] = [:]
     }
 
     /// Opens the store under `storeRoot` (created if new) and recovers it.
@@ -94,7 +98,7 @@ public final class FileSystem: Sendable {
         let type = record.isDirectory ? UInt32(S_IFDIR) : UInt32(S_IFREG)
         return Attributes(
             ino: record.ino, mode: type | mode,
-            nlink: record.isDirectory ? UInt32(2 + record.subdirectories) : 1,
+            nlink: record.parent == nil ? 0 : record.isDirectory ? UInt32(2 + record.subdirectories) : 1,
             uid: record.uid, gid: gid, size: size,
             blocks: record.isDirectory ? 8 : (size + 4095) / 4096 * 8,
             atime: atime, mtime: mtime, ctime: ctime)
@@ -118,8 +122,48 @@ public final class FileSystem: Sendable {
         return try locked { state in
             _ = try directory(parent, state)
             guard let child = try state.metadata.child(of: parent, named: name) else { throw Errno.noEntry }
+            state.lookups[child.ino, default: 0] += 1
             return attributes(child, state)
         }
+    }
+
+    /// The kernel answered entries of a READDIRPLUS: each is a lookup it now holds.
+    public func rememberLookups(_ inodes: [InodeNumber]) {
+        state.withLock { state in
+            for ino in inodes { state.lookups[ino, default: 0] += 1 }
+        }
+    }
+
+    /// FORGET: the kernel dropped `count` lookups of `ino`.
+    public func forget(_ inodes: [(InodeNumber, UInt64)]) {
+        do {
+            try locked { state in
+                for (ino, count) in inodes where ino != .root {
+                    let remaining = (state.lookups[ino] ?? 0) &- min(count, state.lookups[ino] ?? 0)
+                    if remaining > 0 {
+                        state.lookups[ino] = remaining
+                    } else {
+                        state.lookups[ino] = nil
+                        try deleteOrphanIfUnused(ino, &state)
+                    }
+                }
+            }
+        } catch {
+            logger.error("forgetting inodes failed", metadata: ["errno": "\(error)"])
+        }
+    }
+
+    /// Deletes the row of a file unlinked earlier once nothing can reach it any more.
+    func deleteOrphanIfUnused(_ ino: InodeNumber, _ state: inout State) throws {
+        guard state.open[ino] == nil, state.lookups[ino] == nil,
+              let record = try state.metadata.inode(ino), record.parent == nil else { return }
+        var doomed: [String] = []
+        try state.metadata.database.transaction {
+            try state.metadata.delete(record)
+            if let hash = record.blob, try state.metadata.releaseBlob(hash) { doomed.append(hash) }
+        }
+        try blobs.removeStaging(ino)
+        removeBlobFiles(doomed, state)
     }
 
     public func getattr(_ ino: InodeNumber) throws(Errno) -> Attributes {
@@ -196,6 +240,7 @@ public final class FileSystem: Sendable {
                 try state.metadata.touch(parent, mtime: now)
                 return record
             }
+            state.lookups[record.ino, default: 0] += 1
             return attributes(record, state)
         }
     }
@@ -270,9 +315,10 @@ public final class FileSystem: Sendable {
     /// Removes `record`'s name inside a transaction: an open file keeps its row until its
     /// last close; otherwise the row goes and its blob reference is dropped.
     func removeName(_ record: InodeRecord, _ state: inout State, doomed: inout [String]) throws {
-        if let file = state.open[record.ino] {
+        let file = state.open[record.ino]
+        if !record.isDirectory && (file != nil || state.lookups[record.ino] != nil) {
             try state.metadata.orphan(record)
-            file.state.withLock { $0.orphaned = true }
+            file?.state.withLock { $0.orphaned = true }
             return
         }
         try state.metadata.delete(record)

@@ -68,10 +68,14 @@ public final class Handle: Sendable {
     let ino: InodeNumber
     let file: OpenFile?
     let writable: Bool
+    /// The thread that opened the file. Only its own close may publish the file at FLUSH:
+    /// a forked child closing its inherited copy sends a FLUSH too, while the file stays open.
+    let openerPID: Int32
 
-    init(ino: InodeNumber, file: OpenFile?, writable: Bool) {
+    init(ino: InodeNumber, file: OpenFile?, writable: Bool, openerPID: Int32 = 0) {
         self.ino = ino
         self.file = file
         self.writable = writable
+        self.openerPID = openerPID
     }
 }

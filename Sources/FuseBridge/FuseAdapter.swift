@@ -47,9 +47,17 @@ public final class FuseAdapter: Sendable {
             let a = FuseAdapter.from(req)
             a.answer(req) { () throws(Errno) in .entry(try a.fs.lookup(parent: FuseAdapter.ino(parent), name: FuseAdapter.string(name))) }
         }
-        // Inode numbers are never reused, so the kernel's lookup counts need no bookkeeping here.
-        ops.forget = { req, _, _ in fuse_reply_none(req) }
-        ops.forget_multi = { req, _, _ in fuse_reply_none(req) }
+        ops.forget = { req, node, count in
+            FuseAdapter.from(req).fs.forget([(FuseAdapter.ino(node), count)])
+            fuse_reply_none(req)
+        }
+        ops.forget_multi = { req, count, forgets in
+            let items = (0..<count).compactMap { i in
+                forgets.map { (FuseAdapter.ino($0[i].ino), $0[i].nlookup) }
+            }
+            FuseAdapter.from(req).fs.forget(items)
+            fuse_reply_none(req)
+        }
         ops.getattr = { req, node, _ in
             let a = FuseAdapter.from(req)
             a.answer(req) { () throws(Errno) in .attributes(try a.fs.getattr(FuseAdapter.ino(node))) }
@@ -128,7 +136,7 @@ public final class FuseAdapter: Sendable {
         ops.flush = { req, _, info in
             let a = FuseAdapter.from(req)
             a.answer(req) { () throws(Errno) in
-                if let handle = FuseAdapter.handle(info) { a.fs.flush(handle, caller: FuseAdapter.caller(req)) }
+                if let handle = FuseAdapter.handle(info) { try a.fs.flush(handle, caller: FuseAdapter.caller(req)) }
                 return .ok
             }
         }
@@ -224,6 +232,7 @@ public final class FuseAdapter: Sendable {
             let entries = try fs.readdir(Self.ino(node), offset: Int64(offset), limit: estimate)
             var buffer = [UInt8](repeating: 0, count: size)
             var used = 0
+            var looked: [InodeNumber] = []
             buffer.withUnsafeMutableBufferPointer { raw in
                 let base = UnsafeMutableRawPointer(raw.baseAddress!).assumingMemoryBound(to: CChar.self)
                 for entry in entries {
@@ -237,8 +246,10 @@ public final class FuseAdapter: Sendable {
                     }
                     if needed > size - used { break }
                     used += needed
+                    if plus && entry.name != "." && entry.name != ".." { looked.append(entry.attributes.ino) }
                 }
             }
+            if !looked.isEmpty { fs.rememberLookups(looked) }
             return .bytes(Array(buffer[0..<used]))
         }
     }

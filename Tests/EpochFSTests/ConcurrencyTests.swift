@@ -23,7 +23,7 @@ import Glibc
                     for start in stride(from: 0, to: content.count, by: 4096).reversed() {
                         try fs.put(handle, Array(content[start..<min(start + 4096, content.count)]), at: Int64(start))
                     }
-                    fs.flush(handle, caller: alphaCaller)
+                    try fs.flush(handle, caller: alphaCaller)
                     fs.release(handle)
                     inodes.withLock { $0[i] = created.ino }
                     if try fs.contents(created.ino) != content || fs.hashAttribute(created.ino) != sha256Hex(content) {

@@ -90,6 +90,7 @@ import Glibc
                                                   caller: alphaCaller)
             try fs.put(handle, pattern(100), at: 0)
             fs.release(handle)
+            fs.forget([(partial.ino, 1)])
             #expect(try store.stagingFiles() == [partial.ino])
 
             try fs.removeDistrict(name: "alpha", deleteData: true)

@@ -20,7 +20,7 @@ import Glibc
             #expect(try fs.getattr(created.ino).size == Int64(content.count))
             #expect(throws: Errno.noData) { try fs.getxattr(created.ino, name: FileSystem.hashAttribute) }
             #expect(try store.stagingFiles() == [created.ino])
-            fs.flush(handle, caller: alphaCaller)
+            try fs.flush(handle, caller: alphaCaller)
             fs.release(handle)
 
             let record = try #require(try store.record(created.ino))
@@ -98,7 +98,7 @@ import Glibc
                                caller: alphaCaller)
             #expect(try store.stagingFiles().isEmpty)
             #expect(try fs.hashAttribute(ino) == hash)
-            fs.flush(handle, caller: alphaCaller)
+            try fs.flush(handle, caller: alphaCaller)
             fs.release(handle)
 
             _ = try fs.setattr(ino, AttributeChanges(size: Int64(content.count)), handle: nil, caller: alphaCaller)
@@ -129,7 +129,7 @@ import Glibc
             changed.replaceSubrange(100..<107, with: bytes("CHANGED"))
             #expect(try fs.readAll(reader) == changed)
             #expect(try readFile(fs.blobs.blobPath(sha256Hex(original))) == original)
-            fs.flush(writer, caller: alphaCaller)
+            try fs.flush(writer, caller: alphaCaller)
             fs.release(writer)
 
             #expect(try store.record(ino)?.blob == sha256Hex(changed))
@@ -149,7 +149,7 @@ import Glibc
             let ino = try fs.makeFile(in: store.upload, "f", content)
             let handle = try fs.open(ino, flags: O_RDWR, caller: alphaCaller)
             try fs.put(handle, Array(content[0..<10]), at: 0)
-            fs.flush(handle, caller: alphaCaller)
+            try fs.flush(handle, caller: alphaCaller)
             fs.release(handle)
             #expect(try store.record(ino)?.blob == hash)
             #expect(try store.blobReferences(hash) == 1)
@@ -165,7 +165,7 @@ import Glibc
             let handle = try fs.open(ino, flags: O_WRONLY | O_TRUNC, caller: alphaCaller)
             #expect(try fs.getattr(ino).size == 0)
             try fs.put(handle, bytes("bye"), at: 0)
-            fs.flush(handle, caller: alphaCaller)
+            try fs.flush(handle, caller: alphaCaller)
             fs.release(handle)
             #expect(try fs.contents(ino) == bytes("bye"))
             #expect(try fs.hashAttribute(ino) == sha256Hex(bytes("bye")))
@@ -253,8 +253,10 @@ import Glibc
             try fs.put(handle, pattern(5000), at: 0)
             try fs.unlink(parent: store.upload, name: "tmp", caller: alphaCaller)
             try fs.put(handle, pattern(10, seed: 1), at: 5000)
-            fs.flush(handle, caller: alphaCaller)
+            try fs.flush(handle, caller: alphaCaller)
             fs.release(handle)
+            #expect(try store.record(created.ino)?.parent == nil)
+            fs.forget([(created.ino, 1)])
             #expect(try store.record(created.ino) == nil)
             #expect(try store.stagingFiles().isEmpty)
             #expect(try store.blobFiles().isEmpty)
@@ -286,7 +288,7 @@ import Glibc
             #expect(synced.staged)
             #expect(synced.size == 4000)
             #expect(synced.blob == nil)
-            fs.flush(handle, caller: alphaCaller)
+            try fs.flush(handle, caller: alphaCaller)
             fs.release(handle)
             #expect(try store.record(created.ino)?.blob == sha256Hex(pattern(4000, seed: 8)))
             #expect(try store.stagingFiles().isEmpty)
@@ -300,11 +302,35 @@ import Glibc
                                                   caller: alphaCaller)
             try fs.put(handle, bytes("tail"), at: 10_000)
             try fs.put(handle, bytes("head"), at: 0)
-            fs.flush(handle, caller: alphaCaller)
+            try fs.flush(handle, caller: alphaCaller)
             fs.release(handle)
             let expected = bytes("head") + [UInt8](repeating: 0, count: 9996) + bytes("tail")
             #expect(try fs.contents(created.ino) == expected)
             #expect(try fs.hashAttribute(created.ino) == sha256Hex(expected))
+        }
+    }
+}
+
+@Suite struct KernelLookupTests {
+    @Test func aReplacedFileStaysOpenableUntilTheKernelForgetsIt() throws {
+        try withStore { store throws in
+            let fs = store.fs
+            let old = try fs.makeFile(in: store.upload, "target", bytes("old"))
+            // The kernel looked the name up (and holds the inode) just before it was replaced.
+            _ = try fs.lookup(parent: store.upload, name: "target")
+            _ = try fs.makeFile(in: store.upload, "tmp", bytes("new"))
+            try fs.rename(parent: store.upload, name: "tmp", newParent: store.upload, newName: "target",
+                          flags: [], caller: alphaCaller)
+            #expect(try store.record(old)?.parent == nil)
+            #expect(try fs.getattr(old).nlink == 0)
+            let handle = try fs.open(old, flags: O_RDONLY, caller: alphaCaller)
+            #expect(try fs.readAll(handle) == bytes("old"))
+            fs.release(handle)
+            #expect(try store.record(old) != nil)
+
+            fs.forget([(old, 1)])
+            #expect(try store.record(old) == nil)
+            #expect(try store.blobFiles() == [sha256Hex(bytes("new"))])
         }
     }
 }

@@ -20,7 +20,7 @@ import Glibc
                                                   caller: alphaCaller)
             let head = pattern(70_000, seed: 1)
             try fs.put(handle, head, at: 0)
-            fs.flush(handle, caller: dead)
+            try fs.flush(handle, caller: dead)
             fs.release(handle)
 
             let record = try #require(try store.record(created.ino))
@@ -38,7 +38,7 @@ import Glibc
             #expect(try store.stagingFiles() == [created.ino])
             let tail = pattern(30_000, seed: 2)
             try fs.put(resumed, tail, at: 70_000)
-            fs.flush(resumed, caller: alphaCaller)
+            try fs.flush(resumed, caller: alphaCaller)
             fs.release(resumed)
 
             let published = try #require(try store.record(created.ino))
@@ -70,7 +70,7 @@ import Glibc
             let (created, handle) = try fs.create(parent: store.upload, name: "f", mode: 0o644, flags: writeFlags,
                                                   caller: alphaCaller)
             try fs.put(handle, pattern(1000), at: 0)
-            fs.flush(handle, caller: alphaCaller)
+            try fs.flush(handle, caller: alphaCaller)
             try fs.put(handle, pattern(1000, seed: 1), at: 1000)
             fs.release(handle)
             let record = try #require(try store.record(created.ino))
@@ -86,7 +86,7 @@ import Glibc
             let ino = try fs.makeFile(in: store.upload, "f", original)
             let handle = try fs.open(ino, flags: O_WRONLY | O_TRUNC, caller: alphaCaller)
             try fs.put(handle, pattern(100, seed: 4), at: 0)
-            fs.flush(handle, caller: Caller(uid: alphaUID, gid: alphaUID, pid: try exitedProcessID()))
+            try fs.flush(handle, caller: Caller(uid: alphaUID, gid: alphaUID, pid: try exitedProcessID()))
             fs.release(handle)
             let record = try #require(try store.record(ino))
             #expect(record.staged && record.interrupted && record.blob == nil && record.size == 100)
@@ -131,6 +131,7 @@ import Glibc
                                                   caller: alphaCaller)
             try fs.put(handle, pattern(800), at: 0)
             fs.release(handle)
+            fs.forget([(created.ino, 1)])
             #expect(try store.stagingFiles() == [created.ino])
             try fs.unlink(parent: store.upload, name: "f", caller: alphaCaller)
             #expect(try store.record(created.ino) == nil)
@@ -144,7 +145,7 @@ import Glibc
             let fs = store.fs
             let (created, handle) = try fs.create(parent: store.upload, name: "f", mode: 0o644, flags: writeFlags,
                                                   caller: alphaCaller)
-            fs.flush(handle, caller: Caller(uid: alphaUID, gid: alphaUID, pid: try exitedProcessID()))
+            try fs.flush(handle, caller: Caller(uid: alphaUID, gid: alphaUID, pid: try exitedProcessID()))
             fs.release(handle)
             let record = try #require(try store.record(created.ino))
             #expect(record.staged && record.interrupted && record.size == 0)
@@ -166,7 +167,7 @@ import Glibc
 
             let resumed = try restarted.fs.open(created.ino, flags: O_WRONLY, caller: alphaCaller)
             try restarted.fs.put(resumed, bytes("end"), at: 12_345)
-            restarted.fs.flush(resumed, caller: alphaCaller)
+            try restarted.fs.flush(resumed, caller: alphaCaller)
             restarted.fs.release(resumed)
             #expect(try restarted.fs.hashAttribute(created.ino) == sha256Hex(head + bytes("end")))
             #expect(try restarted.stagingFiles().isEmpty)

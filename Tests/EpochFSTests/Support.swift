@@ -90,8 +90,10 @@ extension FileSystem {
                   caller: Caller = alphaCaller) throws -> InodeNumber {
         let (attributes, handle) = try create(parent: parent, name: name, mode: mode, flags: writeFlags, caller: caller)
         if !bytes.isEmpty { try put(handle, bytes, at: 0) }
-        flush(handle, caller: caller)
+        try flush(handle, caller: caller)
         release(handle)
+        // Like the kernel once the new file drops out of its cache.
+        forget([(attributes.ino, 1)])
         return attributes.ino
     }
 
