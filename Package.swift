@@ -18,6 +18,8 @@ let package = Package(
             name: "CFuse",
             linkerSettings: [.linkedLibrary("fuse3")]
         ),
+        // Linux system calls glibc hides without _GNU_SOURCE.
+        .target(name: "CLinux"),
         // SQLite as shipped by the platform.
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
 
@@ -25,6 +27,7 @@ let package = Package(
         .target(
             name: "EpochStore",
             dependencies: [
+                "CLinux",
                 "CSQLite",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

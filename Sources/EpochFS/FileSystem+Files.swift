@@ -314,8 +314,9 @@ extension FileSystem {
             try meta.updateContent(record)
             return isNew
         }
-        if try isNew || !blobs.blobExists(hash) {
-            try blobs.publish(record.ino, as: hash)
+        // A new blob's file cannot exist (or is a doomed copy of the same bytes): rename over it.
+        if isNew {
+            try blobs.move(record.ino, to: hash)
         } else {
             try blobs.removeStaging(record.ino)
         }

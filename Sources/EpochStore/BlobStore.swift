@@ -17,6 +17,10 @@ public struct BlobStore: Sendable {
         self.root = root
         try Sys.mkdir(blobsDirectory, 0o700)
         try Sys.mkdir(stagingDirectory, 0o700)
+        // The 256 fan-out directories exist up front, so publishing is a rename and nothing else.
+        for prefix in 0..<256 {
+            try Sys.mkdir("\(blobsDirectory)/\(String(prefix, radix: 16).leftPadded(to: 2))", 0o700)
+        }
     }
 
     public func blobPath(_ hash: String) -> String {
@@ -47,12 +51,16 @@ public struct BlobStore: Sendable {
     /// Makes the staging file of `ino` the blob `hash`. When the blob exists already (dedup),
     /// the staging file is dropped instead. Open descriptors of the staging file stay valid.
     public func publish(_ ino: InodeNumber, as hash: String) throws {
-        let target = blobPath(hash)
-        if try Sys.status(target) != nil {
+        if try Sys.status(blobPath(hash)) != nil {
             try removeStaging(ino)
             return
         }
-        try Sys.mkdir("\(blobsDirectory)/\(hash.prefix(2))", 0o700)
+        try move(ino, to: hash)
+    }
+
+    /// Renames the staging file of `ino` to the blob `hash` (which must be its content).
+    public func move(_ ino: InodeNumber, to hash: String) throws {
+        let target = blobPath(hash)
         let staging = stagingPath(ino)
         // Published blobs are immutable: read-only before they get their name.
         if chmod(staging, 0o444) != 0 { throw SystemError("chmod", staging) }
@@ -77,8 +85,13 @@ public struct BlobStore: Sendable {
         return hasher.finalize().hex == hash
     }
 
-    /// Makes the bytes of the given blobs, and their names, durable. Blobs gone meanwhile are skipped.
+    /// Makes the bytes of the given blobs, and their names, durable. Blobs gone meanwhile are
+    /// skipped. Many small blobs are cheaper to commit with one syncfs than one fsync each.
     public func makeDurable(_ hashes: [String]) throws {
+        if hashes.count >= 32 {
+            try Sys.syncFilesystem(blobsDirectory)
+            return
+        }
         var directories = Set<String>()
         for hash in hashes {
             guard let fd = try? openBlob(hash) else { continue }
@@ -123,6 +136,12 @@ extension SHA256.Digest {
 }
 
 private let hexDigits: [Character] = Array("0123456789abcdef")
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
 
 /// SHA-256 of a file computed as its bytes are written, when they arrive in order.
 ///

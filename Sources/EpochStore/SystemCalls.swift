@@ -1,3 +1,4 @@
+import CLinux
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -145,6 +146,13 @@ public enum Sys {
             if name != "." && name != ".." { names.append(name) }
         }
         return names
+    }
+
+    /// Commits everything dirty on the filesystem holding `path` (one call for many files).
+    public static func syncFilesystem(_ path: String) throws {
+        let fd = try open(path, O_RDONLY | O_DIRECTORY)
+        defer { close(fd) }
+        _ = try retrying("syncfs", path) { clinux_syncfs(fd) }
     }
 
     public static func fsyncDirectory(_ path: String) throws {

@@ -258,7 +258,7 @@ public final class FuseAdapter: Sendable {
     func configure(_ conn: UnsafeMutablePointer<fuse_conn_info>) {
         let wanted: [Int32] = [FUSE_CAP_WRITEBACK_CACHE, FUSE_CAP_ATOMIC_O_TRUNC, FUSE_CAP_PARALLEL_DIROPS,
                                FUSE_CAP_SPLICE_WRITE, FUSE_CAP_SPLICE_MOVE, FUSE_CAP_ASYNC_READ,
-                               FUSE_CAP_READDIRPLUS, FUSE_CAP_READDIRPLUS_AUTO]
+                               FUSE_CAP_READDIRPLUS, FUSE_CAP_READDIRPLUS_AUTO, FUSE_CAP_POSIX_ACL]
         for cap in wanted where conn.pointee.capable & UInt32(cap) != 0 {
             conn.pointee.want |= UInt32(cap)
         }
