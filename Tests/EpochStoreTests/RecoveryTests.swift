@@ -206,4 +206,46 @@ import Glibc
             #expect(try fileSize(store.blobs.stagingPath(ino)) == 0)
         }
     }
+
+    @Test func unsyncedBlobThatReachedTheDiskIsKeptAndForgotten() throws {
+        try withStore { store in
+            let hash = try store.storeBlob(pattern(5000))
+            let ino = try store.insertFile("kept.csv", size: 5000, blob: hash)
+            #expect(try store.metadata.unsyncedBlobs(limit: 10) == [hash])
+            let report = try store.recover()
+            #expect(report.blobsDamaged == 0)
+            #expect(try store.metadata.unsyncedBlobs(limit: 10).isEmpty)
+            #expect(try store.metadata.inode(ino)?.blob == hash)
+            #expect(try store.blobs.blobExists(hash))
+        }
+    }
+
+    @Test func unsyncedBlobWhoseBytesAreWrongEmptiesItsFiles() throws {
+        try withStore { store in
+            let content = pattern(5000, seed: 3)
+            let hash = try store.storeBlob(content)
+            let first = try store.insertFile("a.csv", size: 5000, blob: hash)
+            let second = try store.insertFile("b.csv", size: 5000, blob: hash)
+            try store.metadata.retainBlob(hash, size: 5000)
+            // A power cut lost the blob's data: the file holds zeros where the bytes should be.
+            let path = store.blobs.blobPath(hash)
+            #expect(chmod(path, 0o644) == 0)
+            try writeFile(path, [UInt8](repeating: 0, count: 5000))
+
+            let report = try store.recover()
+
+            #expect(report.blobsDamaged == 1)
+            #expect(try !store.blobs.blobExists(hash))
+            #expect(try !store.metadata.blobExists(hash))
+            for ino in [first, second] {
+                let record = try #require(try store.metadata.inode(ino))
+                #expect(record.blob == nil)
+                #expect(record.staged)
+                #expect(record.interrupted)
+                #expect(record.size == 0)
+                #expect(try fileSize(store.blobs.stagingPath(ino)) == 0)
+            }
+            #expect(try store.metadata.unsyncedBlobs(limit: 10).isEmpty)
+        }
+    }
 }
