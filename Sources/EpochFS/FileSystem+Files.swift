@@ -229,10 +229,16 @@ extension FileSystem {
 
     static func processIsExiting(_ pid: Int32) -> Bool {
         guard pid > 0 else { return false }
-        guard let statm = try? String(contentsOfFile: "/proc/\(pid)/statm", encoding: .ascii) else {
-            return true  // already gone
+        let fd = Glibc.open("/proc/\(pid)/statm", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return true }  // already gone
+        defer { Glibc.close(fd) }
+        var buffer = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        let count = withUnsafeMutableBytes(of: &buffer) { Glibc.read(fd, $0.baseAddress, $0.count) }
+        guard count > 0 else { return true }
+        // "0 0 0 0 0 0 0\n": every field zero, so no digit other than '0' appears.
+        return withUnsafeBytes(of: &buffer) { bytes in
+            !bytes.prefix(count).contains { $0 >= UInt8(ascii: "1") && $0 <= UInt8(ascii: "9") }
         }
-        return statm.split(separator: " ").allSatisfy { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) == 0 }
     }
 
     /// Drops a handle. When the last writer goes without having published (no clean close),

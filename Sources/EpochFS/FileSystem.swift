@@ -34,10 +34,11 @@ public final class FileSystem: Sendable {
     }
 
     /// Opens the store under `storeRoot` (created if new) and recovers it.
-    public init(storeRoot: String, staffGID: UInt32, logger: Logger) throws {
+    /// `exclusiveDatabase` (the daemon) keeps the metadata database to this process alone.
+    public init(storeRoot: String, staffGID: UInt32, logger: Logger, exclusiveDatabase: Bool = false) throws {
         try Sys.mkdir(storeRoot, 0o700)
         let blobs = try BlobStore(root: storeRoot)
-        let metadata = try MetadataStore(path: storeRoot + "/metadata.db", now: currentTime())
+        let metadata = try MetadataStore(path: storeRoot + "/metadata.db", now: currentTime(), exclusive: exclusiveDatabase)
         _ = try Recovery.run(metadata: metadata, blobs: blobs, logger: logger)
         self.blobs = blobs
         self.staffGID = staffGID
@@ -196,20 +197,24 @@ public final class FileSystem: Sendable {
                 switch time { case .now: return now; case .at(let t): return t }
             }
             if let file = state.open[ino] {
+                // Times of an open file live in memory and are written with its content (at
+                // publish or last close); only a mode or owner change needs a write now.
                 file.state.withLock { content in
                     if let atime = changes.atime { content.atime = resolve(atime) }
                     if let mtime = changes.mtime { content.mtime = resolve(mtime) }
                     content.ctime = changes.ctime ?? now
+                    content.attributesDirty = true
                     record.atime = content.atime
                     record.mtime = content.mtime
                     record.ctime = content.ctime
                 }
+                if changesOwner || changesMode { try state.metadata.updateAttributes(record) }
             } else {
                 if let atime = changes.atime { record.atime = resolve(atime) }
                 if let mtime = changes.mtime { record.mtime = resolve(mtime) }
                 record.ctime = changes.ctime ?? now
+                try state.metadata.updateAttributes(record)
             }
-            try state.metadata.updateAttributes(record)
             return attributes(record, state)
         }
     }

@@ -36,8 +36,10 @@ public struct BlobStore: Sendable {
     }
 
     /// Creates (or empties) the staging file of `ino` and opens it for reading and writing.
+    /// It is created read-only (the daemon, as root, still opens it for writing), so that it
+    /// becomes an immutable blob by a rename alone.
     public func createStaging(_ ino: InodeNumber) throws -> Int32 {
-        try Sys.open(stagingPath(ino), O_RDWR | O_CREAT | O_TRUNC, 0o600)
+        try Sys.open(stagingPath(ino), O_RDWR | O_CREAT | O_TRUNC, 0o444)
     }
 
     public func openStaging(_ ino: InodeNumber) throws -> Int32 {
@@ -60,11 +62,7 @@ public struct BlobStore: Sendable {
 
     /// Renames the staging file of `ino` to the blob `hash` (which must be its content).
     public func move(_ ino: InodeNumber, to hash: String) throws {
-        let target = blobPath(hash)
-        let staging = stagingPath(ino)
-        // Published blobs are immutable: read-only before they get their name.
-        if chmod(staging, 0o444) != 0 { throw SystemError("chmod", staging) }
-        try Sys.rename(staging, target)
+        try Sys.rename(stagingPath(ino), blobPath(hash))
     }
 
     public func removeBlob(_ hash: String) throws {
@@ -109,7 +107,8 @@ public struct BlobStore: Sendable {
 
     /// Hashes every byte of `fd` from `offset` to `end` into `hasher`.
     public static func hash(fd: Int32, from offset: Int64, to end: Int64, into hasher: inout SHA256) throws {
-        let chunk = 1 << 20
+        guard offset < end else { return }
+        let chunk = Int(min(1 << 20, end - offset))
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 4096)
         defer { buffer.deallocate() }
         var position = offset

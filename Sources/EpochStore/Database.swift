@@ -94,7 +94,7 @@ public final class Database {
     public let path: String
 
     /// Opens (creating if needed) the database at `path` in WAL mode.
-    public init(path: String, readOnly: Bool = false) throws {
+    public init(path: String, readOnly: Bool = false, exclusive: Bool = false) throws {
         var db: OpaquePointer?
         let flags = (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE))
             | SQLITE_OPEN_NOMUTEX
@@ -108,6 +108,11 @@ public final class Database {
         self.path = path
         sqlite3_busy_timeout(db, 5000)
         sqlite3_extended_result_codes(db, 1)
+        if exclusive {
+            try execute("PRAGMA locking_mode=EXCLUSIVE")
+            // The daemon's connection: keep the hot part of the tree in memory (64 MiB).
+            try execute("PRAGMA cache_size=-65536")
+        }
         if !readOnly {
             try execute("PRAGMA journal_mode=WAL")
             try execute("PRAGMA synchronous=NORMAL")

@@ -13,7 +13,7 @@ public final class MetadataStore {
             root_ino INTEGER NOT NULL, upload_ino INTEGER NOT NULL, processed_ino INTEGER NOT NULL,
             created INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS inodes(
-            ino INTEGER PRIMARY KEY AUTOINCREMENT,
+            ino INTEGER PRIMARY KEY,
             parent INTEGER,
             name TEXT NOT NULL,
             kind INTEGER NOT NULL,
@@ -29,7 +29,6 @@ public final class MetadataStore {
         CREATE UNIQUE INDEX IF NOT EXISTS inodes_by_name ON inodes(parent, name) WHERE parent IS NOT NULL;
         CREATE INDEX IF NOT EXISTS inodes_by_parent ON inodes(parent, ino);
         CREATE INDEX IF NOT EXISTS inodes_orphaned ON inodes(ino) WHERE parent IS NULL;
-        CREATE INDEX IF NOT EXISTS inodes_staged ON inodes(ino) WHERE staged = 1;
         CREATE INDEX IF NOT EXISTS inodes_by_blob ON inodes(blob) WHERE blob IS NOT NULL;
         CREATE TABLE IF NOT EXISTS blobs(hash TEXT PRIMARY KEY, size INTEGER NOT NULL, refs INTEGER NOT NULL) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS doomed_blobs(hash TEXT PRIMARY KEY) WITHOUT ROWID;
@@ -39,9 +38,19 @@ public final class MetadataStore {
     private static let columns =
         "ino, parent, name, kind, mode, uid, gid, size, atime, mtime, ctime, blob, staged, interrupted, zone, district, subdirs"
 
+    /// Inode numbers are handed out from blocks whose end is recorded before the first number
+    /// of a block is used, so that a number is never given twice, across restarts included,
+    /// without the per-insert bookkeeping of AUTOINCREMENT.
+    private var nextIno: UInt64 = 0
+    private var reservedIno: UInt64 = 0
+    private static let reservationBlock: UInt64 = 4096
+
     /// Opens the metadata database, creating the schema and the root directory if new.
-    public init(path: String, now: Nanoseconds) throws {
-        database = try Database(path: path)
+    /// `exclusive` keeps the database locked for this connection alone (the daemon's): no
+    /// shared-memory index and no file locking on every statement; other processes then
+    /// cannot open it until this connection closes.
+    public init(path: String, now: Nanoseconds, exclusive: Bool = false) throws {
+        database = try Database(path: path, exclusive: exclusive)
         try database.transaction {
             try database.execute(Self.schema)
             let version = try database.first("SELECT value FROM meta WHERE key = 'schema'") { $0.text(0) }
@@ -55,7 +64,21 @@ public final class MetadataStore {
                 root.ino = .root
                 try insert(root, explicitIno: true)
             }
+            let reserved = try database.first("SELECT value FROM meta WHERE key = 'ino_reserved'") { UInt64($0.text(0)) ?? 0 } ?? 0
+            let highest = try database.first("SELECT max(ino) FROM inodes") { UInt64($0.int(0)) } ?? 1
+            nextIno = max(reserved, highest) + 1
+            reservedIno = nextIno - 1
         }
+    }
+
+    /// A fresh inode number; call inside the transaction that uses it.
+    private func allocateIno() throws -> InodeNumber {
+        if nextIno > reservedIno {
+            reservedIno = nextIno + Self.reservationBlock - 1
+            try database.run("INSERT OR REPLACE INTO meta(key, value) VALUES ('ino_reserved', ?)", .text(String(reservedIno)))
+        }
+        defer { nextIno += 1 }
+        return InodeNumber(rawValue: nextIno)
     }
 
     // MARK: Inodes
@@ -104,9 +127,10 @@ public final class MetadataStore {
     /// Inserts a new inode and returns its number (fresh unless `explicitIno`).
     @discardableResult
     public func insert(_ record: InodeRecord, explicitIno: Bool = false) throws -> InodeNumber {
+        let ino = explicitIno ? record.ino : try allocateIno()
         try database.run(
             "INSERT INTO inodes(\(Self.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            explicitIno ? record.ino.sql : .null,
+            ino.sql,
             record.parent.map { $0.sql } ?? .null,
             .text(record.name), .int(record.kind.rawValue), .int(Int64(record.mode)),
             .int(Int64(record.uid)), .int(Int64(record.gid)), .int(record.size),
@@ -114,7 +138,6 @@ public final class MetadataStore {
             record.blob.map { .text($0) } ?? .null,
             .int(record.staged ? 1 : 0), .int(record.interrupted ? 1 : 0),
             .int(record.zone.rawValue), .int(record.district), .int(record.subdirectories))
-        let ino = InodeNumber(database.lastInsertRowID)
         if record.kind == .directory, let parent = record.parent {
             try adjustSubdirectories(of: parent, by: 1)
         }

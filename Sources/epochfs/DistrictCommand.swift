@@ -43,16 +43,16 @@ struct DistrictCommand: ParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() throws {
-            let path = StorePaths(root: store.resolved()).metadata
-            guard FileManager.default.fileExists(atPath: path) else {
-                throw CommandError("no store at \(store.resolved()): mount one first (epochfs mount) or pass --store")
+            let store = self.store.resolved()
+            guard FileManager.default.fileExists(atPath: StorePaths(root: store).metadata) else {
+                throw CommandError("no store at \(store): mount one first (epochfs mount) or pass --store")
             }
-            let metadata = try MetadataStore(path: path, now: currentTime())
-            let districts = try metadata.districts()
+            let response = try perform(.listDistricts, store: store, logger: makeLogger())
+            guard response.ok, let summaries = response.districts else { throw CommandError(response.message) }
             print("NAME\tUID\tGID\tFILES\tBYTES")
-            for district in districts {
-                let usage = try metadata.districtUsage(district)
-                print("\(district.name)\t\(district.uid)\t\(district.gid)\t\(usage.files)\t\(usage.bytes)")
+            for summary in summaries {
+                let district = summary.district
+                print("\(district.name)\t\(district.uid)\t\(district.gid)\t\(summary.files)\t\(summary.bytes)")
             }
         }
     }

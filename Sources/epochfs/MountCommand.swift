@@ -95,7 +95,7 @@ struct MountCommand: ParsableCommand {
             throw CommandError("another epochfs daemon is serving \(store): unmount it first, or use another --store")
         }
         let staffGID = try (staffGroup ?? Configuration.load().staffGroup).map(groupID) ?? 0
-        let fs = try FileSystem(storeRoot: store, staffGID: staffGID, logger: logger)
+        let fs = try FileSystem(storeRoot: store, staffGID: staffGID, logger: logger, exclusiveDatabase: true)
         let session = try FuseSession(fs: fs, mountpoint: mountpoint, cacheTimeout: cacheTimeout,
                                       threads: threads, logger: logger)
         let control = try ControlServer(path: paths.controlSocket, fs: fs, logger: logger)

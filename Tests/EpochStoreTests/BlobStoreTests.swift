@@ -43,7 +43,7 @@ import Glibc
             try stage(blobs, InodeNumber(rawValue: 12), [])
             try writeFile(blobs.stagingDirectory + "/not-an-inode", [0])
             #expect(Set(try blobs.stagingFiles()) == [InodeNumber(rawValue: 7), InodeNumber(rawValue: 12)])
-            #expect(try permissionBits(blobs.stagingPath(InodeNumber(rawValue: 7))) == 0o600)
+            #expect(try permissionBits(blobs.stagingPath(InodeNumber(rawValue: 7))) == 0o444)
 
             let fd = try blobs.openStaging(InodeNumber(rawValue: 7))
             #expect(try readAll(fd) == [1, 2, 3])

@@ -5,17 +5,27 @@ import Foundation
 public enum ControlRequest: Codable, Sendable {
     case addDistrict(name: String, uid: UInt32, gid: UInt32)
     case removeDistrict(name: String, deleteData: Bool)
+    case listDistricts
+}
+
+/// A district with what it holds, as `epochfs district list` shows it.
+public struct DistrictSummary: Codable, Sendable {
+    public var district: DistrictRecord
+    public var files: Int64
+    public var bytes: Int64
 }
 
 public struct ControlResponse: Codable, Sendable {
     public var ok: Bool
     public var message: String
     public var district: DistrictRecord?
+    public var districts: [DistrictSummary]?
 
-    public init(ok: Bool, message: String, district: DistrictRecord? = nil) {
+    public init(ok: Bool, message: String, district: DistrictRecord? = nil, districts: [DistrictSummary]? = nil) {
         self.ok = ok
         self.message = message
         self.district = district
+        self.districts = districts
     }
 }
 
@@ -31,6 +41,12 @@ extension FileSystem {
             case .removeDistrict(let name, let deleteData):
                 try removeDistrict(name: name, deleteData: deleteData)
                 return ControlResponse(ok: true, message: "district '\(name)' removed")
+            case .listDistricts:
+                let summaries = try districts().map { district in
+                    let usage = try usage(of: district)
+                    return DistrictSummary(district: district, files: usage.files, bytes: usage.bytes)
+                }
+                return ControlResponse(ok: true, message: "\(summaries.count) districts", districts: summaries)
             }
         } catch {
             return ControlResponse(ok: false, message: "\(error)")
