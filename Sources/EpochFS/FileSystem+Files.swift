@@ -12,12 +12,7 @@ extension FileSystem {
         try Self.checkName(name)
         let now = currentTime()
         return try locked { state in
-            let parentRecord = try directory(parent, state)
-            if try state.metadata.child(of: parent, named: name) != nil { throw Errno.exists }
-            let zone = try Policy.childZone(creatingIn: parentRecord, caller: caller)
-            var record = InodeRecord(parent: parent, name: name, kind: .file, mode: mode & 0o777,
-                                     uid: caller.uid, gid: caller.gid, time: now, staged: true,
-                                     zone: zone, district: parentRecord.district)
+            var record = try newEntry(.file, named: name, in: parent, mode: mode, caller: caller, now: now, state)
             let fd = try state.metadata.database.transaction {
                 record.ino = try state.metadata.insert(record)
                 try state.metadata.touch(parent, mtime: now)

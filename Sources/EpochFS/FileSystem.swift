@@ -234,13 +234,8 @@ public final class FileSystem: Sendable {
         try Self.checkName(name)
         let now = currentTime()
         return try locked { state in
-            let parentRecord = try directory(parent, state)
-            if try state.metadata.child(of: parent, named: name) != nil { throw Errno.exists }
-            let zone = try Policy.childZone(creatingIn: parentRecord, caller: caller)
-            let record = try state.metadata.database.transaction {
-                var record = InodeRecord(parent: parent, name: name, kind: .directory, mode: mode & 0o777,
-                                         uid: caller.uid, gid: caller.gid, time: now, zone: zone,
-                                         district: parentRecord.district)
+            var record = try newEntry(.directory, named: name, in: parent, mode: mode, caller: caller, now: now, state)
+            record = try state.metadata.database.transaction {
                 record.ino = try state.metadata.insert(record)
                 try state.metadata.touch(parent, mtime: now)
                 return record
@@ -248,6 +243,18 @@ public final class FileSystem: Sendable {
             state.lookups[record.ino, default: 0] += 1
             return attributes(record, state)
         }
+    }
+
+    /// The row of a new entry, checked against the parent, the existing names and the zone
+    /// policy (not inserted yet). An existing name is EEXIST before any permission question.
+    func newEntry(_ kind: NodeKind, named name: String, in parent: InodeNumber, mode: UInt32, caller: Caller,
+                  now: Nanoseconds, _ state: State) throws -> InodeRecord {
+        let parentRecord = try directory(parent, state)
+        if try state.metadata.child(of: parent, named: name) != nil { throw Errno.exists }
+        let zone = try Policy.childZone(creatingIn: parentRecord, caller: caller)
+        return InodeRecord(parent: parent, name: name, kind: kind, mode: mode & 0o777, uid: caller.uid,
+                           gid: caller.gid, time: now, staged: kind == .file, zone: zone,
+                           district: parentRecord.district)
     }
 
     public func rmdir(parent: InodeNumber, name: String, caller: Caller) throws(Errno) {
