@@ -124,17 +124,17 @@ public struct BlobStore: Sendable {
 
 extension SHA256.Digest {
     public var hex: String {
-        var result = ""
-        result.reserveCapacity(64)
+        var digits = [UInt8]()
+        digits.reserveCapacity(64)
         for byte in self {
-            result.append(hexDigits[Int(byte >> 4)])
-            result.append(hexDigits[Int(byte & 0xf)])
+            digits.append(hexDigits[Int(byte >> 4)])
+            digits.append(hexDigits[Int(byte & 0xf)])
         }
-        return result
+        return String(decoding: digits, as: UTF8.self)
     }
 }
 
-private let hexDigits: [Character] = Array("0123456789abcdef")
+private let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
 extension String {
     fileprivate func leftPadded(to width: Int) -> String {

@@ -38,6 +38,13 @@ public final class MetadataStore {
     private static let columns =
         "ino, parent, name, kind, mode, uid, gid, size, atime, mtime, ctime, blob, staged, interrupted, zone, district, subdirs"
 
+    // The statements of the request path, built once (the statement cache is keyed by text).
+    private static let selectInode = "SELECT \(columns) FROM inodes WHERE ino = ?"
+    private static let selectChild = "SELECT \(columns) FROM inodes WHERE parent = ? AND name = ?"
+    private static let selectChildren = "SELECT \(columns) FROM inodes WHERE parent = ? AND ino > ? ORDER BY ino LIMIT ?"
+    private static let insertInode =
+        "INSERT INTO inodes(\(columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
     /// Inode numbers are handed out from blocks whose end is recorded before the first number
     /// of a block is used, so that a number is never given twice, across restarts included,
     /// without the per-insert bookkeeping of AUTOINCREMENT.
@@ -106,18 +113,16 @@ public final class MetadataStore {
     }
 
     public func inode(_ ino: InodeNumber) throws -> InodeRecord? {
-        try database.first("SELECT \(Self.columns) FROM inodes WHERE ino = ?", ino.sql, map: Self.record)
+        try database.first(Self.selectInode, ino.sql, map: Self.record)
     }
 
     public func child(of parent: InodeNumber, named name: String) throws -> InodeRecord? {
-        try database.first("SELECT \(Self.columns) FROM inodes WHERE parent = ? AND name = ?",
-                           parent.sql, .text(name), map: Self.record)
+        try database.first(Self.selectChild, parent.sql, .text(name), map: Self.record)
     }
 
     /// Children in inode order, starting after `after`, at most `limit`.
     public func children(of parent: InodeNumber, after: InodeNumber, limit: Int) throws -> [InodeRecord] {
-        try database.all("SELECT \(Self.columns) FROM inodes WHERE parent = ? AND ino > ? ORDER BY ino LIMIT ?",
-                         parent.sql, after.sql, .int(Int64(limit)), map: Self.record)
+        try database.all(Self.selectChildren, parent.sql, after.sql, .int(Int64(limit)), map: Self.record)
     }
 
     public func hasChildren(_ ino: InodeNumber) throws -> Bool {
@@ -129,7 +134,7 @@ public final class MetadataStore {
     public func insert(_ record: InodeRecord, explicitIno: Bool = false) throws -> InodeNumber {
         let ino = explicitIno ? record.ino : try allocateIno()
         try database.run(
-            "INSERT INTO inodes(\(Self.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            Self.insertInode,
             ino.sql,
             record.parent.map { $0.sql } ?? .null,
             .text(record.name), .int(record.kind.rawValue), .int(Int64(record.mode)),
