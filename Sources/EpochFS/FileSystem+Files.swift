@@ -103,31 +103,16 @@ extension FileSystem {
         }
     }
 
-    /// Writes go to the staging file outside the file's lock, so that the kernel's parallel
-    /// writeback requests overlap; the hash and size are then updated under the lock. Two
-    /// writes that overlap can never both be "in order", so the hash state is invalidated
-    /// (and the file hashed again at publish) rather than trusting either buffer.
+    /// Writes are serialised per file: the bytes go to the staging file and, when they
+    /// continue the hashed prefix, into the hash from the same buffer. (Writing outside the
+    /// lock to overlap the kernel's parallel writeback was measured slower: out-of-order
+    /// completions make the hash read ranges back from the file.)
     public func write(_ handle: Handle, offset: Int64, bytes: UnsafeRawBufferPointer) throws(Errno) -> Int {
         guard let file = handle.file else { throw .isDirectory }
         guard handle.writable else { throw .badHandle }
-        let fd = try file.state.withLock { content throws(Errno) in
-            try makeStaging(&content, ino: file.ino, keeping: content.size)
-            content.writesInFlight += 1
-            return content.fd
-        }
-        do {
-            try mapErrors { try Sys.pwriteAll(fd, bytes, offset) }
-        } catch {
-            file.state.withLock { $0.writesInFlight -= 1 }
-            throw error
-        }
         return try file.state.withLock { content throws(Errno) in
-            content.writesInFlight -= 1
-            if content.fd != fd {
-                // Published and copied again meanwhile: write into the current staging file.
-                try makeStaging(&content, ino: file.ino, keeping: content.size)
-                try mapErrors { try Sys.pwriteAll(content.fd, bytes, offset) }
-            }
+            try makeStaging(&content, ino: file.ino, keeping: content.size)
+            try mapErrors { try Sys.pwriteAll(content.fd, bytes, offset) }
             content.hash.wrote(bytes, at: offset, fd: content.fd)
             content.size = max(content.size, offset + Int64(bytes.count))
             let now = currentTime()
@@ -303,9 +288,7 @@ extension FileSystem {
     /// it in staging, marked interrupted.
     private func finishWriting(_ content: inout OpenFile.Content, _ record: inout InodeRecord,
                                _ meta: MetadataStore, doomed: inout [String]) throws {
-        // The kernel sends FLUSH and RELEASE only after the inode's writeback is done; should a
-        // write still be between its two halves, publishing waits for a later close.
-        guard content.writerSession, content.isStaging, content.writesInFlight == 0 else { return }
+        guard content.writerSession, content.isStaging else { return }
         record.size = content.size
         record.atime = content.atime
         record.mtime = content.mtime

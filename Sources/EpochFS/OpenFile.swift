@@ -26,8 +26,6 @@ final class OpenFile: Sendable {
         /// Content changed since it was last published (or since the staging file was made).
         var changed = false
         var hash = StreamingHash.invalid
-        /// Writes that have taken the staging descriptor but not yet updated the hash.
-        var writesInFlight = 0
         /// Incremented by every write or truncate.
         var writeSerial: UInt64 = 0
         /// `writeSerial` at the last flush from a live process.
