@@ -300,8 +300,16 @@ extension FileSystem {
             logger.info("upload interrupted", metadata: ["inode": "\(record.ino)", "size": "\(content.size)"])
             return
         }
-        let hash = try content.hash.finish(fd: content.fd, size: content.size)
-        try publish(&record, hash: hash, meta, doomed: &doomed)
+        let unpublished = record
+        do {
+            let hash = try content.hash.finish(fd: content.fd, size: content.size)
+            try publish(&record, hash: hash, meta, doomed: &doomed)
+        } catch {
+            // Keep what was received, as an interrupted file; the closer sees the error.
+            record = unpublished
+            try? persistStaging(&record, interrupted: true, meta, doomed: &doomed)
+            throw error
+        }
         content.isStaging = false
         content.changed = false
         content.durable = true
