@@ -66,9 +66,12 @@ extension FileSystem {
                 } else {
                     throw Errno.io
                 }
-                file = OpenFile(ino: ino, content: OpenFile.Content(
+                var content = OpenFile.Content(
                     fd: fd, isStaging: record.staged, size: record.size,
-                    atime: record.atime, mtime: record.mtime, ctime: record.ctime))
+                    atime: record.atime, mtime: record.mtime, ctime: record.ctime)
+                // An inode whose name is gone can still be opened through the kernel's cache.
+                content.orphaned = record.parent == nil
+                file = OpenFile(ino: ino, content: content)
                 state.open[ino] = file
             }
             file.state.withLock { content in
@@ -112,7 +115,13 @@ extension FileSystem {
         guard handle.writable else { throw .badHandle }
         return try file.state.withLock { content throws(Errno) in
             try makeStaging(&content, ino: file.ino, keeping: content.size)
-            try mapErrors { try Sys.pwriteAll(content.fd, bytes, offset) }
+            do {
+                try Sys.pwriteAll(content.fd, bytes, offset)
+            } catch {
+                // Part of the buffer may have landed: the file is hashed again at publish.
+                content.hash.invalidate()
+                throw Errno(error)
+            }
             content.hash.wrote(bytes, at: offset, fd: content.fd)
             content.size = max(content.size, offset + Int64(bytes.count))
             let now = currentTime()
@@ -207,11 +216,10 @@ extension FileSystem {
         guard let file = handle.file, handle.writable else { return }
         let exiting = Self.processIsExiting(caller.pid)
         let lastWriter = file.state.withLock { content in
-            if exiting {
-                content.closedByExit = true
-            } else {
-                content.cleanFlushSerial = content.writeSerial
-            }
+            // The last close decides: a forked child exiting with an inherited descriptor
+            // does not make the parent's later clean close an interruption.
+            content.closedByExit = exiting
+            if !exiting { content.cleanFlushSerial = content.writeSerial }
             return content.writers == 1 && !exiting && caller.pid == handle.openerPID
         }
         guard lastWriter else { return }
@@ -260,7 +268,12 @@ extension FileSystem {
             if writable { content.writers -= 1 }
             if content.orphaned { return (content.opens == 0, true) }
             if content.writers == 0 && content.writerSession && content.isStaging {
-                try finishWriting(&content, &record, meta, doomed: &doomed)
+                do {
+                    try finishWriting(&content, &record, meta, doomed: &doomed)
+                } catch {
+                    logger.error("publishing a closed file failed; it stays in staging, interrupted",
+                                 metadata: ["inode": "\(file.ino)", "error": "\(error)"])
+                }
             } else if content.attributesDirty && content.opens == 0 {
                 record.size = content.size
                 record.atime = content.atime
@@ -302,8 +315,10 @@ extension FileSystem {
         }
         let unpublished = record
         do {
+            // A write that failed half-way may have left bytes past the size: they are not content.
+            if Int64(try Sys.fstat(content.fd).st_size) != content.size { try Sys.ftruncate(content.fd, content.size) }
             let hash = try content.hash.finish(fd: content.fd, size: content.size)
-            try publish(&record, hash: hash, meta, doomed: &doomed)
+            try publish(&record, hash: hash, fd: content.fd, durable: content.durable, meta, doomed: &doomed)
         } catch {
             // Keep what was received, as an interrupted file; the closer sees the error.
             record = unpublished
@@ -316,22 +331,37 @@ extension FileSystem {
     }
 
     /// Publishes the staging file of `record` as the blob `hash`: one transaction, then the rename.
-    private func publish(_ record: inout InodeRecord, hash: String, _ meta: MetadataStore, doomed: inout [String]) throws {
+    ///
+    /// `durable`: the staging row was made durable by an fsync, so the client expects the file
+    /// to survive a power cut: the bytes are synced first and the commit is durable.
+    private func publish(_ record: inout InodeRecord, hash: String, fd: Int32, durable: Bool,
+                         _ meta: MetadataStore, doomed: inout [String]) throws {
+        if durable { try Sys.fdatasync(fd) }
+        var published = record
+        published.blob = hash
+        published.staged = false
+        published.interrupted = false
         let previous = record.blob
-        record.blob = hash
-        record.staged = false
-        record.interrupted = false
-        let isNew = try meta.database.transaction {
-            let isNew = try meta.retainBlob(hash, size: record.size)
+        let body = {
+            let isNew = try meta.retainBlob(hash, size: published.size)
             if let previous, try meta.releaseBlob(previous) { doomed.append(previous) }
-            try meta.updateContent(record)
+            try meta.updateContent(published)
             return isNew
         }
-        // A new blob's file cannot exist (or is a doomed copy of the same bytes): rename over it.
-        if isNew {
-            try blobs.move(record.ino, to: hash)
-        } else {
-            try blobs.removeStaging(record.ino)
+        let isNew = durable ? try meta.database.durableTransaction(body) : try meta.database.transaction(body)
+        record = published
+        // From here on the row names the blob. Should the rename fail, the staging file is
+        // still there and recovery completes the publish at the next start.
+        do {
+            // A new blob's file cannot exist (or is a doomed copy of the same bytes): rename over it.
+            if try isNew || !blobs.blobExists(hash) {
+                try blobs.move(record.ino, to: hash)
+            } else {
+                try blobs.removeStaging(record.ino)
+            }
+        } catch {
+            logger.error("could not put a published blob in place; recovery completes it at the next start",
+                         metadata: ["inode": "\(record.ino)", "blob": "\(hash)", "error": "\(error)"])
         }
     }
 
@@ -352,9 +382,14 @@ extension FileSystem {
     /// Makes the file's data and the metadata that names it durable, without publishing it.
     public func fsync(_ handle: Handle, dataOnly: Bool) throws(Errno) {
         guard let file = handle.file else { return }
-        let needsMetadata = try file.state.withLock { content throws(Errno) -> Bool in
+        let (needsMetadata, published) = try file.state.withLock { content throws(Errno) -> (Bool, Bool) in
             try mapErrors { try Sys.fdatasync(content.fd) }
-            return content.isStaging ? !content.durable : false
+            return (content.isStaging && !content.durable, !content.isStaging)
+        }
+        if published {
+            // The blob's bytes and the commit that names it.
+            try syncMetadata()
+            return
         }
         guard needsMetadata else { return }
         // Rows made durable below must never name blobs whose bytes are not.

@@ -87,7 +87,8 @@ public struct Recovery {
         let unsynced = try metadata.unsyncedBlobs(limit: Int.max)
         var intact: [String] = []
         for hash in unsynced {
-            if (try? blobs.verify(hash)) == true {
+            // A mismatch or a missing file is damage; an error reading it stops the start.
+            if try blobs.verify(hash) {
                 intact.append(hash)
                 continue
             }

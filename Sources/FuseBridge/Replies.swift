@@ -56,14 +56,15 @@ extension FuseAdapter {
             info.fh = Self.retain(handle)
             cfuse_fi_set_keep_cache(&info, keepCache ? 1 : 0)
             rc = fuse_reply_create(req, &entry, &info)
-            if rc != 0 { Self.releaseHandle(info.fh) }
+            // The kernel did not take the handle (interrupted request): close it here.
+            if rc != 0, let handle = Self.releaseHandle(info.fh) { fs.release(handle) }
         case .opened(let handle, let keepCache, let cacheDirectory):
             var info = fuse_file_info()
             info.fh = Self.retain(handle)
             cfuse_fi_set_keep_cache(&info, keepCache ? 1 : 0)
             cfuse_fi_set_cache_readdir(&info, cacheDirectory ? 1 : 0)
             rc = fuse_reply_open(req, &info)
-            if rc != 0 { Self.releaseHandle(info.fh) }
+            if rc != 0, let handle = Self.releaseHandle(info.fh) { fs.release(handle) }
         case .written(let count):
             rc = fuse_reply_write(req, count)
         case .data(let fd, let offset, let count):

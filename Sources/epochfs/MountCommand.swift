@@ -116,9 +116,12 @@ struct MountCommand: ParsableCommand {
             sigwait(&signals, &received)
         } while received == SIGHUP  // reserved for reloading configuration
         logger.notice("unmounting", metadata: ["signal": "\(received)"])
+        // Make everything durable before waiting for the request threads: chrooted sessions
+        // may keep the detached mount alive, and a supervisor may then kill this process.
         control.stop()
-        session.stop()
         syncer.stop()
+        try? fs.syncMetadata()
+        session.stop()
         withExtendedLifetime(lock) {}
         logger.notice("unmounted", metadata: ["mountpoint": "\(mountpoint)"])
     }

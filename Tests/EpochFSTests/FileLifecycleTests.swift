@@ -334,3 +334,40 @@ import Glibc
         }
     }
 }
+
+@Suite struct ReviewedEdgeTests {
+    @Test func anOrphanReopenedThroughTheKernelIsDeletedAtItsLastClose() throws {
+        try withStore { store throws in
+            let fs = store.fs
+            let old = try fs.makeFile(in: store.upload, "target", bytes("old"))
+            _ = try fs.lookup(parent: store.upload, name: "target")
+            try fs.unlink(parent: store.upload, name: "target", caller: alphaCaller)
+            // The kernel opens the inode it still holds, then forgets it before the release.
+            let handle = try fs.open(old, flags: O_RDONLY, caller: alphaCaller)
+            fs.forget([(old, 1)])
+            #expect(try store.record(old) != nil)
+            fs.release(handle)
+            #expect(try store.record(old) == nil)
+            #expect(try store.blobFiles().isEmpty)
+        }
+    }
+
+    @Test func aChildExitingWithAnInheritedDescriptorDoesNotInterruptTheParentsCleanClose() throws {
+        try withStore { store throws in
+            let fs = store.fs
+            let content = pattern(3000, seed: 9)
+            let (created, handle) = try fs.create(parent: store.upload, name: "f", mode: 0o644, flags: writeFlags,
+                                                  caller: alphaCaller)
+            try fs.put(handle, content, at: 0)
+            // A forked child exits holding a copy of the descriptor...
+            try fs.flush(handle, caller: Caller(uid: alphaUID, gid: alphaUID, pid: try exitedProcessID()))
+            // ...then the writer closes it cleanly.
+            try fs.flush(handle, caller: alphaCaller)
+            fs.release(handle)
+            let record = try #require(try store.record(created.ino))
+            #expect(record.blob == sha256Hex(content))
+            #expect(!record.interrupted)
+            #expect(!record.staged)
+        }
+    }
+}
