@@ -215,20 +215,31 @@ extension FileSystem {
     public func flush(_ handle: Handle, caller: Caller) throws(Errno) {
         guard let file = handle.file, handle.writable else { return }
         let exiting = Self.processIsExiting(caller.pid)
-        let lastWriter = file.state.withLock { content in
+        let (lastWriter, cleanWithChanges) = file.state.withLock { content in
             // The last close decides: a forked child exiting with an inherited descriptor
             // does not make the parent's later clean close an interruption.
             content.closedByExit = exiting
             if !exiting { content.cleanFlushSerial = content.writeSerial }
-            return content.writers == 1 && !exiting && caller.pid == handle.openerPID
+            return (content.writers == 1 && !exiting && caller.pid == handle.openerPID,
+                    !exiting && content.isStaging && content.changed)
         }
-        guard lastWriter else { return }
+        guard lastWriter || cleanWithChanges else { return }
         try locked { state in
             guard var record = try state.metadata.inode(file.ino) else { return }
             var doomed: [String] = []
             try file.state.withLock { content in
-                guard content.writers == 1, !content.orphaned else { return }
-                try finishWriting(&content, &record, state.metadata, doomed: &doomed)
+                guard !content.orphaned else { return }
+                if lastWriter && content.writers == 1 {
+                    try finishWriting(&content, &record, state.metadata, doomed: &doomed)
+                } else if content.isStaging && !record.staged {
+                    // Publishing waits for RELEASE (another thread or process closed, or more
+                    // writers are open). Until then the row must say where the content is, or a
+                    // crash in between would bring back the old content of a rewritten file.
+                    record.size = content.size
+                    record.mtime = content.mtime
+                    record.ctime = content.ctime
+                    try persistStaging(&record, interrupted: false, state.metadata, doomed: &doomed)
+                }
             }
             removeBlobFiles(doomed, state)
         }

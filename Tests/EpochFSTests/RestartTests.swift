@@ -77,4 +77,24 @@ import Glibc
             #expect(try restarted.fs.hashAttribute(ino) == sha256Hex(original))
         }
     }
+
+    @Test func aRewriteClosedCleanlyByAnotherThreadSurvivesACrashBeforeItsRelease() throws {
+        try withStore { store throws in
+            let original = pattern(6000, seed: 5)
+            let rewritten = pattern(6000, seed: 6)
+            let ino = try store.fs.makeFile(in: store.upload, "f", original)
+            let handle = try store.fs.open(ino, flags: O_WRONLY, caller: alphaCaller)
+            defer { handle.file?.closeDescriptors() }
+            try store.fs.put(handle, rewritten, at: 0)
+            // Closed cleanly by a live thread other than the opener: publishing waits for RELEASE.
+            try store.fs.flush(handle, caller: Caller(uid: alphaUID, gid: alphaUID, pid: 1))
+            #expect(try store.record(ino)?.staged == true)
+
+            let restarted = try store.reopened()
+
+            // The crash before RELEASE keeps the new bytes (as an interrupted file), not the old ones.
+            #expect(try restarted.fs.contents(ino) == rewritten)
+            #expect(try restarted.record(ino)?.interrupted == true)
+        }
+    }
 }
