@@ -224,6 +224,7 @@ extension FileSystem {
                     !exiting && content.isStaging && content.changed)
         }
         guard lastWriter || cleanWithChanges else { return }
+        if lastWriter { prepareDigest(file) }
         try locked { state in
             guard var record = try state.metadata.inode(file.ino) else { return }
             var doomed: [String] = []
@@ -245,6 +246,20 @@ extension FileSystem {
         }
     }
 
+    /// Hashes what the streaming hash has not seen, holding only this file's lock: a resumed
+    /// or rewritten file may need the whole file read again, and that must not stall every
+    /// other request behind the metadata lock. The digest is used by the publish that
+    /// follows only if no write or truncate came in between.
+    private func prepareDigest(_ file: OpenFile) {
+        file.state.withLock { content in
+            guard content.writers == 1, content.isStaging, content.writerSession,
+                  content.digest?.serial != content.writeSerial else { return }
+            var hash = content.hash
+            guard let digest = try? hash.finish(fd: content.fd, size: content.size) else { return }
+            content.digest = (content.writeSerial, content.size, digest)
+        }
+    }
+
     static func processIsExiting(_ pid: Int32) -> Bool {
         guard pid > 0 else { return false }
         let fd = Glibc.open("/proc/\(pid)/statm", O_RDONLY | O_CLOEXEC)
@@ -263,6 +278,7 @@ extension FileSystem {
     /// the file stays in staging, marked interrupted, to be resumed.
     public func release(_ handle: Handle) {
         guard let file = handle.file else { return }
+        if handle.writable { prepareDigest(file) }
         do {
             try locked { state in try release(file, writable: handle.writable, &state) }
         } catch {
@@ -328,7 +344,13 @@ extension FileSystem {
         do {
             // A write that failed half-way may have left bytes past the size: they are not content.
             if Int64(try Sys.fstat(content.fd).st_size) != content.size { try Sys.ftruncate(content.fd, content.size) }
-            let hash = try content.hash.finish(fd: content.fd, size: content.size)
+            let hash: String
+            if let digest = content.digest, digest.serial == content.writeSerial, digest.size == content.size {
+                hash = digest.hash
+            } else {
+                hash = try content.hash.finish(fd: content.fd, size: content.size)
+            }
+            content.digest = nil
             try publish(&record, hash: hash, fd: content.fd, durable: content.durable, meta, doomed: &doomed)
         } catch {
             // Keep what was received, as an interrupted file; the closer sees the error.

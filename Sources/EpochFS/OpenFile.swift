@@ -26,6 +26,9 @@ final class OpenFile: Sendable {
         /// Content changed since it was last published (or since the staging file was made).
         var changed = false
         var hash = StreamingHash.invalid
+        /// A digest computed ahead of publishing (outside the metadata lock), valid while
+        /// `writeSerial` and `size` are unchanged.
+        var digest: (serial: UInt64, size: Int64, hash: String)?
         /// Incremented by every write or truncate.
         var writeSerial: UInt64 = 0
         /// `writeSerial` at the last flush from a live process.
