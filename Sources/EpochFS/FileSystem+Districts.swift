@@ -70,14 +70,14 @@ extension FileSystem {
                 let files = held.filter { !$0.isDirectory }.count
                 throw AdminError("district '\(name)' still holds \(files) files and \(held.count - files) directories: move them away first, or pass --delete-data to delete them")
             }
-            var doomed: [String] = []
+            var removal = Removal()
             try meta.database.transaction {
-                for record in below { try removeName(record, &state, doomed: &doomed) }
+                for record in below { try removeName(record, &state, &removal) }
                 if let rootRecord = try meta.inode(root) { try meta.delete(rootRecord) }
                 try meta.deleteDistrictRow(district)
                 try meta.touch(.root, mtime: currentTime())
             }
-            removeBlobFiles(doomed, state)
+            complete(removal, state)
         }
         notifier?.invalidateEntry(parent: .root, name: name)
         notifier?.invalidateInode(.root)

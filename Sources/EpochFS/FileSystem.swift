@@ -315,27 +315,50 @@ public final class FileSystem: Sendable {
             guard let record = try state.metadata.child(of: parent, named: name) else { throw Errno.noEntry }
             if record.isDirectory { throw Errno.isDirectory }
             try Policy.checkRemove(record, in: parentRecord, caller: caller)
-            var doomed: [String] = []
+            var removal = Removal()
             try state.metadata.database.transaction {
-                try removeName(record, &state, doomed: &doomed)
+                try removeName(record, &state, &removal)
                 try state.metadata.touch(parent, mtime: now)
             }
-            removeBlobFiles(doomed, state)
+            complete(removal, state)
         }
     }
 
-    /// Removes `record`'s name inside a transaction: an open file keeps its row until its
-    /// last close; otherwise the row goes and its blob reference is dropped.
-    func removeName(_ record: InodeRecord, _ state: inout State, doomed: inout [String]) throws {
+    /// What removing names leaves to do once its transaction has committed: nothing outside
+    /// SQLite may change before then, or a failed commit would leave it changed anyway.
+    struct Removal {
+        var doomedBlobs: [String] = []
+        var stagingFiles: [InodeNumber] = []
+        var orphanedFiles: [OpenFile] = []
+    }
+
+    /// Removes `record`'s name inside a transaction: a file the kernel still holds (or that is
+    /// open) keeps its row until it is forgotten and closed; otherwise the row goes and its
+    /// blob reference is dropped.
+    func removeName(_ record: InodeRecord, _ state: inout State, _ removal: inout Removal) throws {
         let file = state.open[record.ino]
         if !record.isDirectory && (file != nil || state.lookups[record.ino] != nil) {
             try state.metadata.orphan(record)
-            file?.state.withLock { $0.orphaned = true }
+            if let file { removal.orphanedFiles.append(file) }
             return
         }
         try state.metadata.delete(record)
-        if let hash = record.blob, try state.metadata.releaseBlob(hash) { doomed.append(hash) }
-        if record.staged { try blobs.removeStaging(record.ino) }
+        if let hash = record.blob, try state.metadata.releaseBlob(hash) { removal.doomedBlobs.append(hash) }
+        if record.staged { removal.stagingFiles.append(record.ino) }
+    }
+
+    /// Carries out a committed removal.
+    func complete(_ removal: Removal, _ state: State) {
+        for file in removal.orphanedFiles { file.state.withLock { $0.orphaned = true } }
+        for ino in removal.stagingFiles {
+            do {
+                try blobs.removeStaging(ino)
+            } catch {
+                // Recovery deletes staging files that no row names at the next start.
+                logger.warning("could not delete a staging file", metadata: ["inode": "\(ino)", "error": "\(error)"])
+            }
+        }
+        removeBlobFiles(removal.doomedBlobs, state)
     }
 
     /// Deletes blob files whose last reference went away (after the commit that dropped it).
@@ -377,7 +400,7 @@ public final class FileSystem: Sendable {
             if source.isDirectory, try isAncestor(source.ino, of: newParent, meta) { throw Errno.invalid }
             let target = try meta.child(of: newParent, named: newName)
             if target?.ino == source.ino { return }
-            var doomed: [String] = []
+            var removal = Removal()
             try meta.database.transaction {
                 if flags.contains(.exchange) {
                     guard var other = target else { throw Errno.noEntry }
@@ -399,7 +422,7 @@ public final class FileSystem: Sendable {
                             throw Errno.isDirectory
                         }
                         try Policy.checkRemove(target, in: to, caller: caller)
-                        try removeName(target, &state, doomed: &doomed)
+                        try removeName(target, &state, &removal)
                     }
                     try meta.move(source.ino, from: parent, to: newParent, name: newName,
                                   isDirectory: source.isDirectory, ctime: now)
@@ -408,7 +431,7 @@ public final class FileSystem: Sendable {
                 try meta.touch(parent, mtime: now)
                 if newParent != parent { try meta.touch(newParent, mtime: now) }
             }
-            removeBlobFiles(doomed, state)
+            complete(removal, state)
         }
     }
 
