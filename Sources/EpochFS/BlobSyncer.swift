@@ -19,7 +19,8 @@ extension FileSystem {
     }
 }
 
-/// Runs `FileSystem.syncPublishedBlobs` on a thread of its own every `interval`.
+/// Runs `FileSystem.syncPublishedBlobs` and `reclaimSpace` on a thread of its own every
+/// `interval`, and once more when stopped.
 public final class BlobSyncer: Sendable {
     private let fs: FileSystem
     private let interval: Double
@@ -27,7 +28,7 @@ public final class BlobSyncer: Sendable {
     private let stopped = Mutex(false)
     private let done = DispatchSemaphore(value: 0)
 
-    public init(fs: FileSystem, interval: Double = 5) {
+    public init(fs: FileSystem, interval: Double = 2) {
         self.fs = fs
         self.interval = interval
     }
@@ -38,8 +39,9 @@ public final class BlobSyncer: Sendable {
                 _ = wake.wait(timeout: .now() + interval)
                 do {
                     try fs.syncPublishedBlobs()
+                    try fs.reclaimSpace()
                 } catch {
-                    fs.logger.error("could not make published blobs durable", metadata: ["errno": "\(error)"])
+                    fs.logger.error("could not sync or reclaim blobs", metadata: ["errno": "\(error)"])
                 }
             }
             done.signal()

@@ -227,11 +227,10 @@ extension FileSystem {
         if lastWriter { prepareDigest(file) }
         try locked { state in
             guard var record = try state.metadata.inode(file.ino) else { return }
-            var doomed: [String] = []
             try file.state.withLock { content in
                 guard !content.orphaned else { return }
                 if lastWriter && content.writers == 1 {
-                    try finishWriting(&content, &record, state.metadata, doomed: &doomed)
+                    try finishWriting(&content, &record, state.metadata)
                 } else if content.isStaging && !record.staged {
                     // Publishing waits for RELEASE (another thread or process closed, or more
                     // writers are open). Until then the row must say where the content is, or a
@@ -239,10 +238,9 @@ extension FileSystem {
                     record.size = content.size
                     record.mtime = content.mtime
                     record.ctime = content.ctime
-                    try persistStaging(&record, interrupted: false, state.metadata, doomed: &doomed)
+                    try persistStaging(&record, interrupted: false, state.metadata)
                 }
             }
-            removeBlobFiles(doomed, state)
         }
     }
 
@@ -289,14 +287,13 @@ extension FileSystem {
     private func release(_ file: OpenFile, writable: Bool, _ state: inout State) throws {
         let meta = state.metadata
         guard var record = try meta.inode(file.ino) else { return }
-        var doomed: [String] = []
         let (lastClose, orphaned) = try file.state.withLock { content -> (Bool, Bool) in
             content.opens -= 1
             if writable { content.writers -= 1 }
             if content.orphaned { return (content.opens == 0, true) }
             if content.writers == 0 && content.writerSession && content.isStaging {
                 do {
-                    try finishWriting(&content, &record, meta, doomed: &doomed)
+                    try finishWriting(&content, &record, meta)
                 } catch {
                     logger.error("publishing a closed file failed; it stays in staging, interrupted",
                                  metadata: ["inode": "\(file.ino)", "error": "\(error)"])
@@ -308,7 +305,7 @@ extension FileSystem {
                 record.ctime = content.ctime
                 if content.isStaging && !record.staged {
                     // Changed content nobody finished writing: keep it, as an interrupted file.
-                    try persistStaging(&record, interrupted: true, meta, doomed: &doomed)
+                    try persistStaging(&record, interrupted: true, meta)
                 } else {
                     try meta.updateContent(record)
                 }
@@ -316,7 +313,6 @@ extension FileSystem {
             }
             return (content.opens == 0, false)
         }
-        removeBlobFiles(doomed, state)
         if lastClose {
             state.open[file.ino] = nil
             file.closeDescriptors()
@@ -327,7 +323,7 @@ extension FileSystem {
     /// Ends a writing session: publishes the file when its writers closed cleanly, or keeps
     /// it in staging, marked interrupted.
     private func finishWriting(_ content: inout OpenFile.Content, _ record: inout InodeRecord,
-                               _ meta: MetadataStore, doomed: inout [String]) throws {
+                               _ meta: MetadataStore) throws {
         guard content.writerSession, content.isStaging else { return }
         record.size = content.size
         record.atime = content.atime
@@ -336,7 +332,7 @@ extension FileSystem {
         content.writerSession = false
         content.attributesDirty = false
         if content.interrupted {
-            try persistStaging(&record, interrupted: true, meta, doomed: &doomed)
+            try persistStaging(&record, interrupted: true, meta)
             logger.info("upload interrupted", metadata: ["inode": "\(record.ino)", "size": "\(content.size)"])
             return
         }
@@ -351,11 +347,11 @@ extension FileSystem {
                 hash = try content.hash.finish(fd: content.fd, size: content.size)
             }
             content.digest = nil
-            try publish(&record, hash: hash, fd: content.fd, durable: content.durable, meta, doomed: &doomed)
+            try publish(&record, hash: hash, fd: content.fd, durable: content.durable, meta)
         } catch {
             // Keep what was received, as an interrupted file; the closer sees the error.
             record = unpublished
-            try? persistStaging(&record, interrupted: true, meta, doomed: &doomed)
+            try? persistStaging(&record, interrupted: true, meta)
             throw error
         }
         content.isStaging = false
@@ -368,7 +364,7 @@ extension FileSystem {
     /// `durable`: the staging row was made durable by an fsync, so the client expects the file
     /// to survive a power cut: the bytes are synced first and the commit is durable.
     private func publish(_ record: inout InodeRecord, hash: String, fd: Int32, durable: Bool,
-                         _ meta: MetadataStore, doomed: inout [String]) throws {
+                         _ meta: MetadataStore) throws {
         if durable { try Sys.fdatasync(fd) }
         var published = record
         published.blob = hash
@@ -377,7 +373,7 @@ extension FileSystem {
         let previous = record.blob
         let body = {
             let isNew = try meta.retainBlob(hash, size: published.size)
-            if let previous, try meta.releaseBlob(previous) { doomed.append(previous) }
+            if let previous { try meta.releaseBlob(previous) }
             try meta.updateContent(published)
             return isNew
         }
@@ -400,13 +396,13 @@ extension FileSystem {
 
     /// Records that `record`'s content lives in its staging file (dropping any blob it had).
     private func persistStaging(_ record: inout InodeRecord, interrupted: Bool, _ meta: MetadataStore,
-                                durable: Bool = false, doomed: inout [String]) throws {
+                                durable: Bool = false) throws {
         let previous = record.blob
         record.blob = nil
         record.staged = true
         record.interrupted = interrupted
         let body = {
-            if let previous, try meta.releaseBlob(previous) { doomed.append(previous) }
+            if let previous { try meta.releaseBlob(previous) }
             try meta.updateContent(record)
         }
         if durable { try meta.database.durableTransaction(body) } else { try meta.database.transaction(body) }
@@ -429,7 +425,6 @@ extension FileSystem {
         try syncPublishedBlobs()
         try locked { state in
             guard var record = try state.metadata.inode(file.ino) else { return }
-            var doomed: [String] = []
             try file.state.withLock { content in
                 guard content.isStaging, !content.durable else { return }
                 record.size = content.size
@@ -437,10 +432,9 @@ extension FileSystem {
                 record.mtime = content.mtime
                 record.ctime = content.ctime
                 try Sys.fsyncDirectory(blobs.stagingDirectory)
-                try persistStaging(&record, interrupted: record.interrupted, state.metadata, durable: true, doomed: &doomed)
+                try persistStaging(&record, interrupted: record.interrupted, state.metadata, durable: true)
                 content.durable = true
             }
-            removeBlobFiles(doomed, state)
         }
     }
 }

@@ -158,13 +158,11 @@ public final class FileSystem: Sendable {
     func deleteOrphanIfUnused(_ ino: InodeNumber, _ state: inout State) throws {
         guard state.open[ino] == nil, state.lookups[ino] == nil,
               let record = try state.metadata.inode(ino), record.parent == nil else { return }
-        var doomed: [String] = []
         try state.metadata.database.transaction {
             try state.metadata.delete(record)
-            if let hash = record.blob, try state.metadata.releaseBlob(hash) { doomed.append(hash) }
+            if let hash = record.blob { try state.metadata.releaseBlob(hash) }
         }
         try blobs.removeStaging(ino)
-        removeBlobFiles(doomed, state)
     }
 
     public func getattr(_ ino: InodeNumber) throws(Errno) -> Attributes {
@@ -326,8 +324,8 @@ public final class FileSystem: Sendable {
 
     /// What removing names leaves to do once its transaction has committed: nothing outside
     /// SQLite may change before then, or a failed commit would leave it changed anyway.
+    /// (Blobs whose count reached zero wait in `doomed_blobs` for `reclaimSpace`.)
     struct Removal {
-        var doomedBlobs: [String] = []
         var stagingFiles: [InodeNumber] = []
         var orphanedFiles: [OpenFile] = []
     }
@@ -343,7 +341,7 @@ public final class FileSystem: Sendable {
             return
         }
         try state.metadata.delete(record)
-        if let hash = record.blob, try state.metadata.releaseBlob(hash) { removal.doomedBlobs.append(hash) }
+        if let hash = record.blob { try state.metadata.releaseBlob(hash) }
         if record.staged { removal.stagingFiles.append(record.ino) }
     }
 
@@ -358,18 +356,20 @@ public final class FileSystem: Sendable {
                 logger.warning("could not delete a staging file", metadata: ["inode": "\(ino)", "error": "\(error)"])
             }
         }
-        removeBlobFiles(removal.doomedBlobs, state)
     }
 
-    /// Deletes blob files whose last reference went away (after the commit that dropped it).
-    func removeBlobFiles(_ hashes: [String], _ state: State) {
-        guard !hashes.isEmpty else { return }
-        do {
-            for hash in hashes { try blobs.removeBlob(hash) }
-            try state.metadata.forgetDoomed(hashes)
-        } catch {
-            // Recovery deletes what is left in doomed_blobs at the next start.
-            logger.warning("could not delete unreferenced blob", metadata: ["error": "\(error)"])
+    /// Deletes the files of blobs whose last reference went away, once the commits that
+    /// dropped those references are durable: a power cut must never bring back a row that names
+    /// a deleted blob. Runs on the syncer's thread; a blob named again meanwhile is kept.
+    public func reclaimSpace() throws(Errno) {
+        try locked { state in
+            let doomed = try state.metadata.doomedBlobs()
+            guard !doomed.isEmpty else { return }
+            try state.metadata.database.checkpoint()
+            for hash in doomed where try !state.metadata.blobExists(hash) {
+                try blobs.removeBlob(hash)
+            }
+            try state.metadata.forgetDoomed(doomed)
         }
     }
 

@@ -71,8 +71,10 @@ public struct Recovery {
             logger.warning("staged file had no staging data; it is now empty", metadata: ["inode": "\(ino)"])
         }
 
-        // Blobs whose last reference went away before their file was deleted.
+        // Blobs whose last reference went away before their file was deleted; the commits that
+        // dropped the references are made durable before any file goes.
         doomed += try metadata.doomedBlobs()
+        if !doomed.isEmpty { try db.checkpoint() }
         var removed: [String] = []
         for hash in Set(doomed) where try !metadata.blobExists(hash) {
             try blobs.removeBlob(hash)

@@ -371,3 +371,20 @@ import Glibc
         }
     }
 }
+
+@Suite struct SpaceReclaimTests {
+    @Test func anUnreferencedBlobIsDeletedOnlyByTheReclaimPass() throws {
+        try withStore { store throws in
+            let fs = store.fs
+            let content = pattern(2000, seed: 12)
+            let hash = sha256Hex(content)
+            _ = try fs.makeFile(in: store.upload, "gone.csv", content)
+            try fs.unlink(parent: store.upload, name: "gone.csv", caller: alphaCaller)
+            // The reference is gone at once; the file waits until the drop is durable.
+            #expect(try store.blobReferences(hash) == nil)
+            #expect(try fs.blobs.blobExists(hash))
+            try fs.reclaimSpace()
+            #expect(try !fs.blobs.blobExists(hash))
+        }
+    }
+}

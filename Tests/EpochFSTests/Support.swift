@@ -44,12 +44,16 @@ struct TestStore {
         }
     }
 
+    /// Blobs still waiting to be deleted, after the syncer's next pass.
     func doomedBlobs() throws -> [String] {
-        try fs.state.withLock { try $0.metadata.doomedBlobs() }
+        try fs.reclaimSpace()
+        return try fs.state.withLock { try $0.metadata.doomedBlobs() }
     }
 
-    /// Every blob file in the store.
+    /// Every blob file in the store, after the syncer's next pass (which deletes the blobs
+    /// nothing names any more).
     func blobFiles() throws -> [String] {
+        try fs.reclaimSpace()
         var hashes: [String] = []
         for shard in try Sys.listDirectory(fs.blobs.blobsDirectory) {
             hashes += try Sys.listDirectory(fs.blobs.blobsDirectory + "/" + shard)
