@@ -118,7 +118,9 @@ extension FileSystem {
             do {
                 try Sys.pwriteAll(content.fd, bytes, offset)
             } catch {
-                // Part of the buffer may have landed: the file is hashed again at publish.
+                // Part of the buffer may have landed: cut anything past the size (it is not
+                // content) and hash the file again at publish.
+                try? Sys.ftruncate(content.fd, content.size)
                 content.hash.invalidate()
                 throw Errno(error)
             }
@@ -235,9 +237,7 @@ extension FileSystem {
                     // Publishing waits for RELEASE (another thread or process closed, or more
                     // writers are open). Until then the row must say where the content is, or a
                     // crash in between would bring back the old content of a rewritten file.
-                    record.size = content.size
-                    record.mtime = content.mtime
-                    record.ctime = content.ctime
+                    content.copyAttributes(into: &record)
                     try persistStaging(&record, interrupted: false, state.metadata)
                 }
             }
@@ -299,10 +299,7 @@ extension FileSystem {
                                  metadata: ["inode": "\(file.ino)", "error": "\(error)"])
                 }
             } else if content.attributesDirty && content.opens == 0 {
-                record.size = content.size
-                record.atime = content.atime
-                record.mtime = content.mtime
-                record.ctime = content.ctime
+                content.copyAttributes(into: &record)
                 if content.isStaging && !record.staged {
                     // Changed content nobody finished writing: keep it, as an interrupted file.
                     try persistStaging(&record, interrupted: true, meta)
@@ -325,10 +322,7 @@ extension FileSystem {
     private func finishWriting(_ content: inout OpenFile.Content, _ record: inout InodeRecord,
                                _ meta: MetadataStore) throws {
         guard content.writerSession, content.isStaging else { return }
-        record.size = content.size
-        record.atime = content.atime
-        record.mtime = content.mtime
-        record.ctime = content.ctime
+        content.copyAttributes(into: &record)
         content.writerSession = false
         content.attributesDirty = false
         if content.interrupted {
@@ -338,8 +332,6 @@ extension FileSystem {
         }
         let unpublished = record
         do {
-            // A write that failed half-way may have left bytes past the size: they are not content.
-            if Int64(try Sys.fstat(content.fd).st_size) != content.size { try Sys.ftruncate(content.fd, content.size) }
             let hash: String
             if let digest = content.digest, digest.serial == content.writeSerial, digest.size == content.size {
                 hash = digest.hash
@@ -382,12 +374,7 @@ extension FileSystem {
         // From here on the row names the blob. Should the rename fail, the staging file is
         // still there and recovery completes the publish at the next start.
         do {
-            // A new blob's file cannot exist (or is a doomed copy of the same bytes): rename over it.
-            if try isNew || !blobs.blobExists(hash) {
-                try blobs.move(record.ino, to: hash)
-            } else {
-                try blobs.removeStaging(record.ino)
-            }
+            try blobs.publish(record.ino, as: hash, isNew: isNew)
         } catch {
             logger.error("could not put a published blob in place; recovery completes it at the next start",
                          metadata: ["inode": "\(record.ino)", "blob": "\(hash)", "error": "\(error)"])
@@ -427,10 +414,7 @@ extension FileSystem {
             guard var record = try state.metadata.inode(file.ino) else { return }
             try file.state.withLock { content in
                 guard content.isStaging, !content.durable else { return }
-                record.size = content.size
-                record.atime = content.atime
-                record.mtime = content.mtime
-                record.ctime = content.ctime
+                content.copyAttributes(into: &record)
                 try Sys.fsyncDirectory(blobs.stagingDirectory)
                 try persistStaging(&record, interrupted: record.interrupted, state.metadata, durable: true)
                 content.durable = true

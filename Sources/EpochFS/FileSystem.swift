@@ -140,9 +140,9 @@ public final class FileSystem: Sendable {
         do {
             try locked { state in
                 for (ino, count) in inodes where ino != .root {
-                    let remaining = (state.lookups[ino] ?? 0) &- min(count, state.lookups[ino] ?? 0)
-                    if remaining > 0 {
-                        state.lookups[ino] = remaining
+                    let held = state.lookups[ino] ?? 0
+                    if held > count {
+                        state.lookups[ino] = held - count
                     } else {
                         state.lookups[ino] = nil
                         try deleteOrphanIfUnused(ino, &state)

@@ -48,6 +48,14 @@ final class OpenFile: Sendable {
         var orphaned = false
 
         var interrupted: Bool { closedByExit || writeSerial > cleanFlushSerial }
+
+        /// The size and times held in memory, into the row about to be written.
+        func copyAttributes(into record: inout InodeRecord) {
+            record.size = size
+            record.atime = atime
+            record.mtime = mtime
+            record.ctime = ctime
+        }
     }
 
     init(ino: InodeNumber, content: Content) {

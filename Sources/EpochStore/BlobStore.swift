@@ -52,16 +52,13 @@ public struct BlobStore: Sendable {
 
     /// Makes the staging file of `ino` the blob `hash`. When the blob exists already (dedup),
     /// the staging file is dropped instead. Open descriptors of the staging file stay valid.
-    public func publish(_ ino: InodeNumber, as hash: String) throws {
-        if try Sys.status(blobPath(hash)) != nil {
+    /// `isNew`: the caller's metadata had no row for the blob, so any file at its path is a
+    /// doomed copy of the same bytes; the rename replaces it without looking first.
+    public func publish(_ ino: InodeNumber, as hash: String, isNew: Bool = false) throws {
+        if try !isNew && Sys.status(blobPath(hash)) != nil {
             try removeStaging(ino)
             return
         }
-        try move(ino, to: hash)
-    }
-
-    /// Renames the staging file of `ino` to the blob `hash` (which must be its content).
-    public func move(_ ino: InodeNumber, to hash: String) throws {
         try Sys.rename(stagingPath(ino), blobPath(hash))
     }
 
