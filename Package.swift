@@ -33,6 +33,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // SSH public keys as districts paste them: parsing, checks, fingerprints. No I/O.
+        .target(
+            name: "SSHKeys",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
         // Filesystem semantics: inodes, handles, zones, policy, errno. No kernel needed.
         .target(
             name: "EpochFS",
@@ -63,6 +68,7 @@ let package = Package(
         ),
 
         .testTarget(name: "EpochStoreTests", dependencies: ["EpochStore"]),
+        .testTarget(name: "SSHKeysTests", dependencies: ["SSHKeys"]),
         .testTarget(name: "EpochFSTests", dependencies: ["EpochFS", "EpochStore"]),
         // Mounted tests: real /dev/fuse, real coreutils; run as root.
         .testTarget(name: "MountedTests", dependencies: ["EpochStore"]),
