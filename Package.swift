@@ -62,6 +62,7 @@ let package = Package(
                 "EpochStore",
                 "EpochFS",
                 "FuseBridge",
+                "SSHKeys",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -36,7 +36,7 @@ extension FileSystem {
     }
 
     /// Creates a district's tree; it appears in `ls` of the mount at once.
-    public func addDistrict(name: String, uid: UInt32, gid: UInt32) throws -> DistrictRecord {
+    public func addDistrict(name: String, uid: UInt32, gid: UInt32, managedUser: Bool = false) throws -> DistrictRecord {
         try Self.validateDistrictName(name)
         let record = try withState { state -> DistrictRecord in
             if try state.metadata.district(named: name) != nil {
@@ -46,7 +46,7 @@ extension FileSystem {
                 throw AdminError("'\(name)' is taken in the mount's root")
             }
             return try state.metadata.database.transaction {
-                try state.metadata.insertDistrict(name: name, uid: uid, gid: gid, now: currentTime())
+                try state.metadata.insertDistrict(name: name, uid: uid, gid: gid, managedUser: managedUser, now: currentTime())
             }
         }
         notifier?.invalidateEntry(parent: .root, name: name)
@@ -55,10 +55,12 @@ extension FileSystem {
         return record
     }
 
-    /// Removes a district. One that holds files is refused unless `deleteData` says to delete
-    /// them: a district created again under the same name must never see the old one's files.
-    public func removeDistrict(name: String, deleteData: Bool) throws {
-        try withState { state in
+    /// Removes a district and its keys. One that holds files is refused unless `deleteData`
+    /// says to delete them: a district created again under the same name must never see the
+    /// old one's files.
+    @discardableResult
+    public func removeDistrict(name: String, deleteData: Bool) throws -> DistrictRecord {
+        let district = try withState { state -> DistrictRecord in
             let meta = state.metadata
             guard let district = try meta.district(named: name) else {
                 throw AdminError("no district '\(name)' (see: epochfs district list)")
@@ -78,9 +80,12 @@ extension FileSystem {
                 try meta.touch(.root, mtime: currentTime())
             }
             complete(removal, state)
+            try keyFiles.write(district: name, keys: [])
+            return district
         }
         notifier?.invalidateEntry(parent: .root, name: name)
         notifier?.invalidateInode(.root)
         logger.notice("district removed", metadata: ["district": "\(name)", "data_deleted": "\(deleteData)"])
+        return district
     }
 }

@@ -19,6 +19,7 @@ public protocol KernelNotifier: AnyObject, Sendable {
 /// lock, never after. Reads and writes take only the `OpenFile` lock.
 public final class FileSystem: Sendable {
     public let blobs: BlobStore
+    let keyFiles: AuthorizedKeysFiles
     public let staffGID: UInt32
     let logger: Logger
     let state: Mutex<State>
@@ -35,15 +36,29 @@ public final class FileSystem: Sendable {
 
     /// Opens the store under `storeRoot` (created if new) and recovers it.
     /// `exclusiveDatabase` (the daemon) keeps the metadata database to this process alone.
-    public init(storeRoot: String, staffGID: UInt32, logger: Logger, exclusiveDatabase: Bool = false) throws {
-        try Sys.mkdir(storeRoot, 0o700)
+    /// `keysGroup` may read the districts' authorized keys (sshd's `AuthorizedKeysCommandUser`).
+    public init(storeRoot: String, staffGID: UInt32, keysGroup: gid_t? = nil, logger: Logger, exclusiveDatabase: Bool = false) throws {
+        try Self.prepareStoreRoot(storeRoot)
         let blobs = try BlobStore(root: storeRoot)
         let metadata = try MetadataStore(path: storeRoot + "/metadata.db", now: currentTime(), exclusive: exclusiveDatabase)
         _ = try Recovery.run(metadata: metadata, blobs: blobs, logger: logger)
+        let keyFiles = AuthorizedKeysFiles(storeRoot: storeRoot, group: keysGroup)
+        try keyFiles.replaceAll(Dictionary(uniqueKeysWithValues: metadata.districts().map { ($0.name, try metadata.keys(of: $0)) }))
         self.blobs = blobs
+        self.keyFiles = keyFiles
         self.staffGID = staffGID
         self.logger = logger
         self.state = Mutex(State(metadata: metadata))
+    }
+
+    /// The store's root lets the key group through to `authorized_keys/` (0711: search, no
+    /// listing); everything else in it is root's alone.
+    private static func prepareStoreRoot(_ root: String) throws {
+        try Sys.mkdir(root, 0o711)
+        try Sys.chmod(root, 0o711)
+        for name in ["metadata.db", "metadata.db-wal", "metadata.db-shm"] where try Sys.status(root + "/" + name) != nil {
+            try Sys.chmod(root + "/" + name, 0o600)
+        }
     }
 
     public var notifier: (any KernelNotifier)? {

@@ -1,8 +1,10 @@
+import Foundation
+
 /// The schema and every query the filesystem makes. Not thread-safe: one owner serialises access.
 public final class MetadataStore {
     public let database: Database
 
-    static let schemaVersion = 1
+    static let schemaVersion = 2
 
     private static let schema = """
         CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -11,7 +13,8 @@ public final class MetadataStore {
             name TEXT NOT NULL UNIQUE,
             uid INTEGER NOT NULL, gid INTEGER NOT NULL,
             root_ino INTEGER NOT NULL, upload_ino INTEGER NOT NULL, processed_ino INTEGER NOT NULL,
-            created INTEGER NOT NULL);
+            created INTEGER NOT NULL,
+            managed_user INTEGER NOT NULL DEFAULT 0);
         CREATE TABLE IF NOT EXISTS inodes(
             ino INTEGER PRIMARY KEY,
             parent INTEGER,
@@ -33,7 +36,22 @@ public final class MetadataStore {
         CREATE TABLE IF NOT EXISTS blobs(hash TEXT PRIMARY KEY, size INTEGER NOT NULL, refs INTEGER NOT NULL) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS doomed_blobs(hash TEXT PRIMARY KEY) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS unsynced_blobs(hash TEXT PRIMARY KEY) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS keys(
+            district INTEGER NOT NULL REFERENCES districts(id),
+            fingerprint TEXT NOT NULL,
+            algorithm TEXT NOT NULL,
+            bits INTEGER NOT NULL,
+            data TEXT NOT NULL,
+            comment TEXT NOT NULL,
+            added INTEGER NOT NULL,
+            PRIMARY KEY(district, fingerprint)) WITHOUT ROWID;
         """
+
+    /// What each older schema needs to become the current one (the `CREATE … IF NOT EXISTS`
+    /// above adds new tables by itself).
+    private static let migrations: [Int: String] = [
+        1: "ALTER TABLE districts ADD COLUMN managed_user INTEGER NOT NULL DEFAULT 0",
+    ]
 
     private static let columns =
         "ino, parent, name, kind, mode, uid, gid, size, atime, mtime, ctime, blob, staged, interrupted, zone, district, subdirs"
@@ -60,11 +78,17 @@ public final class MetadataStore {
         database = try Database(path: path, exclusive: exclusive)
         try database.transaction {
             try database.execute(Self.schema)
-            let version = try database.first("SELECT value FROM meta WHERE key = 'schema'") { $0.text(0) }
-            if let version, Int(version) != Self.schemaVersion {
-                throw DatabaseError(code: 1, message: "metadata schema \(version) is not the supported \(Self.schemaVersion)", sql: nil)
+            let found = try database.first("SELECT value FROM meta WHERE key = 'schema'") { $0.text(0) }
+            if let found {
+                guard var version = Int(found), version <= Self.schemaVersion else {
+                    throw DatabaseError(code: 1, message: "metadata schema \(found) is newer than this epochfs supports (\(Self.schemaVersion)): install the newer epochfs", sql: nil)
+                }
+                while version < Self.schemaVersion, let step = Self.migrations[version] {
+                    try database.execute(step)
+                    version += 1
+                }
             }
-            try database.run("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", .text(String(Self.schemaVersion)))
+            try database.run("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema', ?)", .text(String(Self.schemaVersion)))
             if try inode(.root) == nil {
                 var root = InodeRecord(parent: InodeNumber(rawValue: 0), name: "", kind: .directory, mode: 0o755,
                                        uid: 0, gid: 0, time: now, zone: .root, district: 0)
@@ -285,10 +309,10 @@ public final class MetadataStore {
     private static func district(_ row: borrowing Row) -> DistrictRecord {
         DistrictRecord(id: row.int(0), name: row.text(1), uid: UInt32(row.int(2)), gid: UInt32(row.int(3)),
                        rootIno: UInt64(row.int(4)), uploadIno: UInt64(row.int(5)),
-                       processedIno: UInt64(row.int(6)), created: row.int(7))
+                       processedIno: UInt64(row.int(6)), created: row.int(7), managedUser: row.int(8) != 0)
     }
 
-    private static let districtColumns = "id, name, uid, gid, root_ino, upload_ino, processed_ino, created"
+    private static let districtColumns = "id, name, uid, gid, root_ino, upload_ino, processed_ino, created, managed_user"
 
     public func districts() throws -> [DistrictRecord] {
         try database.all("SELECT \(Self.districtColumns) FROM districts ORDER BY name", map: Self.district)
@@ -303,9 +327,9 @@ public final class MetadataStore {
     }
 
     /// Creates a district's row and its three directories; call inside a transaction.
-    public func insertDistrict(name: String, uid: UInt32, gid: UInt32, now: Nanoseconds) throws -> DistrictRecord {
-        try database.run("INSERT INTO districts(name, uid, gid, root_ino, upload_ino, processed_ino, created) VALUES (?, ?, ?, 0, 0, 0, ?)",
-                         .text(name), .int(Int64(uid)), .int(Int64(gid)), .int(now))
+    public func insertDistrict(name: String, uid: UInt32, gid: UInt32, managedUser: Bool = false, now: Nanoseconds) throws -> DistrictRecord {
+        try database.run("INSERT INTO districts(name, uid, gid, root_ino, upload_ino, processed_ino, created, managed_user) VALUES (?, ?, ?, 0, 0, 0, ?, ?)",
+                         .text(name), .int(Int64(uid)), .int(Int64(gid)), .int(now), .int(managedUser ? 1 : 0))
         let id = database.lastInsertRowID
         let root = try insert(InodeRecord(parent: .root, name: name, kind: .directory, mode: 0o755, uid: 0, gid: 0,
                                           time: now, zone: .districtRoot, district: id))
@@ -320,6 +344,7 @@ public final class MetadataStore {
     }
 
     public func deleteDistrictRow(_ district: DistrictRecord) throws {
+        try database.run("DELETE FROM keys WHERE district = ?", .int(district.id))
         try database.run("DELETE FROM districts WHERE id = ?", .int(district.id))
     }
 
@@ -328,6 +353,33 @@ public final class MetadataStore {
         try database.first("SELECT count(*), coalesce(sum(size), 0) FROM inodes WHERE district = ? AND kind = ? AND parent IS NOT NULL",
                            .int(district.id), .int(NodeKind.file.rawValue)) { ($0.int(0), $0.int(1)) } ?? (0, 0)
     }
-}
 
-import Foundation
+    // MARK: Keys
+
+    private static let keyColumns = "fingerprint, algorithm, bits, data, comment, added"
+
+    private static func key(_ row: borrowing Row) -> StoredKey {
+        StoredKey(fingerprint: row.text(0), algorithm: row.text(1), bits: Int(row.int(2)), data: row.text(3),
+                  comment: row.text(4), added: row.int(5))
+    }
+
+    /// A district's keys, oldest first.
+    public func keys(of district: DistrictRecord) throws -> [StoredKey] {
+        try database.all("SELECT \(Self.keyColumns) FROM keys WHERE district = ? ORDER BY added, fingerprint",
+                         .int(district.id), map: Self.key)
+    }
+
+    /// Adds a key unless the district has it already; true if it was added.
+    public func insertKey(_ key: StoredKey, district: DistrictRecord) throws -> Bool {
+        try database.run("INSERT OR IGNORE INTO keys(district, \(Self.keyColumns)) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         .int(district.id), .text(key.fingerprint), .text(key.algorithm), .int(Int64(key.bits)),
+                         .text(key.data), .text(key.comment), .int(key.added))
+        return database.changes > 0
+    }
+
+    /// Removes the key with this fingerprint; true if there was one.
+    public func deleteKey(fingerprint: String, district: DistrictRecord) throws -> Bool {
+        try database.run("DELETE FROM keys WHERE district = ? AND fingerprint = ?", .int(district.id), .text(fingerprint))
+        return database.changes > 0
+    }
+}

@@ -100,4 +100,33 @@ public struct DistrictRecord: Sendable, Equatable, Codable {
     public var uploadIno: UInt64
     public var processedIno: UInt64
     public var created: Nanoseconds
+    /// The unix user was created with the district (`--create-user`) and goes with it.
+    public var managedUser: Bool
+}
+
+/// A public key a district logs in with, as stored: checked and fingerprinted before it gets here.
+public struct StoredKey: Sendable, Equatable, Codable {
+    /// `SHA256:…` as `ssh-keygen -l` prints it.
+    public var fingerprint: String
+    public var algorithm: String
+    public var bits: Int
+    /// The key's base64 field.
+    public var data: String
+    public var comment: String
+    public var added: Nanoseconds
+
+    public init(fingerprint: String, algorithm: String, bits: Int, data: String, comment: String, added: Nanoseconds) {
+        self.fingerprint = fingerprint
+        self.algorithm = algorithm
+        self.bits = bits
+        self.data = data
+        self.comment = comment
+        self.added = added
+    }
+
+    /// The line sshd reads from `AuthorizedKeysCommand`: no forwarding, no pty, no rc, whatever
+    /// the server configuration says.
+    public var authorizedKeysLine: String {
+        "restrict \(algorithm) \(data)" + (comment.isEmpty ? "" : " \(comment)")
+    }
 }

@@ -102,6 +102,18 @@ public enum Sys {
         if Glibc.mkdir(path, mode) != 0 && errno != EEXIST { throw SystemError("mkdir", path) }
     }
 
+    public static func chmod(_ path: String, _ mode: mode_t) throws {
+        _ = try retrying("chmod", path) { Glibc.chmod(path, mode) }
+    }
+
+    public static func chown(_ path: String, _ uid: uid_t, _ gid: gid_t) throws {
+        _ = try retrying("chown", path) { Glibc.chown(path, uid, gid) }
+    }
+
+    public static func fchown(_ fd: Int32, _ uid: uid_t, _ gid: gid_t) throws {
+        _ = try retrying("fchown", "fd \(fd)") { Glibc.fchown(fd, uid, gid) }
+    }
+
     public static func fchmod(_ fd: Int32, _ mode: mode_t) throws {
         _ = try retrying("fchmod", "fd \(fd)") { Glibc.fchmod(fd, mode) }
     }

@@ -22,19 +22,51 @@ struct DistrictCommand: ParsableCommand {
         var uid: UInt32?
         @Option(help: "The district's gid (default: the unix user NAME's primary group).")
         var gid: UInt32?
+        @Flag(help: "Also create the unix user NAME: no shell, no password, in the districts group; it is removed with the district.")
+        var createUser = false
 
         func run() throws {
             try requireRoot("epochfs district add")
+            let districtsGroup = Configuration.load().districtsGroup
+            if createUser {
+                try addWithNewUser(districtsGroup: districtsGroup)
+                return
+            }
             var uid = self.uid, gid = self.gid
             if uid == nil || gid == nil {
                 guard let user = getpwnam(name) else {
-                    throw CommandError("district '\(name)' has no unix user '\(name)': create it (useradd) or pass --uid and --gid")
+                    throw CommandError("district '\(name)' has no unix user '\(name)': pass --create-user to create it, create it yourself (useradd), or pass --uid and --gid")
                 }
                 uid = uid ?? user.pointee.pw_uid
                 gid = gid ?? user.pointee.pw_gid
             }
-            let response = try perform(.addDistrict(name: name, uid: uid!, gid: gid!), store: store.resolved(), logger: makeLogger())
+            let response = try perform(.addDistrict(name: name, uid: uid!, gid: gid!, managedUser: false),
+                                       store: store.resolved(), logger: makeLogger())
             try report(response)
+            if getpwnam(name) != nil && !UnixAccounts.isMember(name, of: districtsGroup) {
+                warn("unix user '\(name)' is not in group '\(districtsGroup)', so sshd will not chroot it into its tree or ask epochfs for its keys: usermod -aG \(districtsGroup) \(name)")
+            }
+        }
+
+        private func addWithNewUser(districtsGroup: String) throws {
+            guard uid == nil, gid == nil else {
+                throw CommandError("--create-user picks the user's ids itself: drop --uid and --gid")
+            }
+            try FileSystem.validateDistrictName(name)
+            guard getpwnam(name) == nil else {
+                throw CommandError("unix user '\(name)' exists already: drop --create-user to give the district that user")
+            }
+            try UnixAccounts.createDistrictUser(name, group: districtsGroup)
+            guard let user = getpwnam(name) else { throw CommandError("useradd \(name) succeeded but the user cannot be found") }
+            let request = ControlRequest.addDistrict(name: name, uid: user.pointee.pw_uid, gid: user.pointee.pw_gid, managedUser: true)
+            do {
+                let response = try perform(request, store: store.resolved(), logger: makeLogger())
+                try report(response)
+                print("unix user '\(name)' created (in group \(districtsGroup), no shell, key logins only)")
+            } catch {
+                try? UnixAccounts.deleteUser(name)
+                throw error
+            }
         }
     }
 
@@ -68,8 +100,19 @@ struct DistrictCommand: ParsableCommand {
             try requireRoot("epochfs district remove")
             let response = try perform(.removeDistrict(name: name, deleteData: deleteData), store: store.resolved(), logger: makeLogger())
             try report(response)
+            guard let district = response.district else { return }
+            let ended = UnixAccounts.endChrootedSessions(uid: district.uid)
+            if ended > 0 { print("ended \(ended) running session process\(ended == 1 ? "" : "es") of uid \(district.uid)") }
+            if district.managedUser && getpwnam(name) != nil {
+                try UnixAccounts.deleteUser(name)
+                print("unix user '\(name)' removed")
+            }
         }
     }
+}
+
+func warn(_ message: String) {
+    FileHandle.standardError.write(Data(("warning: " + message + "\n").utf8))
 }
 
 func report(_ response: ControlResponse) throws {

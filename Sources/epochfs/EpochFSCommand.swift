@@ -11,7 +11,7 @@ struct EpochFSCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "epochfs",
         abstract: "A filesystem for districts' SFTP drop boxes: one mount serves every district's tree.",
-        subcommands: [MountCommand.self, DistrictCommand.self])
+        subcommands: [MountCommand.self, DistrictCommand.self, KeysCommand.self, AuthorizedKeysCommand.self, HostKeyCommand.self])
 }
 
 /// Where the store lives: `--store`, then `EPOCHFS_STORE`, then the configuration file, then
@@ -33,6 +33,10 @@ struct StoreOptions: ParsableArguments {
 struct Configuration {
     var store: String?
     var staffGroup: String?
+    /// The group of sshd's `AuthorizedKeysCommandUser`: it may read the districts' keys.
+    var keysGroup = "epochfs-keys"
+    /// The group sshd's `Match Group` block chroots; `district add --create-user` puts users in it.
+    var districtsGroup = "epochfs-districts"
 
     static var path: String {
         ProcessInfo.processInfo.environment["EPOCHFS_CONFIG"] ?? "/etc/epochfs/epochfs.conf"
@@ -48,6 +52,8 @@ struct Configuration {
             switch parts[0] {
             case "store": configuration.store = parts[1]
             case "staff_group": configuration.staffGroup = parts[1]
+            case "keys_group": configuration.keysGroup = parts[1]
+            case "districts_group": configuration.districtsGroup = parts[1]
             default: continue
             }
         }
@@ -80,6 +86,11 @@ func blockShutdownSignals() {
 }
 
 /// Resolves a group name or numeric gid.
+/// The key group's id, or nil while it does not exist (then only root reads the keys).
+func keysGroupID() -> gid_t? {
+    getgrnam(Configuration.load().keysGroup)?.pointee.gr_gid
+}
+
 func groupID(_ group: String) throws -> gid_t {
     if let gid = gid_t(group) { return gid }
     guard let entry = getgrnam(group) else {

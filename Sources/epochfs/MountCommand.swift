@@ -56,7 +56,7 @@ struct MountCommand: ParsableCommand {
 
     /// Starts `epochfs mount --foreground` in the background and waits until its mount is live.
     private func startDaemon(mountpoint: String, store: String) throws {
-        try Sys.mkdir(store, 0o700)
+        try Sys.mkdir(store, 0o711)
         let paths = StorePaths(root: store)
         let log = try Sys.open(paths.daemonLog, O_WRONLY | O_CREAT | O_APPEND, 0o600)
         defer { Sys.close(log) }
@@ -95,7 +95,11 @@ struct MountCommand: ParsableCommand {
             throw CommandError("another epochfs daemon is serving \(store): unmount it first, or use another --store")
         }
         let staffGID = try (staffGroup ?? Configuration.load().staffGroup).map(groupID) ?? 0
-        let fs = try FileSystem(storeRoot: store, staffGID: staffGID, logger: logger, exclusiveDatabase: true)
+        let keysGroup = keysGroupID()
+        if keysGroup == nil {
+            logger.warning("no group '\(Configuration.load().keysGroup)': only root can read the districts' keys, so sshd's AuthorizedKeysCommand cannot (run mount-scripts/install.sh)")
+        }
+        let fs = try FileSystem(storeRoot: store, staffGID: staffGID, keysGroup: keysGroup, logger: logger, exclusiveDatabase: true)
         let session = try FuseSession(fs: fs, mountpoint: mountpoint, cacheTimeout: cacheTimeout,
                                       threads: threads, logger: logger)
         let control = try ControlServer(path: paths.controlSocket, fs: fs, logger: logger)
@@ -105,6 +109,7 @@ struct MountCommand: ParsableCommand {
         let pid = getpid()
         try session.start { kill(pid, SIGTERM) }
         logger.notice("mounted", metadata: ["mountpoint": "\(mountpoint)", "store": "\(store)", "staff_gid": "\(staffGID)"])
+        ServiceNotification.send("READY=1\nMAINPID=\(pid)")
 
         var signals = sigset_t()
         sigemptyset(&signals)
@@ -116,6 +121,7 @@ struct MountCommand: ParsableCommand {
             sigwait(&signals, &received)
         } while received == SIGHUP  // reserved for reloading configuration
         logger.notice("unmounting", metadata: ["signal": "\(received)"])
+        ServiceNotification.send("STOPPING=1")
         // Make everything durable before waiting for the request threads: chrooted sessions
         // may keep the detached mount alive, and a supervisor may then kill this process.
         control.stop()

@@ -14,7 +14,7 @@ final class DaemonLock {
 
     /// Nil when another process (the daemon) holds the lock.
     init?(paths: StorePaths) throws {
-        try Sys.mkdir(paths.root, 0o700)
+        try Sys.mkdir(paths.root, 0o711)
         let fd = try Sys.open(paths.daemonLock, O_RDWR | O_CREAT, 0o600)
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             Sys.close(fd)
@@ -31,7 +31,7 @@ final class DaemonLock {
 func perform(_ request: ControlRequest, store: String, logger: Logger) throws -> ControlResponse {
     let paths = StorePaths(root: store)
     if let lock = try DaemonLock(paths: paths) {
-        let fs = try FileSystem(storeRoot: store, staffGID: 0, logger: logger)
+        let fs = try FileSystem(storeRoot: store, staffGID: 0, keysGroup: keysGroupID(), logger: logger)
         let response = fs.perform(request)
         withExtendedLifetime(lock) {}
         return response

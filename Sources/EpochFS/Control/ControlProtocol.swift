@@ -3,9 +3,12 @@ import Foundation
 
 /// A request to the running daemon over its control socket: one JSON line each way.
 public enum ControlRequest: Codable, Sendable {
-    case addDistrict(name: String, uid: UInt32, gid: UInt32)
+    case addDistrict(name: String, uid: UInt32, gid: UInt32, managedUser: Bool)
     case removeDistrict(name: String, deleteData: Bool)
     case listDistricts
+    case addKeys(district: String, keys: [StoredKey])
+    case listKeys(district: String)
+    case removeKey(district: String, fingerprint: String)
 }
 
 /// A district with what it holds, as `epochfs district list` shows it.
@@ -20,12 +23,15 @@ public struct ControlResponse: Codable, Sendable {
     public var message: String
     public var district: DistrictRecord?
     public var districts: [DistrictSummary]?
+    public var keys: [StoredKey]?
 
-    public init(ok: Bool, message: String, district: DistrictRecord? = nil, districts: [DistrictSummary]? = nil) {
+    public init(ok: Bool, message: String, district: DistrictRecord? = nil, districts: [DistrictSummary]? = nil,
+                keys: [StoredKey]? = nil) {
         self.ok = ok
         self.message = message
         self.district = district
         self.districts = districts
+        self.keys = keys
     }
 }
 
@@ -35,18 +41,32 @@ extension FileSystem {
     public func perform(_ request: ControlRequest) -> ControlResponse {
         do {
             switch request {
-            case .addDistrict(let name, let uid, let gid):
-                let district = try addDistrict(name: name, uid: uid, gid: gid)
+            case .addDistrict(let name, let uid, let gid, let managedUser):
+                let district = try addDistrict(name: name, uid: uid, gid: gid, managedUser: managedUser)
                 return ControlResponse(ok: true, message: "district '\(name)' added (uid \(uid), gid \(gid))", district: district)
             case .removeDistrict(let name, let deleteData):
-                try removeDistrict(name: name, deleteData: deleteData)
-                return ControlResponse(ok: true, message: "district '\(name)' removed")
+                let district = try removeDistrict(name: name, deleteData: deleteData)
+                return ControlResponse(ok: true, message: "district '\(name)' removed", district: district)
             case .listDistricts:
                 let summaries = try districts().map { district in
                     let usage = try usage(of: district)
                     return DistrictSummary(district: district, files: usage.files, bytes: usage.bytes)
                 }
                 return ControlResponse(ok: true, message: "\(summaries.count) districts", districts: summaries)
+            case .addKeys(let district, let keys):
+                let added = try addKeys(keys, to: district)
+                let present = keys.count - added.count
+                return ControlResponse(
+                    ok: true,
+                    message: "added \(added.count) key\(added.count == 1 ? "" : "s") to '\(district)'"
+                        + (present > 0 ? " (\(present) already present)" : "") + "; they work from the next login",
+                    keys: added)
+            case .listKeys(let district):
+                let keys = try keys(of: district)
+                return ControlResponse(ok: true, message: "\(keys.count) keys", keys: keys)
+            case .removeKey(let district, let fingerprint):
+                let key = try removeKey(fingerprint: fingerprint, from: district)
+                return ControlResponse(ok: true, message: "removed key \(key.fingerprint) from '\(district)'; the next login with it fails", keys: [key])
             }
         } catch {
             return ControlResponse(ok: false, message: "\(error)")

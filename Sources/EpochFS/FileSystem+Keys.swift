@@ -1,0 +1,54 @@
+import EpochStore
+
+extension FileSystem {
+    /// A district's keys, oldest first.
+    public func keys(of name: String) throws -> [StoredKey] {
+        try withState { state in
+            try state.metadata.keys(of: try Self.district(named: name, in: state))
+        }
+    }
+
+    /// Adds keys (already checked) to a district; ones it has already are left as they are.
+    /// They work from the next login on: the district's authorized-keys file is rewritten
+    /// before this returns. Returns the keys that were new.
+    public func addKeys(_ keys: [StoredKey], to name: String) throws -> [StoredKey] {
+        let added = try withState { state -> [StoredKey] in
+            let meta = state.metadata
+            let district = try Self.district(named: name, in: state)
+            let added = try meta.database.transaction {
+                try keys.filter { try meta.insertKey($0, district: district) }
+            }
+            try keyFiles.write(district: name, keys: try meta.keys(of: district))
+            return added
+        }
+        for key in added {
+            logger.notice("key added", metadata: ["district": "\(name)", "key.fingerprint": "\(key.fingerprint)", "key.type": "\(key.algorithm)"])
+        }
+        return added
+    }
+
+    /// Removes a district's key by its fingerprint (`SHA256:…`, the prefix optional); the next
+    /// login with it fails.
+    public func removeKey(fingerprint: String, from name: String) throws -> StoredKey {
+        let wanted = fingerprint.hasPrefix("SHA256:") ? fingerprint : "SHA256:" + fingerprint
+        let removed = try withState { state -> StoredKey in
+            let meta = state.metadata
+            let district = try Self.district(named: name, in: state)
+            guard let key = try meta.keys(of: district).first(where: { $0.fingerprint == wanted }) else {
+                throw AdminError("district '\(name)' has no key \(wanted) (see: epochfs keys list \(name))")
+            }
+            try meta.database.transaction { _ = try meta.deleteKey(fingerprint: key.fingerprint, district: district) }
+            try keyFiles.write(district: name, keys: try meta.keys(of: district))
+            return key
+        }
+        logger.notice("key removed", metadata: ["district": "\(name)", "key.fingerprint": "\(removed.fingerprint)"])
+        return removed
+    }
+
+    private static func district(named name: String, in state: State) throws -> DistrictRecord {
+        guard let district = try state.metadata.district(named: name) else {
+            throw AdminError("no district '\(name)' (see: epochfs district list)")
+        }
+        return district
+    }
+}

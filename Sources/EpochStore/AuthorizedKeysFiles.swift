@@ -1,0 +1,68 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The files `epochfs authorized-keys` prints for sshd: `<store>/authorized_keys/<district>`,
+/// one per district with keys, each line ready for sshd. They are derived from the metadata
+/// (rewritten after every change and whenever a store is opened), so that serving a login
+/// never opens SQLite and works while the daemon is down. Readable by root and the key group
+/// (sshd's `AuthorizedKeysCommandUser`) only; the store's root lets that group through but
+/// list nothing.
+public struct AuthorizedKeysFiles: Sendable {
+    public let directory: String
+    /// Owner group of the directory and files; nil leaves them to root alone.
+    public let group: gid_t?
+
+    public init(storeRoot: String, group: gid_t?) {
+        directory = Self.directory(storeRoot: storeRoot)
+        self.group = group
+    }
+
+    public static func directory(storeRoot: String) -> String { storeRoot + "/authorized_keys" }
+
+    /// Creates the directory with the right owner and mode (again, if they were changed).
+    public func prepare() throws {
+        try Sys.mkdir(directory, 0o750)
+        try Sys.chown(directory, 0, group ?? 0)
+        try Sys.chmod(directory, group == nil ? 0o700 : 0o750)
+    }
+
+    /// Replaces a district's file with these keys; no keys removes the file.
+    public func write(district: String, keys: [StoredKey]) throws {
+        let path = directory + "/" + district
+        guard !keys.isEmpty else {
+            try Sys.unlink(path)
+            try Sys.fsyncDirectory(directory)
+            return
+        }
+        let temporary = directory + "/." + district + ".new"
+        let fd = try Sys.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        do {
+            try Sys.fchown(fd, 0, group ?? 0)
+            try Sys.fchmod(fd, group == nil ? 0o600 : 0o640)
+            let text = keys.map { $0.authorizedKeysLine + "\n" }.joined()
+            try text.utf8CString.withUnsafeBytes { bytes in
+                try Sys.pwriteAll(fd, UnsafeRawBufferPointer(rebasing: bytes.dropLast()), 0)
+            }
+            try Sys.fsync(fd)
+            Sys.close(fd)
+        } catch {
+            Sys.close(fd)
+            try? Sys.unlink(temporary)
+            throw error
+        }
+        try Sys.rename(temporary, path)
+        try Sys.fsyncDirectory(directory)
+    }
+
+    /// Makes the directory hold exactly these districts' files.
+    public func replaceAll(_ keys: [String: [StoredKey]]) throws {
+        try prepare()
+        for name in try Sys.listDirectory(directory) where keys[name]?.isEmpty ?? true {
+            try Sys.unlink(directory + "/" + name)
+        }
+        for (district, districtKeys) in keys where !districtKeys.isEmpty {
+            try write(district: district, keys: districtKeys)
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The unix side of a district: its user (sshd needs one to log in), its group membership,
+/// and its live SFTP sessions.
+enum UnixAccounts {
+    /// Creates the group if it does not exist (a system group).
+    static func ensureGroup(_ group: String) throws {
+        guard getgrnam(group) == nil else { return }
+        try run(["/usr/sbin/groupadd", "--system", group])
+    }
+
+    /// A user for a district: no home, no usable shell, in `group` (which sshd chroots), and a
+    /// password field of `*` (with `UsePAM no`, the `!` that useradd leaves locks key logins
+    /// out too). sshd starts its sessions in `/upload`, inside the chroot.
+    static func createDistrictUser(_ name: String, group: String) throws {
+        try ensureGroup(group)
+        try run([
+            "/usr/sbin/useradd", "--no-create-home", "--home-dir", "/upload", "--shell", "/usr/sbin/nologin",
+            "--user-group", "--groups", group, "--password", "*", "--comment", "EpochFS district", name,
+        ])
+    }
+
+    /// Removes the user and its own group.
+    static func deleteUser(_ name: String) throws {
+        try run(["/usr/sbin/userdel", name])
+    }
+
+    static func isMember(_ user: String, of group: String) -> Bool {
+        guard let entry = getpwnam(user), let groupEntry = getgrnam(group) else { return false }
+        let wanted = groupEntry.pointee.gr_gid
+        if entry.pointee.pw_gid == wanted { return true }
+        var count: Int32 = 64
+        var groups = [gid_t](repeating: 0, count: Int(count))
+        if getgrouplist(user, entry.pointee.pw_gid, &groups, &count) < 0 {
+            groups = [gid_t](repeating: 0, count: Int(count))
+            _ = getgrouplist(user, entry.pointee.pw_gid, &groups, &count)
+        }
+        return groups.prefix(Int(count)).contains(wanted)
+    }
+
+    /// Ends the chrooted processes of `uid` (its sshd sessions): removing a district must end
+    /// its access at once, not at its next login. Returns how many were signalled.
+    @discardableResult
+    static func endChrootedSessions(uid: uid_t) -> Int {
+        var ended = 0
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = pid_t(entry), pid > 1 else { continue }
+            var st = stat()
+            guard stat("/proc/\(entry)", &st) == 0, st.st_uid == uid else { continue }
+            guard let root = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(entry)/root"), root != "/" else {
+                continue
+            }
+            if kill(pid, SIGTERM) == 0 { ended += 1 }
+        }
+        return ended
+    }
+
+    private static func run(_ argv: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: argv[0])
+        process.arguments = Array(argv.dropFirst())
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            throw CommandError("cannot run \(argv[0]) (\(error)): is the passwd package installed?")
+        }
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw CommandError("\(argv.joined(separator: " ")) failed (exit \(process.terminationStatus)): \(message.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+    }
+}

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Puts EpochFS in place on a Debian 12 host, idempotently: the binary, the groups and the
+# key-reading user, /etc/epochfs/epochfs.conf, the sshd drop-in (checked with `sshd -t`
+# before sshd is reloaded), the helper scripts and the systemd unit. Run it again after an
+# upgrade or a change of options; it changes only what differs.
+#
+# Usage: mount-scripts/install.sh [options]            (as root)
+#   --binary PATH        the epochfs binary to install (default: .build/release/epochfs of this
+#                        checkout; an installed /usr/local/bin/epochfs is kept when there is none)
+#   --mount DIR          where the mount lives (default /srv/epochfs)
+#   --store DIR          the store (default /var/lib/epochfs)
+#   --staff-group GROUP  who may browse every district read-only (default epochfs-staff)
+#   --no-start           install only; do not enable or (re)start epochfs.service or reload sshd
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+
+binary=""
+mount=/srv/epochfs
+store=/var/lib/epochfs
+staff_group=epochfs-staff
+start=1
+districts_group=epochfs-districts
+keys_user=epochfs-keys
+
+die() { printf "install: %b\n" "$*" >&2; exit 1; }
+say() { echo "install: $*"; }
+
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --binary) binary=$2; shift 2 ;;
+        --mount) mount=${2%/}; shift 2 ;;
+        --store) store=${2%/}; shift 2 ;;
+        --staff-group) staff_group=$2; shift 2 ;;
+        --no-start) start=0; shift ;;
+        -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; exit 0 ;;
+        *) die "unknown argument '$1' (see --help)" ;;
+    esac
+done
+
+[[ $(id -u) -eq 0 ]] || die "run as root (it installs into /usr/local, /etc and systemd)"
+[[ -x /usr/sbin/sshd ]] || die "/usr/sbin/sshd is missing: apt-get install openssh-server"
+[[ $mount == /* && $store == /* ]] || die "--mount and --store must be absolute paths"
+
+# Installs $1 as $2 with mode $3 unless it is identical already; says so when it changes.
+put() {
+    local source=$1 target=$2 mode=$3
+    if [[ -f $target ]] && cmp -s "$source" "$target"; then return 1; fi
+    install -D -o root -g root -m "$mode" "$source" "$target"
+    say "installed $target"
+}
+
+# 1. The binary. sshd runs it as AuthorizedKeysCommand: root-owned, in root-owned directories.
+if [[ -z $binary && -x $repo/.build/release/epochfs ]]; then binary=$repo/.build/release/epochfs; fi
+if [[ -n $binary ]]; then
+    [[ -x $binary ]] || die "$binary is not an executable (build it: swift build -c release)"
+    put "$binary" /usr/local/bin/epochfs 0755 || true
+fi
+[[ -x /usr/local/bin/epochfs ]] || die "no epochfs binary: build one (swift build -c release) or pass --binary"
+put "$here/epochfs-end-sessions" /usr/local/sbin/epochfs-end-sessions 0755 || true
+put "$here/epochfs-sshd-config" /usr/local/share/epochfs/epochfs-sshd-config 0755 || true
+put "$here/sshd-epochfs.conf.in" /usr/local/share/epochfs/sshd-epochfs.conf.in 0644 || true
+for doc in "$repo/README.md" "$repo"/docs/*.md; do
+    [[ -f $doc ]] && { put "$doc" "/usr/local/share/doc/epochfs/$(basename "$doc")" 0644 || true; }
+done
+
+# 2. Groups and the user sshd runs the key command as (it can read keys and nothing else).
+for group in "$districts_group" "$staff_group" "$keys_user"; do
+    getent group "$group" >/dev/null || { groupadd --system "$group"; say "created group $group"; }
+done
+if ! getent passwd "$keys_user" >/dev/null; then
+    useradd --system --gid "$keys_user" --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+        --comment "EpochFS: reads districts' SSH keys for sshd" "$keys_user"
+    say "created user $keys_user"
+fi
+
+# 3. Configuration: what a plain `epochfs …` (sshd, systemd, an operator) uses.
+config=$(mktemp)
+trap 'rm -f "$config"' EXIT
+cat > "$config" <<EOF
+# EpochFS configuration (written by mount-scripts/install.sh).
+store = $store
+staff_group = $staff_group
+keys_group = $keys_user
+districts_group = $districts_group
+EOF
+if [[ -f /etc/epochfs/epochfs.conf ]] && ! cmp -s "$config" /etc/epochfs/epochfs.conf; then
+    cp -p /etc/epochfs/epochfs.conf "/etc/epochfs/epochfs.conf.$(date +%Y%m%d%H%M%S)"
+fi
+put "$config" /etc/epochfs/epochfs.conf 0644 || true
+
+# 4. The mount point: sshd refuses a chroot below anything group- or world-writable.
+mkdir -p "$mount"
+if ! mountpoint -q "$mount"; then chown root:root "$mount"; chmod 0755 "$mount"; fi
+path=""
+for part in $(tr '/' ' ' <<<"${mount#/}"); do
+    path="$path/$part"
+    read -r owner mode < <(stat -c '%u %a' "$path")
+    [[ $owner -eq 0 ]] || die "$path is not owned by root: sshd refuses a ChrootDirectory below it"
+    (( (8#$mode & 8#022) == 0 )) || die "$path is group- or world-writable: sshd refuses a ChrootDirectory below it (chmod go-w $path)"
+done
+
+# 5. sshd: the drop-in, checked before it can take effect.
+mkdir -p /run/sshd
+dropin=/etc/ssh/sshd_config.d/epochfs.conf
+rendered=$(mktemp)
+trap 'rm -f "$config" "$rendered"' EXIT
+"$here/epochfs-sshd-config" --mount "$mount" --epochfs /usr/local/bin/epochfs \
+    --keys-user "$keys_user" --districts-group "$districts_group" > "$rendered"
+if [[ -f /etc/ssh/sshd_config ]] && ! grep -Eq '^[[:space:]]*Include[[:space:]]+/etc/ssh/sshd_config\.d/\*\.conf' /etc/ssh/sshd_config; then
+    die "/etc/ssh/sshd_config does not include /etc/ssh/sshd_config.d/*.conf: add 'Include /etc/ssh/sshd_config.d/*.conf' at its top"
+fi
+sshd_changed=0
+if ! cmp -s "$rendered" "$dropin" 2>/dev/null; then
+    backup=""
+    [[ -f $dropin ]] && { backup=$(mktemp); cp -p "$dropin" "$backup"; }
+    install -D -o root -g root -m 0644 "$rendered" "$dropin"
+    if ! check=$(/usr/sbin/sshd -t 2>&1); then
+        if [[ -n $backup ]]; then mv "$backup" "$dropin"; else rm -f "$dropin"; fi
+        die "sshd -t rejects the configuration with $dropin, so it was not installed:\n$check"
+    fi
+    [[ -n $backup ]] && rm -f "$backup"
+    say "installed $dropin (sshd -t: ok)"
+    sshd_changed=1
+fi
+
+# 6. systemd.
+unit=$(mktemp)
+trap 'rm -f "$config" "$rendered" "$unit"' EXIT
+sed "s|@MOUNT@|$mount|g" "$here/epochfs.service.in" > "$unit"
+unit_changed=0
+put "$unit" /etc/systemd/system/epochfs.service 0644 && unit_changed=1
+
+if [[ ! -d /run/systemd/system ]]; then
+    say "systemd is not running here: start the mount with  epochfs mount $mount"
+    exit 0
+fi
+systemctl daemon-reload
+(( start )) || { say "installed; not started (--no-start)"; exit 0; }
+systemctl enable --quiet epochfs.service
+if (( unit_changed )) || ! systemctl is-active --quiet epochfs.service; then
+    systemctl restart epochfs.service
+    say "epochfs.service (re)started: $mount is live"
+fi
+if (( sshd_changed )) && systemctl is-active --quiet ssh.service; then
+    systemctl reload ssh.service
+    say "sshd reloaded"
+fi
+say "done. Next: epochfs district add NAME --create-user; epochfs keys add NAME FILE.pub"
