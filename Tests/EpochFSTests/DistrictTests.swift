@@ -12,7 +12,7 @@ import Glibc
             let fs = store.fs
             let notifier = RecordingNotifier()
             fs.notifier = notifier
-            let beta = try fs.addDistrict(name: "beta", uid: betaUID, gid: betaUID)
+            let beta = try fs.addDistrict(name: "beta", uid: betaUID, gid: betaUID, managedUser: false)
             #expect(try fs.districts().map(\.name) == ["alpha", "beta"])
             #expect(try fs.lookup(parent: .root, name: "beta").ino == InodeNumber(rawValue: beta.rootIno))
             let upload = try fs.lookup(parent: InodeNumber(rawValue: beta.rootIno), name: "upload")
@@ -27,11 +27,11 @@ import Glibc
         try withStore { store throws in
             let fs = store.fs
             for name in ["", "Beta", "1st", "a/b", "a.b", String(repeating: "x", count: 33), "caf\u{e9}"] {
-                #expect(throws: AdminError.self, "\(name)") { try fs.addDistrict(name: name, uid: 1, gid: 1) }
+                #expect(throws: AdminError.self, "\(name)") { try fs.addDistrict(name: name, uid: 1, gid: 1, managedUser: false) }
             }
-            _ = try fs.addDistrict(name: "_svc-2", uid: 5, gid: 5)
+            _ = try fs.addDistrict(name: "_svc-2", uid: 5, gid: 5, managedUser: false)
             _ = try fs.addDistrict(name: String(repeating: "x", count: 32), uid: 6, gid: 6)
-            let duplicate = try #require(throws: AdminError.self) { try fs.addDistrict(name: "alpha", uid: 9, gid: 9) }
+            let duplicate = try #require(throws: AdminError.self) { try fs.addDistrict(name: "alpha", uid: 9, gid: 9, managedUser: false) }
             #expect(duplicate.message.contains("exists already"))
             #expect(try fs.districts().count == 3)
         }
@@ -79,7 +79,7 @@ import Glibc
     @Test func removingWithDeleteDataDropsFilesAndUnsharedBlobs() throws {
         try withStore { store throws in
             let fs = store.fs
-            let beta = try fs.addDistrict(name: "beta", uid: betaUID, gid: betaUID)
+            let beta = try fs.addDistrict(name: "beta", uid: betaUID, gid: betaUID, managedUser: false)
             let shared = pattern(3000, seed: 1)
             let own = pattern(3000, seed: 2)
             let epoch = try fs.mkdir(parent: store.upload, name: "e", mode: 0o755, caller: alphaCaller).ino
@@ -114,7 +114,7 @@ import Glibc
             _ = try fs.makeFile(in: store.processed, "log", bytes("log"), caller: rootCaller)
             try fs.removeDistrict(name: "alpha", deleteData: true)
 
-            let again = try fs.addDistrict(name: "alpha", uid: alphaUID, gid: alphaUID)
+            let again = try fs.addDistrict(name: "alpha", uid: alphaUID, gid: alphaUID, managedUser: false)
             #expect(again.id != store.alpha.id)
             #expect(again.rootIno != store.alpha.rootIno)
             #expect(again.uploadIno != store.alpha.uploadIno)
@@ -160,11 +160,11 @@ import Glibc
     @Test func controlRequestsAddAndRemoveDistricts() throws {
         try withStore { store throws in
             let fs = store.fs
-            let added = fs.perform(.addDistrict(name: "gamma", uid: 3001, gid: 3002))
+            let added = fs.perform(.addDistrict(name: "gamma", uid: 3001, gid: 3002, managedUser: false))
             #expect(added.ok)
             #expect(added.district?.name == "gamma")
             #expect(added.district?.uid == 3001 && added.district?.gid == 3002)
-            let duplicate = fs.perform(.addDistrict(name: "gamma", uid: 3001, gid: 3002))
+            let duplicate = fs.perform(.addDistrict(name: "gamma", uid: 3001, gid: 3002, managedUser: false))
             #expect(!duplicate.ok)
             #expect(duplicate.message.contains("exists already"))
             let removed = fs.perform(.removeDistrict(name: "gamma", deleteData: false))
@@ -181,7 +181,7 @@ import Glibc
             let server = try ControlServer(path: paths.controlSocket, fs: store.fs, logger: quietLogger)
             try server.start()
             defer { server.stop() }
-            let response = try ControlClient.send(.addDistrict(name: "delta", uid: 4001, gid: 4001), socket: paths.controlSocket)
+            let response = try ControlClient.send(.addDistrict(name: "delta", uid: 4001, gid: 4001, managedUser: false), socket: paths.controlSocket)
             #expect(response.ok)
             #expect(response.district?.name == "delta")
             #expect(try store.fs.districts().map(\.name) == ["alpha", "delta"])

@@ -35,7 +35,7 @@ import Testing
             #expect(root.zone == .root)
             #expect(root.district == 0)
             #expect(root.mtime == 42 && root.ctime == 42 && root.atime == 42)
-            #expect(try store.database.first("SELECT value FROM meta WHERE key = 'schema'") { $0.text(0) } == "1")
+            #expect(try store.database.first("SELECT value FROM meta WHERE key = 'schema'") { $0.text(0) } == "2")
         }
     }
 
@@ -51,9 +51,27 @@ import Testing
 
     @Test func refusesAnUnknownSchemaVersion() throws {
         try withStore { store, path throws in
-            try store.database.run("UPDATE meta SET value = '2' WHERE key = 'schema'")
+            try store.database.run("UPDATE meta SET value = '3' WHERE key = 'schema'")
             let error = try #require(throws: DatabaseError.self) { try MetadataStore(path: path, now: 0) }
-            #expect(error.message.contains("schema 2"))
+            #expect(error.message.contains("schema 3"))
+        }
+    }
+
+    @Test func upgradesASchemaOneStore() throws {
+        try withStore { store, path throws in
+            try store.database.transaction {
+                _ = try store.insertDistrict(name: "old", uid: 7, gid: 7, now: 1)
+            }
+            // What a store of schema 1 looked like: no managed_user column, no keys table.
+            try store.database.execute("""
+                ALTER TABLE districts DROP COLUMN managed_user; DROP TABLE keys;
+                UPDATE meta SET value = '1' WHERE key = 'schema'
+                """)
+            let again = try MetadataStore(path: path, now: 99)
+            let district = try #require(try again.district(named: "old"))
+            #expect(district.managedUser == false)
+            #expect(try again.keys(of: district).isEmpty)
+            #expect(try again.database.first("SELECT value FROM meta WHERE key = 'schema'") { $0.text(0) } == "2")
         }
     }
 
