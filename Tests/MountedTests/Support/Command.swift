@@ -47,6 +47,8 @@ enum Command {
         "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "LC_ALL": "C",
         "HOME": "/",
+        // Not the host's /etc/epochfs/epochfs.conf: the tests pass what they need.
+        "EPOCHFS_CONFIG": "/nonexistent/epochfs.conf",
     ]
 
     /// Runs `argv` and waits for it. Output goes to unlinked temporary files, never pipes, so a
