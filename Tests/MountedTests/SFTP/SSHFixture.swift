@@ -105,6 +105,11 @@ final class SSHFixture {
         return district
     }
 
+    /// Leaves a district the test removed itself out of the teardown.
+    func forget(_ district: SSHDistrict) {
+        districts.removeAll { $0.name == district.name }
+    }
+
     func addKey(_ path: String, to district: SSHDistrict) throws {
         let result = try mount.epochfs(["keys", "add", district.name, path, "--store", mount.store])
         guard result.succeeded else { throw CommandError(description: "keys add failed: \(result)") }
