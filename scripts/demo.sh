@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what EpochFS needs, builds it, and mounts a demo store with a demo district.
+# Installs what EpochFS needs, builds it, mounts a demo store with a demo district, and starts
+# a stock sshd on a loopback port (2222, or $EPOCHFS_DEMO_PORT) for that district.
 #   mount point: /srv/epochfs-demo/mnt    store: /var/lib/epochfs-demo
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,15 +20,55 @@ chmod 0755 /srv "$base" "$base/mnt"
 if awk -v m="$base/mnt" '$2 == m && $3 == "fuse.epochfs" { found = 1 } END { exit !found }' /proc/mounts; then
     fusermount3 -u "$base/mnt" || umount -l "$base/mnt"
 fi
-getent group epochfs-staff >/dev/null || groupadd --system epochfs-staff
-id demo >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin demo
+for group in epochfs-staff epochfs-districts epochfs-keys; do
+    getent group "$group" >/dev/null || groupadd --system "$group"
+done
+getent passwd epochfs-keys >/dev/null || useradd --system --gid epochfs-keys --no-create-home \
+    --home-dir /nonexistent --shell /usr/sbin/nologin epochfs-keys
 
 epochfs mount "$base/mnt" --store "$store" --staff-group epochfs-staff
-epochfs district list --store "$store" | grep -q '^demo\b' || epochfs district add demo --store "$store"
+if ! id demo >/dev/null 2>&1; then
+    epochfs district add demo --create-user --store "$store"
+else
+    # A demo user from an earlier demo: make it a district user (key logins only, chrooted).
+    usermod -aG epochfs-districts -p '*' -s /usr/sbin/nologin -d /upload demo
+    epochfs district list --store "$store" | grep -q '^demo\b' || epochfs district add demo --store "$store"
+fi
+
+# A key for the demo district, and a stock sshd of the demo's own on a loopback port with
+# the shipped configuration (the host's sshd is left alone).
+port=${EPOCHFS_DEMO_PORT:-2222}
+ssh_dir=$base/ssh
+mkdir -p "$ssh_dir" /run/sshd
+chmod 0700 "$ssh_dir"
+[ -f "$base/demo_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C 'demo district' -f "$base/demo_ed25519"
+epochfs keys add demo "$base/demo_ed25519.pub" --store "$store" >/dev/null
+[ -f "$ssh_dir/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -f "$ssh_dir/ssh_host_ed25519_key"
+sh mount-scripts/epochfs-sshd-config --mount "$base/mnt" --epochfs /usr/local/bin/epochfs --store "$store" \
+    > "$ssh_dir/epochfs.conf"
+cat > "$ssh_dir/sshd_config" <<EOF
+Port $port
+ListenAddress 127.0.0.1
+HostKey $ssh_dir/ssh_host_ed25519_key
+PidFile $ssh_dir/sshd.pid
+UsePAM no
+AllowGroups epochfs-districts
+Subsystem sftp internal-sftp
+Include $ssh_dir/epochfs.conf
+EOF
+if [ -f "$ssh_dir/sshd.pid" ] && kill "$(cat "$ssh_dir/sshd.pid")" 2>/dev/null; then sleep 1; fi
+/usr/sbin/sshd -t -f "$ssh_dir/sshd_config"
+/usr/sbin/sshd -f "$ssh_dir/sshd_config" -E "$ssh_dir/sshd.log"
 
 echo
-echo "EpochFS is mounted on $base/mnt (store $store). Try:"
-echo "  ls -la $base/mnt/demo"
-echo "  cp /etc/os-release $base/mnt/demo/upload/ && getfattr -n user.sha256 $base/mnt/demo/upload/os-release"
-echo "  epochfs district list --store $store"
-echo "Unmount with: fusermount3 -u $base/mnt"
+echo "EpochFS is mounted on $base/mnt (store $store); sshd for districts listens on 127.0.0.1:$port."
+echo "Upload as the demo district (its key is root's):"
+echo "  sftp -i $base/demo_ed25519 -P $port demo@127.0.0.1"
+echo "  then: mkdir 2026-11-30   put /etc/os-release 2026-11-30/   ls -l 2026-11-30"
+echo "The server's host key, to compare with what sftp shows on first connect:"
+epochfs host-key --directory "$ssh_dir" | sed 's/^/  /'
+echo "Browse as staff or root:"
+echo "  ls -la $base/mnt/demo/upload"
+echo "  getfattr -n user.sha256 $base/mnt/demo/upload/2026-11-30/os-release"
+echo "  epochfs keys list demo --store $store"
+echo "Stop: kill \$(cat $ssh_dir/sshd.pid); fusermount3 -u $base/mnt"
