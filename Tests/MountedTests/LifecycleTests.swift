@@ -21,6 +21,24 @@ struct LifecycleTests {
         #expect(fs.daemon != nil, "the daemon keeps running")
     }
 
+    @Test("under systemd (Type=notify) the daemon says READY=1 once the mount is live, STOPPING=1 when it goes")
+    func notifiesSystemd() throws {
+        let fs = try MountFixture()
+        defer { fs.tearDown() }
+        let socketPath = fs.directory.path + "/notify.sock"
+        let listener = try NotifyListener(path: socketPath)
+        // Started the way systemd starts it: in front, with NOTIFY_SOCKET set.
+        let process = try fs.mountInForeground(environment: ["NOTIFY_SOCKET": socketPath])
+        let ready = try listener.receive(seconds: 30)
+        #expect(ready?.contains("READY=1") == true, "got \(ready ?? "nothing"); log:\n\(fs.logTail())")
+        #expect(Mounts.entry(at: fs.mountpoint) != nil, "the mount is live when READY=1 arrives")
+        #expect(ready?.contains("MAINPID=\(process.processIdentifier)") == true, "\(ready ?? "")")
+        try fs.signalDaemon(SIGTERM)
+        let stopping = try listener.receive(seconds: 30)
+        #expect(stopping == "STOPPING=1")
+        #expect(eventually(within: 10) { Mounts.entry(at: fs.mountpoint) == nil && !process.isRunning })
+    }
+
     @Test("fusermount3 -u unmounts, and the daemon exits")
     func fusermountUnmounts() throws {
         try withMount { fs in
@@ -116,5 +134,33 @@ struct LifecycleTests {
             let member = Identity(uid: 5002, gid: 5002, groups: [gid])
             #expect(member.output(.list(fs.upload(.alpha))) == "file\n")
         }
+    }
+}
+
+/// The receiving end of sd_notify(3): a datagram socket like systemd's `$NOTIFY_SOCKET`.
+final class NotifyListener {
+    private let fd: Int32
+
+    init(path: String) throws {
+        fd = try sys("socket") { socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8) + [0]) }
+        _ = try withUnsafePointer(to: &address) { pointer in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                try sys("bind \(path)") { bind(fd, raw, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+        }
+    }
+
+    deinit { close(fd) }
+
+    /// The next message, or nil when none arrives within `seconds`.
+    func receive(seconds: Int) throws -> String? {
+        var pollfd = Glibc.pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard try sys("poll") { poll(&pollfd, 1, Int32(seconds * 1000)) } > 0 else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = try sys("recv") { recv(fd, &buffer, buffer.count, 0) }
+        return String(decoding: buffer[..<count], as: UTF8.self)
     }
 }

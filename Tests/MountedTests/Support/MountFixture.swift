@@ -80,12 +80,13 @@ final class MountFixture {
     }
 
     /// Starts `epochfs mount --foreground` as a child process and waits until the mount is live.
-    func mountInForeground() throws -> Process {
+    /// `environment` adds to the clean environment the tests run commands with.
+    func mountInForeground(environment: [String: String] = [:]) throws -> Process {
         let log = try OpenFile(logPath, O_WRONLY | O_CREAT | O_APPEND)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["mount", mountpoint, "--store", store, "--staff-group", staffGroup, "--foreground"]
-        process.environment = Command.environment
+        process.environment = Command.environment.merging(environment) { $1 }
         process.currentDirectoryURL = URL(fileURLWithPath: "/")
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle(fileDescriptor: log.fd, closeOnDealloc: false)
