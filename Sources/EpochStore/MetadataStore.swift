@@ -37,6 +37,7 @@ public final class MetadataStore {
         CREATE TABLE IF NOT EXISTS doomed_blobs(hash TEXT PRIMARY KEY) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS unsynced_blobs(hash TEXT PRIMARY KEY) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS keys(
+            id INTEGER PRIMARY KEY,
             district INTEGER NOT NULL REFERENCES districts(id),
             fingerprint TEXT NOT NULL,
             algorithm TEXT NOT NULL,
@@ -44,7 +45,7 @@ public final class MetadataStore {
             data TEXT NOT NULL,
             comment TEXT NOT NULL,
             added INTEGER NOT NULL,
-            PRIMARY KEY(district, fingerprint)) WITHOUT ROWID;
+            UNIQUE(district, fingerprint));
         """
 
     /// What each older schema needs to become the current one (the `CREATE … IF NOT EXISTS`
@@ -363,9 +364,9 @@ public final class MetadataStore {
                   comment: row.text(4), added: row.int(5))
     }
 
-    /// A district's keys, oldest first.
+    /// A district's keys in the order they were added.
     public func keys(of district: DistrictRecord) throws -> [StoredKey] {
-        try database.all("SELECT \(Self.keyColumns) FROM keys WHERE district = ? ORDER BY added, fingerprint",
+        try database.all("SELECT \(Self.keyColumns) FROM keys WHERE district = ? ORDER BY id",
                          .int(district.id), map: Self.key)
     }
 

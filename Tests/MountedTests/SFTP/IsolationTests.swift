@@ -81,7 +81,9 @@ struct IsolationTests {
             #expect(!refused.succeeded && refused.stderr.contains("Permission denied"), "the removed key no longer logs in: \(refused)")
             #expect(try ssh.sftp(withSecond, ["ls /upload"]).succeeded, "the other key still does")
 
-            let gone = try ssh.mount.epochfs(["district", "remove", other.name, "--delete-data", "--store", ssh.mount.store])
+            let gone = try SSHFixture.withAccountsLock {
+                try ssh.mount.epochfs(["district", "remove", other.name, "--delete-data", "--store", ssh.mount.store])
+            }
             #expect(gone.succeeded, "\(gone)")
             #expect(getpwnam(other.name) == nil, "the user made with --create-user went with the district")
             #expect(!(try ssh.sftp(other, ["ls /upload"])).succeeded, "a removed district cannot log in")

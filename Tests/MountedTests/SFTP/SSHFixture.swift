@@ -80,19 +80,33 @@ final class SSHFixture {
     /// The group and user sshd's AuthorizedKeysCommand runs as, as install.sh creates them.
     /// They must exist before the daemon starts: it gives the key files their group.
     static func ensureSystemAccounts() throws {
-        for group in [keysUser, districtsGroup] where getgrnam(group) == nil {
-            try must(["/usr/sbin/groupadd", "--system", group])
+        try withAccountsLock {
+            for group in [keysUser, districtsGroup] where getgrnam(group) == nil {
+                try must(["/usr/sbin/groupadd", "--system", group])
+            }
+            if getpwnam(keysUser) == nil {
+                try must(["/usr/sbin/useradd", "--system", "--gid", keysUser, "--no-create-home",
+                          "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", keysUser])
+            }
         }
-        if getpwnam(keysUser) == nil {
-            try must(["/usr/sbin/useradd", "--system", "--gid", keysUser, "--no-create-home",
-                      "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", keysUser])
-        }
+    }
+
+    /// useradd, userdel and groupadd lock /etc/passwd and fail rather than wait: suites that
+    /// run at the same time take turns.
+    private static let accountsLock = NSLock()
+
+    static func withAccountsLock<R>(_ body: () throws -> R) rethrows -> R {
+        accountsLock.lock()
+        defer { accountsLock.unlock() }
+        return try body()
     }
 
     /// A district named `ep` and six random letters (unix user names are global), with a key.
     func addDistrict(keyType: String = "ed25519") throws -> SSHDistrict {
         let name = "ep" + String((0..<6).map { _ in "abcdefghijklmnopqrstuvwxyz".randomElement()! })
-        let added = try mount.epochfs(["district", "add", name, "--create-user", "--store", mount.store])
+        let added = try Self.withAccountsLock {
+            try mount.epochfs(["district", "add", name, "--create-user", "--store", mount.store])
+        }
         guard added.succeeded, let user = getpwnam(name) else {
             throw CommandError(description: "district add --create-user failed: \(added)")
         }
@@ -148,12 +162,16 @@ final class SSHFixture {
         // hold up the reaping of every later Command.run child until it exits.
         let started = try Command.run(["/usr/sbin/sshd", "-f", sshDirectory + "/sshd_config", "-E", sshdLog])
         guard started.succeeded else { throw CommandError(description: "sshd did not start: \(started)\n\(logTail())") }
-        guard eventually(within: 10, { Self.accepts(port: port) }),
-              let text = try? Files.read(sshDirectory + "/sshd.pid"),
-              let pid = pid_t(String(decoding: text, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw CommandError(description: "sshd does not listen on port \(port):\n\(logTail())")
+        // The daemonized sshd writes its pid file after it starts to listen.
+        var pid: pid_t?
+        let listening = eventually(within: 10) {
+            pid = (try? Files.read(sshDirectory + "/sshd.pid")).flatMap {
+                pid_t(String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+            return pid != nil && Self.accepts(port: port)
         }
         sshd = pid
+        guard listening else { throw CommandError(description: "sshd does not listen on port \(port):\n\(logTail())") }
     }
 
     func logTail(_ count: Int = 4000) -> String {
@@ -215,7 +233,9 @@ final class SSHFixture {
         }
         for district in districts {
             _ = try? Command.run([Self.mountScripts + "/epochfs-end-sessions", mount.mountpoint])
-            let removed = try? mount.epochfs(["district", "remove", district.name, "--delete-data", "--store", mount.store])
+            let removed = Self.withAccountsLock {
+                try? mount.epochfs(["district", "remove", district.name, "--delete-data", "--store", mount.store])
+            }
             if removed?.succeeded != true { Issue.record("district remove \(district.name) failed: \(removed.map(String.init(describing:)) ?? "did not run")") }
             if getpwnam(district.name) != nil {
                 Issue.record("the unix user \(district.name) outlived district remove; deleting it")
