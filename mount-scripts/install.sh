@@ -111,6 +111,11 @@ trap 'rm -f "$config" "$rendered"' EXIT
 if [[ -f /etc/ssh/sshd_config ]] && ! grep -Eq '^[[:space:]]*Include[[:space:]]+/etc/ssh/sshd_config\.d/\*\.conf' /etc/ssh/sshd_config; then
     die "/etc/ssh/sshd_config does not include /etc/ssh/sshd_config.d/*.conf: add 'Include /etc/ssh/sshd_config.d/*.conf' at its top"
 fi
+# sftp clients ask for the "sftp" subsystem; sshd refuses the request (before ForceCommand
+# applies) when the main configuration names none. Debian's default configuration has one.
+if ! /usr/sbin/sshd -T 2>/dev/null | grep -qi '^subsystem sftp'; then
+    die "sshd has no 'Subsystem sftp …' line: add 'Subsystem sftp internal-sftp' to /etc/ssh/sshd_config"
+fi
 sshd_changed=0
 if ! cmp -s "$rendered" "$dropin" 2>/dev/null; then
     backup=""
