@@ -70,6 +70,29 @@ struct SFTPClientTests {
         }
     }
 
+    @Test("scp (SFTP mode: write in place, then ftruncate) and sftp put -f (fsync) store whole files")
+    func scpAndFsyncedPut() throws {
+        try withSSH { ssh in
+            let district = ssh.districts[0]
+            let local = try LocalFiles(ssh, [("scp.bin", 3 << 20), ("fsync.bin", 2 << 20), ("shorter.bin", 1000)])
+            let scp = try Command.run(
+                ["/usr/bin/scp", "-q", "-P", String(ssh.port)] + ssh.sshOptions(district)
+                    + [local.path("scp.bin"), "\(district.name)@127.0.0.1:/upload/scp.bin"], timeout: 60)
+            #expect(scp.succeeded, "\(scp)\n\(ssh.logTail())")
+            #expect(sha256Attribute(of: ssh.upload(district) + "/scp.bin") == local.sha256("scp.bin"))
+            // scp over an existing, longer file: written in place, then truncated to size.
+            let over = try Command.run(
+                ["/usr/bin/scp", "-q", "-P", String(ssh.port)] + ssh.sshOptions(district)
+                    + [local.path("shorter.bin"), "\(district.name)@127.0.0.1:/upload/scp.bin"], timeout: 60)
+            #expect(over.succeeded, "\(over)")
+            #expect(sha256Attribute(of: ssh.upload(district) + "/scp.bin") == local.sha256("shorter.bin"))
+
+            let put = try ssh.sftp(district, ["put -f \(local.path("fsync.bin")) /upload/fsync.bin"])
+            #expect(put.succeeded, "\(put)")
+            #expect(sha256Attribute(of: ssh.upload(district) + "/fsync.bin") == local.sha256("fsync.bin"))
+        }
+    }
+
     @Test("OpenSSH sftp: an upload cut off mid-file keeps a prefix; reput completes it")
     func openSSHResumesACutUpload() throws {
         try withSSH { ssh in
