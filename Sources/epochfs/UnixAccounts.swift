@@ -42,20 +42,29 @@ enum UnixAccounts {
     }
 
     /// Ends the chrooted processes of `uid` (its sshd sessions): removing a district must end
-    /// its access at once, not at its next login. Returns how many were signalled.
+    /// its access at once, not at its next login, and userdel refuses a user with processes.
+    /// SIGTERM first, SIGKILL for what is left after five seconds. Returns how many there were.
     @discardableResult
     static func endChrootedSessions(uid: uid_t) -> Int {
-        var ended = 0
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-            guard let pid = pid_t(entry), pid > 1 else { continue }
+        let sessions = chrootedProcesses(uid: uid)
+        for pid in sessions { kill(pid, SIGTERM) }
+        for _ in 0..<50 where !chrootedProcesses(uid: uid).isEmpty { usleep(100_000) }
+        for pid in chrootedProcesses(uid: uid) { kill(pid, SIGKILL) }
+        for _ in 0..<20 where !chrootedProcesses(uid: uid).isEmpty { usleep(100_000) }
+        return sessions.count
+    }
+
+    /// Processes of `uid` whose root directory is not the host's.
+    private static func chrootedProcesses(uid: uid_t) -> [pid_t] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry in
+            guard let pid = pid_t(entry), pid > 1 else { return nil }
             var st = stat()
-            guard stat("/proc/\(entry)", &st) == 0, st.st_uid == uid else { continue }
-            guard let root = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(entry)/root"), root != "/" else {
-                continue
+            guard stat("/proc/\(entry)", &st) == 0, st.st_uid == uid,
+                  let root = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(entry)/root"), root != "/" else {
+                return nil
             }
-            if kill(pid, SIGTERM) == 0 { ended += 1 }
+            return pid
         }
-        return ended
     }
 
     private static func run(_ argv: [String]) throws {

@@ -81,11 +81,18 @@ struct IsolationTests {
             #expect(!refused.succeeded && refused.stderr.contains("Permission denied"), "the removed key no longer logs in: \(refused)")
             #expect(try ssh.sftp(withSecond, ["ls /upload"]).succeeded, "the other key still does")
 
+            // A session left open (sftp waiting for its next command) ends with the district.
+            let open = try BackgroundProcess(
+                ["/usr/bin/sftp", "-b", "-", "-P", String(ssh.port)] + ssh.sshOptions(other) + ["\(other.name)@127.0.0.1"],
+                input: "ls /upload\n")
+            #expect(eventually(within: 10) { SFTPClientTests.sessionRuns(other) }, "the session is open")
             let gone = try SSHFixture.withAccountsLock {
                 try ssh.mount.epochfs(["district", "remove", other.name, "--delete-data", "--store", ssh.mount.store])
             }
             #expect(gone.succeeded, "\(gone)")
             #expect(getpwnam(other.name) == nil, "the user made with --create-user went with the district")
+            #expect(eventually(within: 5) { !SFTPClientTests.sessionRuns(other) }, "its open session was ended")
+            open.kill()
             #expect(!(try ssh.sftp(other, ["ls /upload"])).succeeded, "a removed district cannot log in")
             ssh.forget(other)
         }

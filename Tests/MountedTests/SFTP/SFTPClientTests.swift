@@ -191,12 +191,16 @@ struct SFTPClientTests {
         }
     }
 
-    /// Whether a process of the district's uid (its sshd session) still runs.
+    /// Whether a process of the district's uid (its sshd session) still runs; zombies waiting
+    /// for sshd to reap them do not count.
     static func sessionRuns(_ district: SSHDistrict) -> Bool {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.contains { entry in
-            guard pid_t(entry) != nil, let st = try? Files.stat("/proc/" + entry) else { return false }
-            return st.st_uid == district.uid
+            guard pid_t(entry) != nil, let st = try? Files.stat("/proc/" + entry), st.st_uid == district.uid,
+                  let stat = try? Files.read("/proc/\(entry)/stat") else { return false }
+            // "pid (comm) S …": the state follows the last ')'.
+            let text = String(decoding: stat, as: UTF8.self)
+            return text.split(separator: ")").last?.dropFirst().first != "Z"
         }
     }
 }
