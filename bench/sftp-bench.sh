@@ -2,8 +2,9 @@
 # OpenSSH sftp upload and download of one large file into the EpochFS mount, against the same
 # through a plain chrooted directory on the same disk: two sshd instances on loopback, the same
 # user, key and cipher, runs alternating plain/epochfs, medians and the ratio epochfs/plain.
-# Also reports where the CPU went per transfer: the client (sftp + ssh), the sshd session
-# processes, and the epochfs daemon.
+# Also reports where the CPU went per transfer: the client (sftp + ssh, from its rusage), the
+# epochfs daemon (its utime+stime), and the rest (every CPU's busy time in /proc/stat minus
+# those two: the sshd session, writeback and interrupts).
 #
 # Usage: bench/sftp-bench.sh [options]          (as root)
 #   --bin PATH     epochfs binary (default .build/release/epochfs)
@@ -108,16 +109,16 @@ sshd_pids=("$(cat "$BASE/ssh/sshd_epochfs.pid")" "$(cat "$BASE/ssh/sshd_plain.pi
 declare -A listener=([epochfs]=${sshd_pids[0]} [plain]=${sshd_pids[1]})
 declare -A port=([epochfs]=$port_epochfs [plain]=$port_plain)
 
-# CPU seconds a process used itself (utime+stime) or through its reaped children (cutime+cstime).
+# CPU seconds a process used (utime+stime), and all CPUs' busy time (everything but idle and iowait).
 ticks=$(getconf CLK_TCK)
 cpu_self() { awk -v t="$ticks" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$1/stat"; }
-cpu_children() { awk -v t="$ticks" '{ printf "%.2f", ($16 + $17) / t }' "/proc/$1/stat"; }
+cpu_busy() { awk -v t="$ticks" '$1 == "cpu" { printf "%.2f", ($2 + $3 + $4 + $7 + $8 + $9) / t }' /proc/stat; }
 
-# Runs one sftp command; prints "seconds client_cpu sshd_cpu daemon_cpu".
+# Runs one sftp command; prints "seconds client_cpu rest_cpu daemon_cpu".
 transfer() {
     local side=$1 command=$2
     local s0 d0 t0 t1 s1 d1 client
-    s0=$(cpu_children "${listener[$side]}")
+    s0=$(cpu_busy)
     d0=$(cpu_self "$daemon")
     t0=$(date +%s.%N)
     client=$( { /usr/bin/time -f "%U %S" /usr/bin/sftp -q -b - -P "${port[$side]}" -i "$BASE/ssh/client" \
@@ -125,11 +126,11 @@ transfer() {
         -o LogLevel=ERROR -o Ciphers="$CIPHER" "$USER_NAME@127.0.0.1" <<<"$command" >/dev/null; } 2>&1 | tail -1) \
         || { echo "sftp-bench: $side: '$command' failed: $client" >&2; return 1; }
     t1=$(date +%s.%N)
-    sleep 0.3  # let sshd reap the session, so its CPU shows in the listener's children
-    s1=$(cpu_children "${listener[$side]}")
+    s1=$(cpu_busy)
     d1=$(cpu_self "$daemon")
     awk -v t0="$t0" -v t1="$t1" -v c="$client" -v s0="$s0" -v s1="$s1" -v d0="$d0" -v d1="$d1" -v side="$side" \
-        'BEGIN { split(c, u, " "); printf "%.3f %.2f %.2f %.2f\n", t1 - t0, u[1] + u[2], s1 - s0, side == "epochfs" ? d1 - d0 : 0 }'
+        'BEGIN { split(c, u, " "); daemon = side == "epochfs" ? d1 - d0 : 0
+                 printf "%.3f %.2f %.2f %.2f\n", t1 - t0, u[1] + u[2], s1 - s0 - u[1] - u[2] - daemon, daemon }'
 }
 
 src=$work/source.bin
@@ -154,7 +155,7 @@ for run in $(seq "$RUNS"); do
 done
 
 echo
-printf '%-9s %-8s %9s %9s %10s %10s %10s\n' direction side "MiB/s" ratio "client s" "sshd s" "daemon s"
+printf '%-9s %-8s %9s %9s %10s %10s %10s\n' direction side "MiB/s" ratio "client s" "rest s" "daemon s"
 for direction in upload download; do
     for side in plain epochfs; do
         awk -v d="$direction" -v s="$side" '$2 == s && $3 == d' "$results" | sort -k4 -n | awk -v size="$SIZE" '
@@ -169,5 +170,5 @@ for direction in upload download; do
         "$(awk -v a="$ep_rate" -v b="$plain_rate" 'BEGIN { printf "%.2f", a / b }')" "$ep_client" "$ep_sshd" "$ep_daemon"
 done
 echo
-echo "raw (run side direction seconds client_cpu sshd_cpu daemon_cpu):"
+echo "raw (run side direction seconds client_cpu rest_cpu daemon_cpu):"
 cat "$results"
