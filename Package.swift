@@ -38,6 +38,8 @@ let package = Package(
             name: "SSHKeys",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
+        // Recognising and validating uploads: CSV reading, problems. No filesystem.
+        .target(name: "Ingest"),
         // Filesystem semantics: inodes, handles, zones, policy, errno. No kernel needed.
         .target(
             name: "EpochFS",
@@ -68,8 +70,12 @@ let package = Package(
             ]
         ),
 
+        // Benchmarks that are programs rather than scripts (bench/*.sh call them).
+        .executableTarget(name: "ingest-bench", dependencies: ["Ingest"], path: "bench/IngestBench"),
+
         .testTarget(name: "EpochStoreTests", dependencies: ["EpochStore"]),
         .testTarget(name: "SSHKeysTests", dependencies: ["SSHKeys"]),
+        .testTarget(name: "IngestTests", dependencies: ["Ingest"]),
         .testTarget(name: "EpochFSTests", dependencies: ["EpochFS", "EpochStore"]),
         // Mounted tests: real /dev/fuse, real coreutils; run as root.
         .testTarget(name: "MountedTests", dependencies: ["EpochStore"]),

@@ -1,0 +1,240 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One record of a CSV file, valid only during the callback that receives it (its fields
+/// point into the reader's buffer, which the next record reuses).
+public struct CSVRecord {
+    /// 1-based physical line where the record starts (a quoted field may span lines).
+    public let line: Int
+    private let bytes: UnsafeBufferPointer<UInt8>
+    private let ends: UnsafeBufferPointer<Int>
+
+    init(line: Int, bytes: UnsafeBufferPointer<UInt8>, ends: UnsafeBufferPointer<Int>) {
+        self.line = line
+        self.bytes = bytes
+        self.ends = ends
+    }
+
+    public var count: Int { ends.count }
+
+    /// The field's bytes with quoting removed.
+    public func field(_ index: Int) -> UnsafeBufferPointer<UInt8> {
+        let start = index == 0 ? 0 : ends[index - 1]
+        return UnsafeBufferPointer(rebasing: bytes[start..<ends[index]])
+    }
+
+    public func string(_ index: Int) -> String {
+        String(decoding: field(index), as: UTF8.self)
+    }
+}
+
+/// Reads RFC 4180 CSV as uploads really are: streamed from a file descriptor in chunks (a
+/// file of hundreds of MB is never held whole), with a UTF-8 byte order mark skipped, CRLF,
+/// LF or CR line ends, quoted fields holding commas, quotes and line breaks, and no final
+/// newline. What is not well-formed is reported (never quoted) and read the way spreadsheet
+/// programs read it: a stray quote is kept as a character.
+public struct CSVReader {
+    public let file: String
+    private let fd: Int32
+    private let chunkSize: Int
+
+    /// `file` names the file in problems; `fd` is read from its current offset and not closed.
+    public init(file: String, fd: Int32, chunkSize: Int = 1 << 20) {
+        self.file = file
+        self.fd = fd
+        self.chunkSize = chunkSize
+    }
+
+    /// Calls `body` with every record, in order; blank lines are skipped. Returns the number of
+    /// bytes read. Throws what `body` throws, or a `CSVReadError` when the file cannot be read.
+    @discardableResult
+    public func read(problems: inout ProblemLog, _ body: (borrowing CSVRecord) throws -> Void) throws -> Int {
+        let chunk = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: chunkSize)
+        defer { chunk.deallocate() }
+        var machine = Machine(file: file)
+        var total = 0
+        while true {
+            let count = Glibc.read(fd, chunk.baseAddress!, chunkSize)
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw CSVReadError(file: file, errno: errno)
+            }
+            if count == 0 { break }
+            // A byte order mark is skipped (a BOM split across reads is not a case: reads of a
+            // regular file return whole chunks).
+            let bom = total == 0 && count >= 3 && chunk[0] == 0xEF && chunk[1] == 0xBB && chunk[2] == 0xBF
+            total += count
+            try machine.consume(UnsafeBufferPointer(rebasing: chunk[(bom ? 3 : 0)..<count]), &problems, body)
+        }
+        try machine.finish(&problems, body)
+        return total
+    }
+}
+
+/// The reader's state between bytes, records and chunks. A struct with mutating methods, not
+/// closures over local variables: those would be checked for exclusive access at every byte.
+private struct Machine {
+    enum State {
+        case fieldStart, unquoted, quoted, quoteInQuoted
+    }
+
+    let file: String
+    var state = State.fieldStart
+    /// The current record's fields, unquoted, back to back, and where each ends.
+    var fieldBytes: [UInt8] = []
+    var ends: [Int] = []
+    var line = 1                 // physical line of the byte being read
+    var recordLine = 1           // where the current record began
+    var quoteLine = 0            // where the open quote began
+    var pendingCR = false        // the last byte was a CR: an LF right after it ends the same line
+    var nonASCII = false
+
+    init(file: String) {
+        self.file = file
+        fieldBytes.reserveCapacity(4096)
+        ends.reserveCapacity(64)
+    }
+
+    mutating func consume(_ buffer: UnsafeBufferPointer<UInt8>, _ problems: inout ProblemLog,
+                          _ body: (borrowing CSVRecord) throws -> Void) throws {
+        let count = buffer.count
+        var index = 0
+        while index < count {
+            let byte = buffer[index]
+            index += 1
+            if pendingCR {
+                pendingCR = false
+                if byte == 0x0A {  // the LF of a CRLF: the line was counted at the CR
+                    if state == .quoted { fieldBytes.append(byte) }
+                    continue
+                }
+            }
+            switch state {
+            case .fieldStart, .unquoted:
+                switch byte {
+                case 0x2C:  // ,
+                    ends.append(fieldBytes.count)
+                    state = .fieldStart
+                case 0x0A, 0x0D:
+                    try endRecord(&problems, body)
+                    newLine(byte)
+                case 0x22 where state == .fieldStart:  // "
+                    state = .quoted
+                    quoteLine = line
+                case 0x22:
+                    problems.add(problem("csv.quote-in-unquoted-field", .warning,
+                                         "a double quote inside a field that does not start with one (kept as a character)"))
+                    fieldBytes.append(byte)
+                default:
+                    // Most of a file: a run of plain bytes.
+                    var high = byte
+                    fieldBytes.append(byte)
+                    while index < count {
+                        let next = buffer[index]
+                        if next == 0x2C || next == 0x22 || next == 0x0A || next == 0x0D { break }
+                        high |= next
+                        fieldBytes.append(next)
+                        index += 1
+                    }
+                    if high >= 0x80 { nonASCII = true }
+                    state = .unquoted
+                }
+            case .quoted:
+                switch byte {
+                case 0x22:
+                    state = .quoteInQuoted
+                case 0x0A, 0x0D:
+                    fieldBytes.append(byte)
+                    line += 1
+                    pendingCR = byte == 0x0D
+                default:
+                    var high = byte
+                    fieldBytes.append(byte)
+                    while index < count {
+                        let next = buffer[index]
+                        if next == 0x22 || next == 0x0A || next == 0x0D { break }
+                        high |= next
+                        fieldBytes.append(next)
+                        index += 1
+                    }
+                    if high >= 0x80 { nonASCII = true }
+                }
+            case .quoteInQuoted:
+                switch byte {
+                case 0x22:  // "" is a quote
+                    fieldBytes.append(byte)
+                    state = .quoted
+                case 0x2C:
+                    ends.append(fieldBytes.count)
+                    state = .fieldStart
+                case 0x0A, 0x0D:
+                    try endRecord(&problems, body)
+                    newLine(byte)
+                default:
+                    problems.add(problem("csv.text-after-quote", .warning, "characters after the closing quote of a field (kept)"))
+                    fieldBytes.append(byte)
+                    if byte >= 0x80 { nonASCII = true }
+                    state = .unquoted
+                }
+            }
+        }
+    }
+
+    /// The end of the file: the last record, or the report of a quote that never closed.
+    mutating func finish(_ problems: inout ProblemLog, _ body: (borrowing CSVRecord) throws -> Void) throws {
+        if state == .quoted {
+            problems.add(Problem(file: file, line: quoteLine, column: ends.count + 1, code: "csv.unterminated-quote", severity: .fatal,
+                                 message: "a quoted field that starts here never ends: the rest of the file would be one field"))
+            return
+        }
+        if !fieldBytes.isEmpty || !ends.isEmpty { try endRecord(&problems, body) }
+    }
+
+    private mutating func newLine(_ byte: UInt8) {
+        line += 1
+        recordLine = line
+        pendingCR = byte == 0x0D
+        state = .fieldStart
+    }
+
+    private mutating func endRecord(_ problems: inout ProblemLog, _ body: (borrowing CSVRecord) throws -> Void) throws {
+        ends.append(fieldBytes.count)
+        let blank = ends.count == 1 && fieldBytes.isEmpty
+        if !blank {
+            if nonASCII { checkUTF8(fieldBytes, ends, file: file, line: recordLine, &problems) }
+            try fieldBytes.withUnsafeBufferPointer { bytes in
+                try ends.withUnsafeBufferPointer { ends in
+                    try body(CSVRecord(line: recordLine, bytes: bytes, ends: ends))
+                }
+            }
+        }
+        fieldBytes.removeAll(keepingCapacity: true)
+        ends.removeAll(keepingCapacity: true)
+        nonASCII = false
+    }
+
+    private func problem(_ code: String, _ severity: Severity, _ message: String) -> Problem {
+        Problem(file: file, line: recordLine, column: ends.count + 1, code: code, severity: severity, message: message)
+    }
+}
+
+/// Reports each field of a record that is not valid UTF-8 (typically a Windows-1252 export).
+private func checkUTF8(_ bytes: [UInt8], _ ends: [Int], file: String, line: Int, _ problems: inout ProblemLog) {
+    var start = 0
+    for (index, end) in ends.enumerated() {
+        let field = bytes[start..<end]
+        start = end
+        guard field.contains(where: { $0 >= 0x80 }) else { continue }
+        if String(validating: field, as: UTF8.self) == nil {
+            problems.add(Problem(file: file, line: line, column: index + 1, code: "csv.invalid-utf8", severity: .row,
+                                 message: "not valid UTF-8 (saved as Windows-1252 or Latin-1?): export the file as UTF-8"))
+        }
+    }
+}
+
+public struct CSVReadError: Error, CustomStringConvertible {
+    public let file: String
+    public let errno: Int32
+    public var description: String { "cannot read \(file): \(String(cString: strerror(errno)))" }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import Ingest
+import Testing
+
+@Suite struct CSVReaderTests {
+    /// Reads `bytes` with a small chunk size (so records cross chunk boundaries) and returns
+    /// each record's line and fields, and the problems.
+    private func read(_ bytes: [UInt8], chunkSize: Int = 7) throws -> (records: [(Int, [String])], problems: [Problem]) {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("csv-\(UUID().uuidString)").path
+        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let fd = open(path, O_RDONLY)
+        defer { close(fd) }
+        var log = ProblemLog()
+        var records: [(Int, [String])] = []
+        try CSVReader(file: "t.csv", fd: fd, chunkSize: chunkSize).read(problems: &log) { record in
+            records.append((record.line, (0..<record.count).map { record.string($0) }))
+        }
+        return (records, log.problems)
+    }
+
+    private func read(_ text: String, chunkSize: Int = 7) throws -> (records: [(Int, [String])], problems: [Problem]) {
+        try read(Array(text.utf8), chunkSize: chunkSize)
+    }
+
+    @Test(arguments: ["\n", "\r\n", "\r"])
+    func readsAnyLineEndWithOrWithoutAFinalOne(end: String) throws {
+        for final in [end, ""] {
+            let result = try read("a,b" + end + "1,2" + end + "3," + final)
+            #expect(result.records.map(\.1) == [["a", "b"], ["1", "2"], ["3", ""]])
+            #expect(result.records.map(\.0) == [1, 2, 3])
+            #expect(result.problems.isEmpty)
+        }
+    }
+
+    @Test func skipsALeadingByteOrderMark() throws {
+        let result = try read([0xEF, 0xBB, 0xBF] + Array("sourcedId,name\nx,y\n".utf8))
+        #expect(result.records.first?.1 == ["sourcedId", "name"])
+    }
+
+    @Test func quotedFieldsHoldCommasQuotesAndLineBreaksAndLinesStayCounted() throws {
+        let text = "id,note\r\n1,\"Smith, Jr.\"\r\n2,\"said \"\"hi\"\"\"\r\n3,\"two\r\nlines\"\r\n4,\"cr\ronly\"\r\n5,end"
+        let result = try read(text)
+        #expect(result.records.map(\.1) == [
+            ["id", "note"], ["1", "Smith, Jr."], ["2", "said \"hi\""], ["3", "two\r\nlines"], ["4", "cr\ronly"], ["5", "end"],
+        ])
+        #expect(result.records.map(\.0) == [1, 2, 3, 4, 6, 8], "records after a multi-line field keep their physical line")
+        #expect(result.problems.isEmpty)
+    }
+
+    @Test func blankLinesAreSkipped() throws {
+        let result = try read("a\n\n\nb\n\n")
+        #expect(result.records.map(\.1) == [["a"], ["b"]])
+        #expect(result.records.map(\.0) == [1, 4])
+    }
+
+    @Test func strayQuotesAreKeptAndReportedWithoutTheRowsContents() throws {
+        let result = try read("id,name\n1,O\"Connor\n2,\"Smith\" Jr\n")
+        #expect(result.records.map(\.1) == [["id", "name"], ["1", "O\"Connor"], ["2", "Smith Jr"]])
+        #expect(result.problems.map(\.code) == ["csv.quote-in-unquoted-field", "csv.text-after-quote"])
+        #expect(result.problems.map(\.line) == [2, 3])
+        #expect(result.problems.map(\.column) == [2, 2])
+        #expect(result.problems.allSatisfy { !$0.message.contains("Connor") && !$0.message.contains("Smith") })
+    }
+
+    @Test func anUnterminatedQuoteIsFatalAndNamesWhereItOpened() throws {
+        let result = try read("id,name\n1,ok\n2,\"never closed\n3,x\n4,y\n")
+        #expect(result.records.map(\.1) == [["id", "name"], ["1", "ok"]])
+        #expect(result.problems.map(\.code) == ["csv.unterminated-quote"])
+        #expect(result.problems.first?.line == 3 && result.problems.first?.severity == .fatal)
+    }
+
+    @Test func windows1252BytesAreReportedPerFieldAndValidUTF8IsNot() throws {
+        let latin1: [UInt8] = Array("id,family\n1,Nu".utf8) + [0xF1] + Array("ez\n2,Nuñez\n".utf8)
+        let result = try read(latin1)
+        #expect(result.records.count == 3)
+        #expect(result.problems.map(\.code) == ["csv.invalid-utf8"])
+        #expect(result.problems.first?.line == 2 && result.problems.first?.column == 2)
+        #expect(result.problems.first?.severity == .row)
+    }
+
+    @Test func anEmptyFileHasNoRecords() throws {
+        #expect(try read("").records.isEmpty)
+        #expect(try read([0xEF, 0xBB, 0xBF]).records.isEmpty)
+    }
+
+    @Test func theProblemLogKeepsTheFirstReportsOfACodeAndCountsTheRest() {
+        var log = ProblemLog(limitPerCode: 2)
+        for line in 1...5 {
+            log.add(Problem(file: "f", line: line, column: 1, code: "x", severity: .row, message: "m"))
+        }
+        log.add(Problem(file: "f", line: 9, column: 0, code: "y", severity: .fatal, message: "m"))
+        #expect(log.problems.map(\.line) == [1, 2, 9])
+        #expect(log.counts == ["x": 5, "y": 1])
+        #expect(log.unreported == ["x": 3])
+        #expect(log.worst == .fatal)
+    }
+}
