@@ -85,10 +85,14 @@ staff_group = $staff_group
 keys_group = $keys_user
 districts_group = $districts_group
 EOF
-if [[ -f /etc/epochfs/epochfs.conf ]] && ! cmp -s "$config" /etc/epochfs/epochfs.conf; then
-    cp -p /etc/epochfs/epochfs.conf "/etc/epochfs/epochfs.conf.$(date +%Y%m%d%H%M%S)"
+# An existing file is the operator's: it is never overwritten (a store path reset to the
+# default would make the daemon serve an empty store).
+if [[ ! -f /etc/epochfs/epochfs.conf ]]; then
+    put "$config" /etc/epochfs/epochfs.conf 0644
+elif ! cmp -s "$config" /etc/epochfs/epochfs.conf; then
+    say "kept /etc/epochfs/epochfs.conf as it is; it differs from these options:"
+    diff /etc/epochfs/epochfs.conf "$config" | sed -n 's/^> /  wanted: /p' || true
 fi
-put "$config" /etc/epochfs/epochfs.conf 0644 || true
 
 # 4. The mount point: sshd refuses a chroot below anything group- or world-writable.
 mkdir -p "$mount"
