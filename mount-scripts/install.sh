@@ -17,6 +17,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
 binary=""
+binary_changed=0
 mount=/srv/epochfs
 store=/var/lib/epochfs
 staff_group=epochfs-staff
@@ -55,7 +56,7 @@ put() {
 if [[ -z $binary && -x $repo/.build/release/epochfs ]]; then binary=$repo/.build/release/epochfs; fi
 if [[ -n $binary ]]; then
     [[ -x $binary ]] || die "$binary is not an executable (build it: swift build -c release)"
-    put "$binary" /usr/local/bin/epochfs 0755 || true
+    put "$binary" /usr/local/bin/epochfs 0755 && binary_changed=1
 fi
 [[ -x /usr/local/bin/epochfs ]] || die "no epochfs binary: build one (swift build -c release) or pass --binary"
 put "$here/epochfs-end-sessions" /usr/local/sbin/epochfs-end-sessions 0755 || true
@@ -117,10 +118,10 @@ if [[ -f /etc/ssh/sshd_config ]] && ! grep -Eq '^[[:space:]]*Include[[:space:]]+
 fi
 # sftp clients ask for the "sftp" subsystem; sshd refuses the request (before ForceCommand
 # applies) when the main configuration names none. Debian's default configuration has one.
-if ! /usr/sbin/sshd -T 2>/dev/null | grep -qi '^subsystem sftp'; then
+sshd_settings=$(/usr/sbin/sshd -T 2>/dev/null || true)
+if ! grep -qi '^subsystem sftp' <<<"$sshd_settings"; then
     die "sshd has no 'Subsystem sftp …' line: add 'Subsystem sftp internal-sftp' to /etc/ssh/sshd_config"
 fi
-sshd_changed=0
 if ! cmp -s "$rendered" "$dropin" 2>/dev/null; then
     backup=""
     [[ -f $dropin ]] && { backup=$(mktemp); cp -p "$dropin" "$backup"; }
@@ -131,7 +132,6 @@ if ! cmp -s "$rendered" "$dropin" 2>/dev/null; then
     fi
     [[ -n $backup ]] && rm -f "$backup"
     say "installed $dropin (sshd -t: ok)"
-    sshd_changed=1
 fi
 
 # 6. systemd.
@@ -148,12 +148,16 @@ fi
 systemctl daemon-reload
 (( start )) || { say "installed; not started (--no-start)"; exit 0; }
 systemctl enable --quiet epochfs.service
-if (( unit_changed )) || ! systemctl is-active --quiet epochfs.service; then
+# A new binary or unit takes effect only in a new daemon (an old one cannot answer requests
+# it does not know); restarting ends the sessions inside the mount, and clients reconnect.
+if (( unit_changed || binary_changed )) || ! systemctl is-active --quiet epochfs.service; then
     systemctl restart epochfs.service
     say "epochfs.service (re)started: $mount is live"
 fi
-if (( sshd_changed )) && systemctl is-active --quiet ssh.service; then
-    systemctl reload ssh.service
+# Reloaded every time (sshd -t passed above): a run that stopped before the reload must not
+# leave sshd without the drop-in it installed.
+if systemctl is-active --quiet ssh.service; then
+    /usr/sbin/sshd -t && systemctl reload ssh.service
     say "sshd reloaded"
 fi
 say "done. Next: epochfs district add NAME --create-user; epochfs keys add NAME FILE.pub"

@@ -32,7 +32,8 @@ if ! id demo >/dev/null 2>&1; then
 else
     # A demo user from an earlier demo: make it a district user (key logins only, chrooted).
     usermod -aG epochfs-districts -p '*' -s /usr/sbin/nologin -d /upload demo
-    epochfs district list --store "$store" | grep -q '^demo\b' || epochfs district add demo --store "$store"
+    districts=$(epochfs district list --store "$store")
+    grep -q '^demo\b' <<<"$districts" || epochfs district add demo --store "$store"
 fi
 
 # A key for the demo district, and a stock sshd of the demo's own on a loopback port with

@@ -72,6 +72,8 @@ extension FileSystem {
                 let files = held.filter { !$0.isDirectory }.count
                 throw AdminError("district '\(name)' still holds \(files) files and \(held.count - files) directories: move them away first, or pass --delete-data to delete them")
             }
+            // Its keys stop working first, so that no failure below leaves them working.
+            try keyFiles.write(district: name, keys: [])
             var removal = Removal()
             try meta.database.transaction {
                 for record in below { try removeName(record, &state, &removal) }
@@ -80,7 +82,6 @@ extension FileSystem {
                 try meta.touch(.root, mtime: currentTime())
             }
             complete(removal, state)
-            try keyFiles.write(district: name, keys: [])
             return district
         }
         notifier?.invalidateEntry(parent: .root, name: name)

@@ -10,7 +10,8 @@ extension FileSystem {
 
     /// Adds keys (already checked) to a district; ones it has already are left as they are.
     /// They work from the next login on: the district's authorized-keys file is rewritten
-    /// before this returns. Returns the keys that were new.
+    /// (always, so that a write that failed before is repaired) before this returns. Returns
+    /// the keys that were new.
     public func addKeys(_ keys: [StoredKey], to name: String) throws -> [StoredKey] {
         let added = try withState { state -> [StoredKey] in
             let meta = state.metadata
@@ -34,11 +35,15 @@ extension FileSystem {
         let removed = try withState { state -> StoredKey in
             let meta = state.metadata
             let district = try Self.district(named: name, in: state)
-            guard let key = try meta.keys(of: district).first(where: { $0.fingerprint == wanted }) else {
+            let keys = try meta.keys(of: district)
+            guard let key = keys.first(where: { $0.fingerprint == wanted }) else {
+                try keyFiles.write(district: name, keys: keys)
                 throw AdminError("district '\(name)' has no key \(wanted) (see: epochfs keys list \(name))")
             }
+            // The file first: if the commit then fails, the key is refused but still listed
+            // (and a retry removes it); the other order could leave a removed key working.
+            try keyFiles.write(district: name, keys: keys.filter { $0.fingerprint != key.fingerprint })
             try meta.database.transaction { _ = try meta.deleteKey(fingerprint: key.fingerprint, district: district) }
-            try keyFiles.write(district: name, keys: try meta.keys(of: district))
             return key
         }
         logger.notice("key removed", metadata: ["district": "\(name)", "key.fingerprint": "\(removed.fingerprint)"])

@@ -41,8 +41,9 @@ public final class FileSystem: Sendable {
         try Self.prepareStoreRoot(storeRoot)
         let blobs = try BlobStore(root: storeRoot)
         let metadata = try MetadataStore(path: storeRoot + "/metadata.db", now: currentTime(), exclusive: exclusiveDatabase)
-        // SQLite gives its -wal and -shm files the database file's mode.
-        try Sys.chmod(storeRoot + "/metadata.db", 0o600)
+        // SQLite gives its -wal and -shm files the database file's mode; a store made before
+        // umask 077 may have had them readable.
+        try Self.restrictDatabaseFiles(storeRoot)
         _ = try Recovery.run(metadata: metadata, blobs: blobs, logger: logger)
         let keyFiles = AuthorizedKeysFiles(storeRoot: storeRoot, group: keysGroup)
         try keyFiles.replaceAll(Dictionary(uniqueKeysWithValues: metadata.districts().map { ($0.name, try metadata.keys(of: $0)) }))
@@ -56,9 +57,13 @@ public final class FileSystem: Sendable {
     /// The store's root lets the key group through to `authorized_keys/` (0711: search, no
     /// listing); everything else in it is root's alone.
     private static func prepareStoreRoot(_ root: String) throws {
-        try Sys.mkdir(root, 0o711)
+        try Sys.mkdir(root, 0o700)
+        try restrictDatabaseFiles(root)
         try Sys.chmod(root, 0o711)
-        for name in ["metadata.db-wal", "metadata.db-shm"] where try Sys.status(root + "/" + name) != nil {
+    }
+
+    private static func restrictDatabaseFiles(_ root: String) throws {
+        for name in ["metadata.db", "metadata.db-wal", "metadata.db-shm"] where try Sys.status(root + "/" + name) != nil {
             try Sys.chmod(root + "/" + name, 0o600)
         }
     }

@@ -38,12 +38,16 @@ public struct CSVReader {
     public let file: String
     private let fd: Int32
     private let chunkSize: Int
+    private let maxRecordBytes: Int
 
     /// `file` names the file in problems; `fd` is read from its current offset and not closed.
-    public init(file: String, fd: Int32, chunkSize: Int = 1 << 20) {
+    /// A record longer than `maxRecordBytes` (in practice: a quote opened and never closed)
+    /// ends the reading with a fatal problem rather than filling memory with the rest of the file.
+    public init(file: String, fd: Int32, chunkSize: Int = 1 << 20, maxRecordBytes: Int = 16 << 20) {
         self.file = file
         self.fd = fd
-        self.chunkSize = chunkSize
+        self.chunkSize = max(chunkSize, 3)
+        self.maxRecordBytes = maxRecordBytes
     }
 
     /// Calls `body` with every record, in order; blank lines are skipped. Returns the number of
@@ -52,7 +56,7 @@ public struct CSVReader {
     public func read(problems: inout ProblemLog, _ body: (borrowing CSVRecord) throws -> Void) throws -> Int {
         let chunk = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: chunkSize)
         defer { chunk.deallocate() }
-        var machine = Machine(file: file)
+        var machine = Machine(file: file, maxRecordBytes: maxRecordBytes)
         var total = 0
         while true {
             let count = Glibc.read(fd, chunk.baseAddress!, chunkSize)
@@ -66,6 +70,11 @@ public struct CSVReader {
             let bom = total == 0 && count >= 3 && chunk[0] == 0xEF && chunk[1] == 0xBB && chunk[2] == 0xBF
             total += count
             try machine.consume(UnsafeBufferPointer(rebasing: chunk[(bom ? 3 : 0)..<count]), &problems, body)
+            if machine.fieldBytes.count > maxRecordBytes {
+                problems.add(Problem(file: file, line: machine.recordLine, column: machine.ends.count + 1, code: "csv.record-too-long",
+                                     severity: .fatal, message: "a record longer than \(maxRecordBytes >> 20) MiB (a quote that never closes?): the rest of the file is not read"))
+                return total
+            }
         }
         try machine.finish(&problems, body)
         return total
@@ -80,6 +89,7 @@ private struct Machine {
     }
 
     let file: String
+    let maxRecordBytes: Int
     var state = State.fieldStart
     /// The current record's fields, unquoted, back to back, and where each ends.
     var fieldBytes: [UInt8] = []
@@ -89,9 +99,12 @@ private struct Machine {
     var quoteLine = 0            // where the open quote began
     var pendingCR = false        // the last byte was a CR: an LF right after it ends the same line
     var nonASCII = false
+    /// The record had a quoted field: `""` alone on a line is a record of one empty field.
+    var quoted = false
 
-    init(file: String) {
+    init(file: String, maxRecordBytes: Int) {
         self.file = file
+        self.maxRecordBytes = maxRecordBytes
         fieldBytes.reserveCapacity(4096)
         ends.reserveCapacity(64)
     }
@@ -121,6 +134,7 @@ private struct Machine {
                     newLine(byte)
                 case 0x22 where state == .fieldStart:  // "
                     state = .quoted
+                    quoted = true
                     quoteLine = line
                 case 0x22:
                     problems.add(problem("csv.quote-in-unquoted-field", .warning,
@@ -200,7 +214,7 @@ private struct Machine {
 
     private mutating func endRecord(_ problems: inout ProblemLog, _ body: (borrowing CSVRecord) throws -> Void) throws {
         ends.append(fieldBytes.count)
-        let blank = ends.count == 1 && fieldBytes.isEmpty
+        let blank = ends.count == 1 && fieldBytes.isEmpty && !quoted
         if !blank {
             if nonASCII { checkUTF8(fieldBytes, ends, file: file, line: recordLine, &problems) }
             try fieldBytes.withUnsafeBufferPointer { bytes in
@@ -212,6 +226,7 @@ private struct Machine {
         fieldBytes.removeAll(keepingCapacity: true)
         ends.removeAll(keepingCapacity: true)
         nonASCII = false
+        quoted = false
     }
 
     private func problem(_ code: String, _ severity: Severity, _ message: String) -> Problem {

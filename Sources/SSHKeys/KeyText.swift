@@ -77,7 +77,9 @@ public enum KeyText {
     /// `type base64 [comment]`. `continued` says the next line looks like more base64, which
     /// turns "damaged" into "broken across lines".
     private static func oneLine(_ line: String, continued: Bool) throws(KeyError) -> PublicKey {
-        let fields = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true).map(String.init)
+        // OpenSSH separates the fields with spaces or tabs.
+        let fields = line.split(maxSplits: 2, omittingEmptySubsequences: true, whereSeparator: { $0 == " " || $0 == "\t" })
+            .map(String.init)
         guard let declared = fields.first else { throw .malformed("empty line") }
         if declared.hasSuffix("-cert-v01@openssh.com") { throw .certificate }
         if declared == "ssh-dss" { throw .dsa }

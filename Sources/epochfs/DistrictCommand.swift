@@ -101,7 +101,7 @@ struct DistrictCommand: ParsableCommand {
             let response = try perform(.removeDistrict(name: name, deleteData: deleteData), store: store.resolved(), logger: makeLogger())
             try report(response)
             guard let district = response.district else { return }
-            let ended = UnixAccounts.endChrootedSessions(uid: district.uid)
+            let ended = UnixAccounts.endSessions(of: name, uid: district.uid)
             if ended > 0 { print("ended \(ended) running session process\(ended == 1 ? "" : "es") of uid \(district.uid)") }
             if district.managedUser && getpwnam(name) != nil {
                 try UnixAccounts.deleteUser(name)

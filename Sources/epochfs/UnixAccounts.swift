@@ -1,4 +1,5 @@
 import Foundation
+import FuseBridge
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -41,28 +42,34 @@ enum UnixAccounts {
         return groups.prefix(Int(count)).contains(wanted)
     }
 
-    /// Ends the chrooted processes of `uid` (its sshd sessions): removing a district must end
-    /// its access at once, not at its next login, and userdel refuses a user with processes.
-    /// SIGTERM first, SIGKILL for what is left after five seconds. Returns how many there were.
+    /// Ends the district's sshd sessions, the processes of `uid` chrooted into
+    /// `<an epochfs mount>/<district>`: removing a district must end its access at once, not at
+    /// its next login, and userdel refuses a user with processes. SIGTERM first, SIGKILL for
+    /// what is left after five seconds. Returns how many there were.
     @discardableResult
-    static func endChrootedSessions(uid: uid_t) -> Int {
-        let sessions = chrootedProcesses(uid: uid)
+    static func endSessions(of district: String, uid: uid_t) -> Int {
+        let sessions = sessionProcesses(of: district, uid: uid)
         for pid in sessions { kill(pid, SIGTERM) }
-        for _ in 0..<50 where !chrootedProcesses(uid: uid).isEmpty { usleep(100_000) }
-        for pid in chrootedProcesses(uid: uid) { kill(pid, SIGKILL) }
-        for _ in 0..<20 where !chrootedProcesses(uid: uid).isEmpty { usleep(100_000) }
+        for _ in 0..<50 where !sessionProcesses(of: district, uid: uid).isEmpty { usleep(100_000) }
+        for pid in sessionProcesses(of: district, uid: uid) { kill(pid, SIGKILL) }
+        for _ in 0..<20 where !sessionProcesses(of: district, uid: uid).isEmpty { usleep(100_000) }
         return sessions.count
     }
 
-    /// Processes of `uid` whose root directory is not the host's.
-    private static func chrootedProcesses(uid: uid_t) -> [pid_t] {
+    /// Never another user's chrooted processes (a container, or a district sharing a uid).
+    private static func sessionProcesses(of district: String, uid: uid_t) -> [pid_t] {
         ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry in
             guard let pid = pid_t(entry), pid > 1 else { return nil }
             var st = stat()
             guard stat("/proc/\(entry)", &st) == 0, st.st_uid == uid,
-                  let root = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(entry)/root"), root != "/" else {
+                  var root = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(entry)/root") else {
                 return nil
             }
+            // The district's directory is gone by now: the kernel says so after the path.
+            if root.hasSuffix(" (deleted)") { root.removeLast(" (deleted)".count) }
+            let url = URL(fileURLWithPath: root)
+            guard url.lastPathComponent == district,
+                  MountTable.epochfsMount(at: url.deletingLastPathComponent().path) != nil else { return nil }
             return pid
         }
     }

@@ -88,6 +88,9 @@ import Glibc
         #expect(directory.st_mode & 0o7777 == 0o750 && directory.st_gid == keysGroup && directory.st_uid == 0)
         let file = try status(root + "/authorized_keys/alpha")
         #expect(file.st_mode & 0o7777 == 0o640 && file.st_gid == keysGroup && file.st_uid == 0)
-        #expect(try status(root + "/metadata.db").st_mode & 0o077 == 0)
+        for name in ["metadata.db", "metadata.db-wal", "metadata.db-shm"] where try Sys.status(root + "/" + name) != nil {
+            #expect(try status(root + "/" + name).st_mode & 0o077 == 0, "\(name) is root's alone")
+        }
+        #expect(try Sys.status(root + "/metadata.db-wal") != nil, "the check above saw the WAL file")
     }
 }

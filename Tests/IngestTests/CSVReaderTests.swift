@@ -48,10 +48,25 @@ import Testing
         #expect(result.problems.isEmpty)
     }
 
-    @Test func blankLinesAreSkipped() throws {
-        let result = try read("a\n\n\nb\n\n")
-        #expect(result.records.map(\.1) == [["a"], ["b"]])
-        #expect(result.records.map(\.0) == [1, 4])
+    @Test func blankLinesAreSkippedButAQuotedEmptyFieldIsARecord() throws {
+        let result = try read("a\n\n\nb\n\n\"\"\nc")
+        #expect(result.records.map(\.1) == [["a"], ["b"], [""], ["c"]])
+        #expect(result.records.map(\.0) == [1, 4, 6, 7])
+    }
+
+    @Test func aRecordLongerThanTheLimitEndsTheReading() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("csv-\(UUID().uuidString)").path
+        let text = "id,note\n1,\"opened and never closed\n" + String(repeating: "2,filler\n", count: 1000)
+        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let fd = open(path, O_RDONLY)
+        defer { close(fd) }
+        var log = ProblemLog()
+        var records = 0
+        try CSVReader(file: "t.csv", fd: fd, chunkSize: 256, maxRecordBytes: 1024).read(problems: &log) { _ in records += 1 }
+        #expect(records == 1)
+        #expect(log.problems.map(\.code) == ["csv.record-too-long"])
+        #expect(log.problems.first?.line == 2 && log.problems.first?.severity == .fatal)
     }
 
     @Test func strayQuotesAreKeptAndReportedWithoutTheRowsContents() throws {

@@ -100,6 +100,13 @@ struct KeyTextTests {
         #expect(problems.map(\.line) == [2])
     }
 
+    @Test func acceptsTabsBetweenFieldsAsOpenSSHDoes() throws {
+        let generated = try GeneratedKey(type: "ed25519", comment: "")
+        let keys = try KeyText.parse("ssh-ed25519\t\(generated.base64)\tnight job")
+        #expect(keys.map(\.fingerprint) == [generated.fingerprint])
+        #expect(keys.first?.comment == "night job")
+    }
+
     @Test func keepsCommentsPrintable() throws {
         let generated = try GeneratedKey(type: "ed25519", comment: "")
         let keys = try KeyText.parse("ssh-ed25519 \(generated.base64) tab\there\u{7}bell")
