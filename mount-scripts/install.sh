@@ -43,6 +43,8 @@ done
 [[ $(id -u) -eq 0 ]] || die "run as root (it installs into /usr/local, /etc and systemd)"
 [[ -x /usr/sbin/sshd ]] || die "/usr/sbin/sshd is missing: apt-get install openssh-server"
 [[ $mount == /* && $store == /* ]] || die "--mount and --store must be absolute paths"
+[[ $mount =~ ^[A-Za-z0-9/._-]+$ && $store =~ ^[A-Za-z0-9/._-]+$ ]] \
+    || die "--mount and --store may hold only letters, digits and / . _ - (sshd_config and systemd read them unquoted)"
 
 # Installs $1 as $2 with mode $3 unless it is identical already; says so when it changes.
 put() {
