@@ -224,6 +224,10 @@ final class SSHFixture {
 
     /// Stops sshd and the sessions it left, removes the districts and their users, unmounts.
     func tearDown() {
+        // sshd may have started without the pid being read in time.
+        let sshd = sshd ?? (try? Files.read(sshDirectory + "/sshd.pid")).flatMap {
+            pid_t(String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        }
         if let sshd {
             kill(sshd, SIGTERM)
             if !eventually(within: 10, { kill(sshd, 0) != 0 }) {
