@@ -64,7 +64,12 @@ struct DistrictCommand: ParsableCommand {
                 try report(response)
                 print("unix user '\(name)' created (in group \(districtsGroup), no shell, key logins only)")
             } catch {
-                try? UnixAccounts.deleteUser(name)
+                // Unless the district was made after all (a daemon that committed and then did
+                // not answer): its user must stay.
+                let listed = try? perform(.listDistricts, store: store.resolved(), logger: makeLogger())
+                if listed?.districts?.contains(where: { $0.district.name == name }) != true {
+                    try? UnixAccounts.deleteUser(name)
+                }
                 throw error
             }
         }
