@@ -62,9 +62,7 @@ extension FileSystem {
     public func removeDistrict(name: String, deleteData: Bool) throws -> DistrictRecord {
         let district = try withState { state -> DistrictRecord in
             let meta = state.metadata
-            guard let district = try meta.district(named: name) else {
-                throw AdminError("no district '\(name)' (see: epochfs district list)")
-            }
+            let district = try Self.district(named: name, in: state)
             let root = InodeNumber(rawValue: district.rootIno)
             let below = try meta.descendants(of: root)
             let held = below.filter { $0.ino.rawValue != district.uploadIno && $0.ino.rawValue != district.processedIno }

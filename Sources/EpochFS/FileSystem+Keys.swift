@@ -50,7 +50,8 @@ extension FileSystem {
         return removed
     }
 
-    private static func district(named name: String, in state: State) throws -> DistrictRecord {
+    /// The district of this name, or an error that says how to see which exist.
+    static func district(named name: String, in state: State) throws -> DistrictRecord {
         guard let district = try state.metadata.district(named: name) else {
             throw AdminError("no district '\(name)' (see: epochfs district list)")
         }

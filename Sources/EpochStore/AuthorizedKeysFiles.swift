@@ -27,7 +27,9 @@ public struct AuthorizedKeysFiles: Sendable {
         try Sys.chmod(directory, group == nil ? 0o700 : 0o750)
     }
 
-    /// Replaces a district's file with these keys; no keys removes the file.
+    /// Replaces a district's file with these keys; no keys removes the file. A file that
+    /// already holds exactly this, with the right owner and mode, is left alone: every store
+    /// open (each command run while the daemon is down) passes every district through here.
     public func write(district: String, keys: [StoredKey]) throws {
         let path = directory + "/" + district
         guard !keys.isEmpty else {
@@ -35,15 +37,15 @@ public struct AuthorizedKeysFiles: Sendable {
             try Sys.fsyncDirectory(directory)
             return
         }
+        let text = Array(keys.map { $0.authorizedKeysLine + "\n" }.joined().utf8)
+        let mode: mode_t = group == nil ? 0o600 : 0o640
+        if try holds(path, text, mode: mode) { return }
         let temporary = directory + "/." + district + ".new"
         let fd = try Sys.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         do {
             try Sys.fchown(fd, 0, group ?? 0)
-            try Sys.fchmod(fd, group == nil ? 0o600 : 0o640)
-            let text = keys.map { $0.authorizedKeysLine + "\n" }.joined()
-            try text.utf8CString.withUnsafeBytes { bytes in
-                try Sys.pwriteAll(fd, UnsafeRawBufferPointer(rebasing: bytes.dropLast()), 0)
-            }
+            try Sys.fchmod(fd, mode)
+            try text.withUnsafeBytes { try Sys.pwriteAll(fd, $0, 0) }
             try Sys.fsync(fd)
             Sys.close(fd)
         } catch {
@@ -53,6 +55,20 @@ public struct AuthorizedKeysFiles: Sendable {
         }
         try Sys.rename(temporary, path)
         try Sys.fsyncDirectory(directory)
+    }
+
+    /// Whether the file at `path` is root's, with `mode` and the key group, holding `text`.
+    private func holds(_ path: String, _ text: [UInt8], mode: mode_t) throws -> Bool {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { Sys.close(fd) }
+        let st = try Sys.fstat(fd)
+        guard st.st_uid == 0, st.st_gid == (group ?? 0), st.st_mode & 0o7777 == mode, st.st_size == text.count else {
+            return false
+        }
+        var existing = [UInt8](repeating: 0, count: text.count)
+        let count = try existing.withUnsafeMutableBytes { try Sys.pread(fd, $0, 0) }
+        return count == text.count && existing == text
     }
 
     /// Makes the directory hold exactly these districts' files.

@@ -74,6 +74,19 @@ import Glibc
         }
     }
 
+    @Test func aFileThatIsCurrentIsNotWrittenAgain() throws {
+        try withStore { store throws in
+            _ = try store.fs.addKeys([key(1)], to: "alpha")
+            let path = store.root + "/authorized_keys/alpha"
+            let before = try #require(try Sys.status(path)).st_ino
+            _ = try store.reopened()
+            _ = try store.fs.addKeys([key(1)], to: "alpha")
+            #expect(try Sys.status(path)?.st_ino == before, "same content, owner and mode: no new file")
+            _ = try store.fs.addKeys([key(2)], to: "alpha")
+            #expect(try Sys.status(path)?.st_ino != before, "new content: a new file renamed into place")
+        }
+    }
+
     @Test func onlyRootAndTheKeyGroupCanReachTheKeys() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("epochfs-keys-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: root) }

@@ -103,10 +103,3 @@ func keyFingerprint(_ line: String, sourceLocation: SourceLocation = #_sourceLoc
     }
     return String(fingerprint)
 }
-
-extension MountFixture {
-    @discardableResult
-    func epochfs(_ arguments: [String], input: String) throws -> CommandResult {
-        try Command.run([binary] + arguments, input: Array(input.utf8), timeout: 30)
-    }
-}

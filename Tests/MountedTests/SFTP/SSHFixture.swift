@@ -165,13 +165,18 @@ final class SSHFixture {
         // The daemonized sshd writes its pid file after it starts to listen.
         var pid: pid_t?
         let listening = eventually(within: 10) {
-            pid = (try? Files.read(sshDirectory + "/sshd.pid")).flatMap {
-                pid_t(String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
-            }
+            pid = pidFromFile
             return pid != nil && Self.accepts(port: port)
         }
         sshd = pid
         guard listening else { throw CommandError(description: "sshd does not listen on port \(port):\n\(logTail())") }
+    }
+
+    /// What the daemonized sshd wrote to its pid file, once it has.
+    private var pidFromFile: pid_t? {
+        (try? Files.read(sshDirectory + "/sshd.pid")).flatMap {
+            pid_t(String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        }
     }
 
     func logTail(_ count: Int = 4000) -> String {
@@ -225,10 +230,7 @@ final class SSHFixture {
     /// Stops sshd and the sessions it left, removes the districts and their users, unmounts.
     func tearDown() {
         // sshd may have started without the pid being read in time.
-        let sshd = sshd ?? (try? Files.read(sshDirectory + "/sshd.pid")).flatMap {
-            pid_t(String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
-        }
-        if let sshd {
+        if let sshd = sshd ?? pidFromFile {
             kill(sshd, SIGTERM)
             if !eventually(within: 10, { kill(sshd, 0) != 0 }) {
                 Issue.record("sshd \(sshd) still runs 10 s after SIGTERM; killing it")

@@ -197,8 +197,8 @@ final class MountFixture {
 
     /// Runs `epochfs` with these arguments (callers pass `--store` themselves where it applies).
     @discardableResult
-    func epochfs(_ arguments: [String], as identity: Identity = .root) throws -> CommandResult {
-        try Command.run([binary] + arguments, as: identity, timeout: 30)
+    func epochfs(_ arguments: [String], as identity: Identity = .root, input: String = "") throws -> CommandResult {
+        try Command.run([binary] + arguments, as: identity, input: Array(input.utf8), timeout: 30)
     }
 
     func add(_ district: District) throws {
