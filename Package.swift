@@ -11,6 +11,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // libfuse3: the shim header and thin wrappers for what Swift cannot import.
@@ -38,8 +39,12 @@ let package = Package(
             name: "SSHKeys",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
-        // Recognising and validating uploads: CSV reading, problems. No filesystem.
-        .target(name: "Ingest"),
+        // Recognising and validating uploads: profiles, CSV reading, checks, zipped sets,
+        // problems. Reads files it is given; knows nothing of the store or the mount.
+        .target(
+            name: "Ingest",
+            dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]
+        ),
         // Filesystem semantics: inodes, handles, zones, policy, errno. No kernel needed.
         .target(
             name: "EpochFS",

@@ -10,5 +10,5 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
     fuse3 libfuse3-dev libsqlite3-dev sqlite3 attr rsync util-linux coreutils findutils diffutils procps \
-    passwd openssh-server openssh-client lftp python3-paramiko \
+    passwd openssh-server openssh-client lftp python3-paramiko zlib1g-dev zip unzip \
     >/dev/null

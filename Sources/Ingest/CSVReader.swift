@@ -54,6 +54,14 @@ public struct CSVReader {
     /// bytes read. Throws what `body` throws, or a `CSVReadError` when the file cannot be read.
     @discardableResult
     public func read(problems: inout ProblemLog, _ body: (borrowing CSVRecord) throws -> Void) throws -> Int {
+        try read(problems: &problems) { record, _ in try body(record) }
+    }
+
+    /// Like `read(problems:_:)`, but `body` also gets the log to add its own problems to: the
+    /// reader's problems about a record are in it before `body` sees the record, so a caller
+    /// can tell from the log's counts whether the reader found something wrong with it.
+    @discardableResult
+    public func read(problems: inout ProblemLog, _ body: (borrowing CSVRecord, inout ProblemLog) throws -> Void) throws -> Int {
         let chunk = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: chunkSize)
         defer { chunk.deallocate() }
         var machine = Machine(file: file, maxRecordBytes: maxRecordBytes)
@@ -110,7 +118,7 @@ private struct Machine {
     }
 
     mutating func consume(_ buffer: UnsafeBufferPointer<UInt8>, _ problems: inout ProblemLog,
-                          _ body: (borrowing CSVRecord) throws -> Void) throws {
+                          _ body: (borrowing CSVRecord, inout ProblemLog) throws -> Void) throws {
         let count = buffer.count
         var index = 0
         while index < count {
@@ -196,7 +204,7 @@ private struct Machine {
     }
 
     /// The end of the file: the last record, or the report of a quote that never closed.
-    mutating func finish(_ problems: inout ProblemLog, _ body: (borrowing CSVRecord) throws -> Void) throws {
+    mutating func finish(_ problems: inout ProblemLog, _ body: (borrowing CSVRecord, inout ProblemLog) throws -> Void) throws {
         if state == .quoted {
             problems.add(Problem(file: file, line: quoteLine, column: ends.count + 1, code: "csv.unterminated-quote", severity: .fatal,
                                  message: "a quoted field that starts here never ends: the rest of the file would be one field"))
@@ -212,14 +220,14 @@ private struct Machine {
         state = .fieldStart
     }
 
-    private mutating func endRecord(_ problems: inout ProblemLog, _ body: (borrowing CSVRecord) throws -> Void) throws {
+    private mutating func endRecord(_ problems: inout ProblemLog, _ body: (borrowing CSVRecord, inout ProblemLog) throws -> Void) throws {
         ends.append(fieldBytes.count)
         let blank = ends.count == 1 && fieldBytes.isEmpty && !quoted
         if !blank {
             if nonASCII { checkUTF8(fieldBytes, ends, file: file, line: recordLine, &problems) }
             try fieldBytes.withUnsafeBufferPointer { bytes in
                 try ends.withUnsafeBufferPointer { ends in
-                    try body(CSVRecord(line: recordLine, bytes: bytes, ends: ends))
+                    try body(CSVRecord(line: recordLine, bytes: bytes, ends: ends), &problems)
                 }
             }
         }

@@ -5,6 +5,11 @@ public struct ProblemLog: Sendable {
     /// How many problems each code had, reported or not.
     public private(set) var counts: [String: Int] = [:]
     public let limitPerCode: Int
+    /// How many problems of each severity were added, reported or not. Plain counters, so a
+    /// reader of millions of rows can tell cheaply whether a row had a problem.
+    public private(set) var rowProblems = 0
+    public private(set) var warnings = 0
+    public private(set) var fatals = 0
 
     public init(limitPerCode: Int = 100) {
         self.limitPerCode = limitPerCode
@@ -14,6 +19,11 @@ public struct ProblemLog: Sendable {
         let count = counts[problem.code, default: 0] + 1
         counts[problem.code] = count
         if count <= limitPerCode { problems.append(problem) }
+        switch problem.severity {
+        case .row: rowProblems += 1
+        case .warning: warnings += 1
+        case .fatal: fatals += 1
+        }
     }
 
     /// Problems of a code beyond the limit, which `problems` does not list.

@@ -1,15 +1,49 @@
-// Reads CSV files with the Ingest reader and reports throughput per core:
-//   swift run -c release ingest-bench FILE...
+// Ingest throughput per core.
+//   ingest-bench FILE...                       read CSV files with the streaming reader
+//   ingest-bench --oneroster-set MB DIRECTORY  write a valid OneRoster 1.1 set of about MB
+//                                              megabytes into DIRECTORY, then validate it
 import Foundation
 import Glibc
 import Ingest
 
-let files = CommandLine.arguments.dropFirst()
-guard !files.isEmpty else {
-    print("usage: ingest-bench FILE...")
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+func format(_ value: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
+
+var arguments = Array(CommandLine.arguments.dropFirst())
+guard !arguments.isEmpty else {
+    print("usage: ingest-bench FILE... | ingest-bench --oneroster-set MB DIRECTORY")
     exit(2)
 }
-for path in files {
+
+if arguments.first == "--oneroster-set" {
+    guard arguments.count == 3, let megabytes = Int64(arguments[1]) else {
+        print("usage: ingest-bench --oneroster-set MB DIRECTORY")
+        exit(2)
+    }
+    let files = try IngestBenchmark.writeOneRosterSet(into: arguments[2], approximateBytes: megabytes * 1_000_000)
+    guard let profile = ProfileLibrary.builtIn.first(where: { $0.name == "oneroster-1.1" }) else { exit(1) }
+    guard case .recognised(let found) = Recogniser.recognise(files, profiles: ProfileLibrary.builtIn), found.name == profile.name else {
+        print("the generated set was not recognised as oneroster-1.1")
+        exit(1)
+    }
+    // Once to warm the page cache, then measured.
+    _ = try IngestBenchmark.measure(files, profile: profile)
+    let run = try IngestBenchmark.measure(files, profile: profile)
+    let rows = run.report.files.reduce(0) { $0 + $1.rows }
+    print("validated \(format(Double(run.bytes) / 1e6)) MB of OneRoster 1.1 CSV (\(files.count) files, \(rows) rows, "
+          + "\(run.report.problems.counts.values.reduce(0, +)) problems, fatal: \(run.report.fatal)): "
+          + "\(format(run.wallSeconds, 2)) s wall, \(format(run.cpuSeconds, 2)) s CPU: "
+          + "\(format(run.megabytesPerCPUSecond, 0)) MB/s per core")
+    exit(0)
+}
+
+for path in arguments {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else {
         print("\(path): \(String(cString: strerror(errno)))")
@@ -18,23 +52,16 @@ for path in files {
     var problems = ProblemLog()
     var records = 0
     var fields = 0
-    var usage0 = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage0)
-    var start = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &start)
+    let cpu0 = cpuSeconds()
+    let wall0 = Date()
     let bytes = try CSVReader(file: path, fd: fd).read(problems: &problems) { record in
         records += 1
         fields += record.count
     }
-    var end = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &end)
-    var usage1 = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage1)
+    let wall = Date().timeIntervalSince(wall0)
+    let cpu = cpuSeconds() - cpu0
     close(fd)
-    func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
-    let cpu = seconds(usage1.ru_utime) + seconds(usage1.ru_stime) - seconds(usage0.ru_utime) - seconds(usage0.ru_stime)
-    let wall = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9
     let mb = Double(bytes) / 1e6
-    print("\(path): \(String(format: "%.1f", mb)) MB, \(records) records, \(fields) fields, \(problems.counts.values.reduce(0, +)) problems; "
-          + "\(String(format: "%.2f", wall)) s wall, \(String(format: "%.2f", cpu)) s CPU: \(String(format: "%.0f", mb / cpu)) MB/s per core")
+    print("\(path): \(format(mb)) MB, \(records) records, \(fields) fields, \(problems.counts.values.reduce(0, +)) problems; "
+          + "\(format(wall, 2)) s wall, \(format(cpu, 2)) s CPU: \(format(mb / cpu, 0)) MB/s per core")
 }

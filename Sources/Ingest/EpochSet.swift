@@ -1,0 +1,207 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One file of an epoch, as processing reads it (the store gives the path of the blob).
+public struct SetFile: Sendable, Equatable {
+    /// Relative to the epoch directory, "/"-separated, e.g. `users.csv` or `sub/x.csv`.
+    public var path: String
+    /// Absolute path of the bytes to read (a blob file, read-only).
+    public var location: String
+    public var size: Int64
+
+    public init(path: String, location: String, size: Int64) {
+        self.path = path
+        self.location = location
+        self.size = size
+    }
+
+    /// The last component of `path`.
+    var name: Substring {
+        path.split(separator: "/", omittingEmptySubsequences: false).last ?? Substring(path)
+    }
+}
+
+/// What a set of files is, as far as the profiles can tell.
+public enum Recognition: Sendable {
+    case recognised(Profile)
+    /// A sentence for staff saying why no profile fits, naming the files (never their contents).
+    case unrecognised(reason: String)
+}
+
+/// Tells which profile a set of files is, from file names and the manifest alone.
+public enum Recogniser {
+    /// Profiles with a manifest rule are tried first, in order, then those recognised by file
+    /// names. A set that only a single `.zip` makes up is unrecognised: extract it with
+    /// `ZipSet` and recognise the extracted files.
+    public static func recognise(_ files: [SetFile], profiles: [Profile]) -> Recognition {
+        let inventory = SetInventory(files)
+        if ZipSet.holdsSet(files) != nil {
+            return .unrecognised(reason: "the set is one zip archive: extract it, then recognise its files")
+        }
+        var manifestFindings: [String] = []
+        for profile in profiles {
+            guard let rule = profile.recognition.manifest,
+                  let file = inventory.data.first(where: { names($0.name, rule.file, equalIn: profile) }) else { continue }
+            guard let manifest = try? Manifest.read(file, rule: rule) else {
+                manifestFindings.append("\(file.path) cannot be read")
+                continue
+            }
+            guard manifest.headerMatches else {
+                manifestFindings.append("\(file.path) does not have the header \(rule.header.joined(separator: ","))")
+                continue
+            }
+            let differing = rule.values.keys.sorted().filter { manifest.properties[$0] != rule.values[$0] }
+            if differing.isEmpty { return .recognised(profile) }
+            // Property values of a manifest are settings, not student data: staff need to see them.
+            let found = differing.map { "\($0) is \(manifest.properties[$0].map { "`\($0)`" } ?? "missing")" }
+            manifestFindings.append("\(file.path): \(found.joined(separator: ", ")), not what \(profile.name) needs")
+        }
+        if !manifestFindings.isEmpty {
+            return .unrecognised(reason: "no profile accepts the manifest (" + unique(manifestFindings).joined(separator: "; ")
+                                 + "): another version of the format?; files: " + list(inventory.data))
+        }
+        var lookalikes: [String] = []
+        for profile in profiles {
+            guard let fileNames = profile.recognition.fileNames else { continue }
+            let excluded = (profile.recognition.withoutFiles ?? []).filter { name in
+                inventory.data.contains { names($0.name, name, equalIn: profile) }
+            }
+            guard excluded.isEmpty else { continue }
+            let matched = inventory.data.filter { file in fileNames.contains { names(file.name, $0, equalIn: profile) } }
+            guard !matched.isEmpty else { continue }
+            // Files that only a manifest profile knows (users.csv, orgs.csv) mean the set is that
+            // format with its manifest missing, even if it also has a file this profile knows.
+            let foreign = inventory.data.filter { file in
+                !matched.contains(file) && profiles.contains { other in
+                    other.recognition.manifest != nil && other.files.contains { names(file.name, $0.fileName, equalIn: other) }
+                }
+            }
+            if foreign.isEmpty { return .recognised(profile) }
+            lookalikes.append(profile.name)
+        }
+        let manifestLookalike = inventory.data.filter { file in
+            profiles.contains { profile in
+                profile.recognition.manifest != nil && profile.files.contains { names(file.name, $0.fileName, equalIn: profile) }
+            }
+        }
+        if !manifestLookalike.isEmpty {
+            return .unrecognised(reason: "files of a format that needs a manifest (" + list(manifestLookalike)
+                                 + ") but no manifest.csv: OneRoster 1.0 or no manifest.csv; files: " + list(inventory.data))
+        }
+        let nameProfiles = profiles.filter { $0.recognition.fileNames != nil }
+        let expected = nameProfiles.map { "\($0.name) (\(($0.recognition.fileNames ?? []).joined(separator: ", ")))" }
+        return .unrecognised(reason: "no manifest.csv and none of the file names of " + expected.joined(separator: " or ")
+                             + "; files: " + list(inventory.data))
+    }
+
+    /// Files that the set's own manifest names (mode bulk/delta) but that are not among `files` yet:
+    /// an epoch whose manifest lists missing files waits before sealing. Empty when no profile's manifest is present or nothing is missing.
+    public static func awaitedFiles(_ files: [SetFile], profiles: [Profile]) -> [String] {
+        guard case .recognised(let profile) = recognise(files, profiles: profiles), let rule = profile.recognition.manifest else {
+            return []
+        }
+        let inventory = SetInventory(files)
+        guard let file = inventory.data.first(where: { names($0.name, rule.file, equalIn: profile) }),
+              let manifest = try? Manifest.read(file, rule: rule) else { return [] }
+        var awaited: [String] = []
+        for spec in profile.files {
+            guard let mode = manifest.modes[spec.name], mode != Manifest.absent else { continue }
+            if !inventory.data.contains(where: { names($0.name, spec.fileName, equalIn: profile) }) {
+                awaited.append(spec.fileName)
+            }
+        }
+        return awaited
+    }
+
+    static func names(_ a: Substring, _ b: String, equalIn profile: Profile) -> Bool {
+        profile.caseSensitiveNames ? a == b : a.lowercased() == b.lowercased()
+    }
+
+    private static func list(_ files: [SetFile]) -> String {
+        files.isEmpty ? "none" : files.map(\.path).joined(separator: ", ")
+    }
+
+    private static func unique(_ texts: [String]) -> [String] {
+        var seen = Set<String>()
+        return texts.filter { seen.insert($0).inserted }
+    }
+}
+
+/// The files of a set sorted by what their names make them: data at the top level, and the
+/// rest, which is never read as data.
+struct SetInventory {
+    var data: [SetFile] = []
+    var strays: [SetFile] = []
+    var markers: [SetFile] = []
+    var temporaries: [SetFile] = []
+    /// Files in sub-folders: formats keep their files at the top level.
+    var nested: [SetFile] = []
+
+    init(_ files: [SetFile]) {
+        for file in files {
+            if file.path.contains("/") {
+                nested.append(file)
+                continue
+            }
+            switch FileRole.of(file.path) {
+            case .data: data.append(file)
+            case .stray: strays.append(file)
+            case .marker: markers.append(file)
+            case .temporary: temporaries.append(file)
+            }
+        }
+    }
+}
+
+/// A manifest file read: its properties and the mode of each file it names.
+struct Manifest {
+    static let absent = "absent"
+
+    var headerMatches = false
+    /// Property → value, the first row of each property.
+    var properties: [String: String] = [:]
+    /// Role → mode, from the rows whose property starts with the rule's `filePrefix`.
+    var modes: [String: String] = [:]
+    /// Line of each property's row, for problems.
+    var lines: [String: Int] = [:]
+    var rows = 0
+    /// Problems found while reading (CSV problems, repeated properties).
+    var problems = ProblemLog()
+
+    /// A manifest is a few dozen rows: more than this is not a manifest, and is not read on.
+    static let maximumRows = 10_000
+
+    static func read(_ file: SetFile, rule: ManifestRule) throws -> Manifest {
+        let fd = open(file.location, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw CSVReadError(file: file.path, errno: errno) }
+        defer { close(fd) }
+        var manifest = Manifest()
+        var problems = ProblemLog()
+        var first = true
+        try CSVReader(file: file.path, fd: fd, chunkSize: 64 << 10, maxRecordBytes: 1 << 20).read(problems: &problems) { record, problems in
+            if first {
+                first = false
+                manifest.headerMatches = record.count == rule.header.count
+                    && (0..<record.count).allSatisfy { record.string($0) == rule.header[$0] }
+                return
+            }
+            manifest.rows += 1
+            guard manifest.rows <= maximumRows, record.count >= 2 else { return }
+            let property = record.string(0)
+            let value = record.string(1)
+            if manifest.properties[property] != nil {
+                problems.add(Problem(file: file.path, line: record.line, column: 1, code: "manifest.repeated-property", severity: .warning,
+                                     message: "property `\(property)` is given again: the first row counts"))
+                return
+            }
+            manifest.properties[property] = value
+            manifest.lines[property] = record.line
+            if property.hasPrefix(rule.filePrefix) {
+                manifest.modes[String(property.dropFirst(rule.filePrefix.count))] = value
+            }
+        }
+        manifest.problems = problems
+        return manifest
+    }
+}

@@ -1,0 +1,144 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Checks of single field values against a `ValueType`, made on the field's bytes: a
+/// validation run checks millions of fields and must not make a String for each.
+enum ValueChecks {
+    typealias Bytes = UnsafeBufferPointer<UInt8>
+
+    /// `YYYY-MM-DD` as the number YYYYMMDD (comparable), or nil when malformed or not a real date.
+    static func date(_ field: Bytes) -> Int? {
+        guard field.count == 10, field[4] == dash, field[7] == dash,
+              let year = number(field, 0, 4), let month = number(field, 5, 2), let day = number(field, 8, 2),
+              exists(year: year, month: month, day: day) else { return nil }
+        return year * 10_000 + month * 100 + day
+    }
+
+    /// `MM/DD/YYYY` (month and day may have one digit) as YYYYMMDD, or nil.
+    static func usDate(_ field: Bytes) -> Int? {
+        guard let firstSlash = field.firstIndex(of: slash), firstSlash >= 1, firstSlash <= 2 else { return nil }
+        let rest = firstSlash + 1
+        guard let secondSlash = field[rest...].firstIndex(of: slash), secondSlash - rest >= 1, secondSlash - rest <= 2,
+              field.count - secondSlash - 1 == 4,
+              let month = number(field, 0, firstSlash), let day = number(field, rest, secondSlash - rest),
+              let year = number(field, secondSlash + 1, 4),
+              exists(year: year, month: month, day: day) else { return nil }
+        return year * 10_000 + month * 100 + day
+    }
+
+    /// ISO-8601 UTC date-time: `YYYY-MM-DDTHH:MM:SS`, an optional `.fraction`, then `Z` or `+00:00`.
+    static func isDateTime(_ field: Bytes) -> Bool {
+        guard field.count >= 20, date(UnsafeBufferPointer(rebasing: field[0..<10])) != nil, field[10] == UInt8(ascii: "T"),
+              field[13] == colon, field[16] == colon,
+              let hour = number(field, 11, 2), let minute = number(field, 14, 2), let second = number(field, 17, 2),
+              hour < 24, minute < 60, second < 61 else { return false }
+        var index = 19
+        if field[index] == UInt8(ascii: ".") {
+            index += 1
+            let start = index
+            while index < field.count, isDigit(field[index]) { index += 1 }
+            guard index > start else { return false }
+        }
+        let zone = field.count - index
+        if zone == 1 { return field[index] == UInt8(ascii: "Z") }
+        if zone == 6 {
+            return field[index] == UInt8(ascii: "+") && field[index + 1] == zero && field[index + 2] == zero
+                && field[index + 3] == colon && field[index + 4] == zero && field[index + 5] == zero
+        }
+        return false
+    }
+
+    static func isBoolean(_ field: Bytes) -> Bool {
+        equals(field, "true") || equals(field, "false")
+    }
+
+    static func isYear(_ field: Bytes) -> Bool {
+        field.count == 4 && number(field, 0, 4) != nil
+    }
+
+    static func isFlag(_ field: Bytes) -> Bool {
+        field.count == 1 && (field[0] == UInt8(ascii: "Y") || field[0] == UInt8(ascii: "N"))
+    }
+
+    /// A CEDS grade code: IT, PR, PK, TK, KG, 01–13, PS, UG, Other.
+    static func isGrade(_ field: Bytes) -> Bool {
+        if field.count == 2 {
+            if let value = number(field, 0, 2) { return value >= 1 && value <= 13 }
+            for code in gradeLetters where field[0] == code.0 && field[1] == code.1 { return true }
+            return false
+        }
+        return equals(field, "Other")
+    }
+
+    /// What a spreadsheet makes of a long number: `1.23E+15`. The digits past the precision
+    /// are gone, so the id cannot be recovered.
+    static func looksScientific(_ field: Bytes) -> Bool {
+        // One pass, left to right: most ids fail at the second byte.
+        guard field.count >= 4, isDigit(field[0]) else { return false }
+        var index = 1
+        if field[index] == UInt8(ascii: ".") { index += 1 }
+        while index < field.count, isDigit(field[index]) { index += 1 }
+        guard index < field.count, field[index] == UInt8(ascii: "E") || field[index] == UInt8(ascii: "e") else { return false }
+        index += 1
+        if index < field.count, field[index] == UInt8(ascii: "+") || field[index] == UInt8(ascii: "-") { index += 1 }
+        let exponent = index
+        while index < field.count, isDigit(field[index]) { index += 1 }
+        return index == field.count && index > exponent
+    }
+
+    /// Whether the field's bytes are exactly `text`'s UTF-8.
+    static func equals(_ field: Bytes, _ text: StaticString) -> Bool {
+        field.count == text.utf8CodeUnitCount && memcmp(field.baseAddress!, text.utf8Start, field.count) == 0
+    }
+
+    private static let dash = UInt8(ascii: "-")
+    private static let slash = UInt8(ascii: "/")
+    private static let colon = UInt8(ascii: ":")
+    private static let zero = UInt8(ascii: "0")
+    private static let gradeLetters: [(UInt8, UInt8)] = ["IT", "PR", "PK", "TK", "KG", "PS", "UG"].map {
+        let bytes = Array($0.utf8)
+        return (bytes[0], bytes[1])
+    }
+
+    private static func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
+
+    /// The decimal number of `count` digits at `start`, or nil if one is not a digit.
+    private static func number(_ field: Bytes, _ start: Int, _ count: Int) -> Int? {
+        var value = 0
+        for index in start..<(start + count) {
+            let byte = field[index]
+            guard isDigit(byte) else { return nil }
+            value = value * 10 + Int(byte - zero)
+        }
+        return value
+    }
+
+    private static func exists(year: Int, month: Int, day: Int) -> Bool {
+        guard month >= 1 && month <= 12 && day >= 1 else { return false }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let days = switch month {
+        case 2: leap ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+        return day <= days
+    }
+}
+
+/// The allowed values of an enum column as bytes, compared without making Strings.
+struct ByteEnum {
+    private let values: [[UInt8]]
+
+    init(_ values: [String]) {
+        self.values = values.map { Array($0.utf8) }
+    }
+
+    func contains(_ field: UnsafeBufferPointer<UInt8>) -> Bool {
+        for value in values where value.count == field.count {
+            let same = value.withUnsafeBufferPointer { memcmp($0.baseAddress!, field.baseAddress!, field.count) == 0 }
+            if same { return true }
+        }
+        return false
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import Ingest
+import Testing
+
+@Suite struct RecogniserTests {
+    private func recognise(_ set: [String: String], extra: (TestDirectory) throws -> Void = { _ in }) throws -> Recognition {
+        let directory = try TestDirectory()
+        defer { directory.remove() }
+        try directory.write(set)
+        try extra(directory)
+        return Recogniser.recognise(directory.files, profiles: ProfileLibrary.builtIn)
+    }
+
+    private func name(_ recognition: Recognition) -> String? {
+        if case .recognised(let profile) = recognition { return profile.name }
+        return nil
+    }
+
+    private func reason(_ recognition: Recognition) -> String {
+        if case .unrecognised(let reason) = recognition { return reason }
+        return ""
+    }
+
+    @Test func eachBuiltInSetIsRecognised() throws {
+        #expect(name(try recognise(Sets.oneRoster11)) == "oneroster-1.1")
+        #expect(name(try recognise(Sets.oneRoster12)) == "oneroster-1.2")
+        #expect(name(try recognise(Sets.clever)) == "clever")
+    }
+
+    @Test func cleverFileNamesMatchInAnyCaseAndOneFileIsEnough() throws {
+        #expect(name(try recognise(["Students.csv": Sets.cleverStudents])) == "clever")
+        #expect(name(try recognise(["SECTIONS.CSV": Sets.cleverSections, "notes.txt": "x"])) == "clever")
+    }
+
+    @Test func straysAndMarkersDoNotChangeRecognition() throws {
+        let recognition = try recognise(Sets.clever) { directory in
+            try directory.write("Thumbs.db", "x")
+            try directory.write(".DS_Store", "x")
+            try directory.write("~$students.csv", "x")
+            try directory.write(".done", "")
+        }
+        #expect(name(recognition) == "clever")
+        #expect(name(try recognise(["Thumbs.db": "x", ".done": ""])) == nil)
+    }
+
+    @Test func aOneRosterLookingSetWithoutManifestIsLeftForStaff() throws {
+        var set = Sets.oneRoster11
+        set["manifest.csv"] = nil
+        let recognition = try recognise(set)
+        #expect(name(recognition) == nil)
+        #expect(reason(recognition).contains("OneRoster 1.0 or no manifest.csv"))
+        #expect(reason(recognition).contains("users.csv"))
+    }
+
+    @Test func aManifestOfAnotherVersionIsNamedInTheReason() throws {
+        var set = Sets.oneRoster11
+        set["manifest.csv"] = "propertyName,value\nmanifest.version,1.0\noneroster.version,1.0\n"
+        let recognition = try recognise(set)
+        #expect(name(recognition) == nil)
+        #expect(reason(recognition).contains("oneroster.version is `1.0`"))
+    }
+
+    @Test func aManifestWithAnotherHeaderIsNotOneRoster() throws {
+        var set = Sets.oneRoster11
+        set["manifest.csv"] = "property,value\nmanifest.version,1.0\noneroster.version,1.1\n"
+        let recognition = try recognise(set)
+        #expect(name(recognition) == nil)
+        #expect(reason(recognition).contains("header"))
+    }
+
+    @Test func nothingKnownIsUnrecognisedWithTheFilesListed() throws {
+        let recognition = try recognise(["grades.xlsx": "x", "roster.txt": "y"])
+        #expect(reason(recognition).hasPrefix("no manifest.csv and none of the file names of clever"))
+        #expect(reason(recognition).hasSuffix("files: grades.xlsx, roster.txt"))
+    }
+
+    @Test func aSetOfOneZipMustBeExtractedFirst() throws {
+        let recognition = try recognise(["upload.zip": "PK"])
+        #expect(reason(recognition).contains("zip"))
+    }
+
+    @Test func nestedFilesAreNotUsedForRecognition() throws {
+        #expect(name(try recognise(["sub/students.csv": Sets.cleverStudents])) == nil)
+    }
+
+    @Test func theManifestsBulkAndDeltaFilesNotYetUploadedAreAwaited() throws {
+        let directory = try TestDirectory()
+        defer { directory.remove() }
+        var set = Sets.oneRoster11
+        set["users.csv"] = nil
+        set["enrollments.csv"] = nil
+        try directory.write(set)
+        #expect(Recogniser.awaitedFiles(directory.files, profiles: ProfileLibrary.builtIn) == ["users.csv", "enrollments.csv"])
+        try directory.write("users.csv", Sets.users11)
+        try directory.write("enrollments.csv", Sets.enrollments)
+        #expect(Recogniser.awaitedFiles(directory.files, profiles: ProfileLibrary.builtIn).isEmpty)
+    }
+
+    @Test func nothingIsAwaitedWithoutAManifest() throws {
+        let directory = try TestDirectory()
+        defer { directory.remove() }
+        try directory.write(Sets.clever)
+        #expect(Recogniser.awaitedFiles(directory.files, profiles: ProfileLibrary.builtIn).isEmpty)
+    }
+}
