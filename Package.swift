@@ -63,11 +63,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The epoch pipeline: sealing decisions, processing in order, hand-off, publishing.
+        .target(
+            name: "EpochPipeline",
+            dependencies: [
+                "EpochStore",
+                "EpochFS",
+                "Ingest",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "epochfs",
             dependencies: [
                 "EpochStore",
                 "EpochFS",
+                "EpochPipeline",
+                "Ingest",
                 "FuseBridge",
                 "SSHKeys",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -82,6 +94,7 @@ let package = Package(
         .testTarget(name: "SSHKeysTests", dependencies: ["SSHKeys"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest"]),
         .testTarget(name: "EpochFSTests", dependencies: ["EpochFS", "EpochStore"]),
+        .testTarget(name: "EpochPipelineTests", dependencies: ["EpochPipeline", "EpochFS", "EpochStore", "Ingest"]),
         // Mounted tests: real /dev/fuse, real coreutils; run as root.
         .testTarget(name: "MountedTests", dependencies: ["EpochStore"]),
     ]

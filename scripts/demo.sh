@@ -61,15 +61,29 @@ if [ -f "$ssh_dir/sshd.pid" ] && kill "$(cat "$ssh_dir/sshd.pid")" 2>/dev/null; 
 /usr/sbin/sshd -t -f "$ssh_dir/sshd_config"
 /usr/sbin/sshd -f "$ssh_dir/sshd_config" -E "$ssh_dir/sshd.log"
 
+# A small Clever-style set to upload as a nightly epoch, and its marker.
+sample=$base/sample
+mkdir -p "$sample"
+printf 'School_id,School_name,School_number\r\nS1,North High,001\r\n' > "$sample/schools.csv"
+printf 'School_id,Student_id,Last_name,First_name\r\nS1,1001,Nunez,Ana\r\nS1,1002,Smith,Bo\r\n' > "$sample/students.csv"
+printf 'School_id,Teacher_id,First_name,Last_name\r\nS1,T1,Dee,Park\r\n' > "$sample/teachers.csv"
+printf 'School_id,Section_id,Teacher_id\r\nS1,SEC1,T1\r\n' > "$sample/sections.csv"
+printf 'School_id,Section_id,Student_id\r\nS1,SEC1,1001\r\nS1,SEC1,1002\r\n' > "$sample/enrollments.csv"
+: > "$sample/.done"
+epoch=$(date -u +%Y%m%dT%H%M%SZ)
+
 echo
 echo "EpochFS is mounted on $base/mnt (store $store); sshd for districts listens on 127.0.0.1:$port."
 echo "Upload as the demo district (its key is root's):"
 echo "  sftp -i $base/demo_ed25519 -P $port demo@127.0.0.1"
-echo "  then: mkdir 2026-11-30   put /etc/os-release 2026-11-30/   ls -l 2026-11-30"
+echo "Upload a nightly epoch (a Clever-style set, then its .done marker) in one go:"
+echo "  printf 'mkdir $epoch\\ncd $epoch\\nlcd $sample\\nput *.csv\\nput .done\\n' | sftp -b - -i $base/demo_ed25519 -P $port demo@127.0.0.1"
+echo "  ls -l $base/mnt/demo/upload-processed/$epoch     # processing-succeeded.log, processing.json, SHA256SUMS"
+echo "  epochfs epochs list --store $store"
 echo "The server's host key, to compare with what sftp shows on first connect:"
 epochfs host-key --directory "$ssh_dir" | sed 's/^/  /'
 echo "Browse as staff or root:"
 echo "  ls -la $base/mnt/demo/upload"
-echo "  getfattr -n user.sha256 $base/mnt/demo/upload/2026-11-30/os-release"
+echo "  getfattr -n user.sha256 $base/mnt/demo/upload-processed/$epoch/students.csv"
 echo "  epochfs keys list demo --store $store"
 echo "Stop: kill \$(cat $ssh_dir/sshd.pid); fusermount3 -u $base/mnt"

@@ -80,6 +80,7 @@ extension FileSystem {
                 try meta.touch(.root, mtime: currentTime())
             }
             complete(removal, state)
+            state.epochs = state.epochs.filter { $0.value.record.district != district.id }
             return district
         }
         notifier?.invalidateEntry(parent: .root, name: name)

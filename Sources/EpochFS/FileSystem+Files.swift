@@ -28,6 +28,7 @@ extension FileSystem {
             let file = OpenFile(ino: record.ino, content: content)
             state.open[record.ino] = file
             state.lookups[record.ino, default: 0] += 1
+            noteEpochChange(record.epoch, &state, now: now)
             return (attributes(record, state), Handle(ino: record.ino, file: file, writable: writable, openerPID: caller.pid))
         }
     }
@@ -54,6 +55,7 @@ extension FileSystem {
             guard let record = try state.metadata.inode(ino) else { throw Errno.noEntry }
             if record.isDirectory { throw Errno.isDirectory }
             if writable && !caller.isRoot && !Policy.districtMayWrite(record.zone) { throw Errno.accessDenied }
+            if writable { try checkEpochAllowsChange(record.epoch, state) }
             let file: OpenFile
             if let existing = state.open[ino] {
                 file = existing
@@ -309,6 +311,13 @@ extension FileSystem {
                 content.attributesDirty = false
             }
             return (content.opens == 0, false)
+        }
+        if writable {
+            // The settle period counts from the last writer's close.
+            noteEpochChange(record.epoch, &state)
+            if record.epoch == nil && record.zone == .uploadTree && record.parent != nil {
+                noteLooseFile(record, name: record.name, &state)
+            }
         }
         if lastClose {
             state.open[file.ino] = nil

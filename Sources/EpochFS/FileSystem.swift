@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Dispatch
 import EpochStore
 import Logging
 import Synchronization
@@ -24,6 +25,9 @@ public final class FileSystem: Sendable {
     let logger: Logger
     let state: Mutex<State>
     private let notifierBox = Mutex<(any KernelNotifier)?>(nil)
+    /// Signalled when something below an epoch changed or a writer closed: the pipeline's
+    /// sealer waits on it.
+    public let epochActivity = DispatchSemaphore(value: 0)
 
     struct State {
         let metadata: MetadataStore
@@ -32,6 +36,11 @@ public final class FileSystem: Sendable {
         /// keeps its row (as an orphan) until the kernel forgets it and the last handle
         /// closes: until then the kernel may still open or stat it.
         var lookups: [InodeNumber: UInt64] = [:]
+        /// Epochs not yet published, by directory inode.
+        var epochs: [InodeNumber: EpochActivity]
+        /// Files written or moved directly into a district's `upload/` (outside any epoch)
+        /// since the pipeline last looked: never processed, staff are told.
+        var looseFiles: [LooseFile] = []
     }
 
     /// Opens the store under `storeRoot` (created if new) and recovers it.
@@ -51,7 +60,7 @@ public final class FileSystem: Sendable {
         self.keyFiles = keyFiles
         self.staffGID = staffGID
         self.logger = logger
-        self.state = Mutex(State(metadata: metadata))
+        self.state = Mutex(State(metadata: metadata, epochs: try Self.loadEpochActivity(metadata, now: currentTime())))
     }
 
     /// The store's root lets the key group through to `authorized_keys/` (0711: search, no
@@ -207,6 +216,8 @@ public final class FileSystem: Sendable {
             let changesMode = changes.mode.map { $0 & 0o7777 != presented.mode & 0o7777 } ?? false
             try Policy.checkSetattr(record, caller: caller, changesOwner: changesOwner, changesMode: changesMode,
                                     changesTimes: changes.atime != nil || changes.mtime != nil)
+            try checkEpochAllowsChange(record.epoch, state)
+            noteEpochChange(record.epoch, &state, now: now)
             if changesOwner {
                 if let uid = changes.uid { record.uid = uid }
                 if let gid = changes.gid, gid != presented.gid { record.gid = gid }
@@ -255,11 +266,20 @@ public final class FileSystem: Sendable {
         let now = currentTime()
         return try locked { state in
             var record = try newEntry(.directory, named: name, in: parent, mode: mode, caller: caller, now: now, state)
+            // A directory made directly in upload/ is a new epoch.
+            let isEpoch = record.zone == .uploadTree && record.epoch == nil
             record = try state.metadata.database.transaction {
-                record.ino = try state.metadata.insert(record)
+                record.ino = try state.metadata.insert(record, isEpoch: isEpoch)
                 try state.metadata.touch(parent, mtime: now)
                 return record
             }
+            if isEpoch {
+                record.epoch = record.ino
+                state.epochs[record.ino] = EpochActivity(
+                    record: EpochRecord(ino: record.ino, district: record.district, name: name, state: .receiving),
+                    lastChange: now)
+            }
+            noteEpochChange(record.epoch, &state, now: now)
             state.lookups[record.ino, default: 0] += 1
             return attributes(record, state)
         }
@@ -272,9 +292,11 @@ public final class FileSystem: Sendable {
         let parentRecord = try directory(parent, state)
         if try state.metadata.child(of: parent, named: name) != nil { throw Errno.exists }
         let zone = try Policy.childZone(creatingIn: parentRecord, caller: caller)
+        let epoch = Self.epoch(ofChildIn: parentRecord)
+        try checkEpochAllowsChange(epoch, state)
         return InodeRecord(parent: parent, name: name, kind: kind, mode: mode & 0o777, uid: caller.uid,
                            gid: caller.gid, time: now, staged: kind == .file, zone: zone,
-                           district: parentRecord.district)
+                           district: parentRecord.district, epoch: epoch)
     }
 
     public func rmdir(parent: InodeNumber, name: String, caller: Caller) throws(Errno) {
@@ -284,10 +306,19 @@ public final class FileSystem: Sendable {
             guard let record = try state.metadata.child(of: parent, named: name) else { throw Errno.noEntry }
             guard record.isDirectory else { throw Errno.notDirectory }
             try Policy.checkRemove(record, in: parentRecord, caller: caller)
+            try checkEpochAllowsRemoval(record.epoch, state)
             if try state.metadata.hasChildren(record.ino) { throw Errno.notEmpty }
+            let isEpoch = record.epoch == record.ino
             try state.metadata.database.transaction {
                 try state.metadata.delete(record)
+                if isEpoch { try state.metadata.deleteEpoch(record.ino) }
                 try state.metadata.touch(parent, mtime: now)
+            }
+            if isEpoch, let withdrawn = state.epochs.removeValue(forKey: record.ino) {
+                logger.notice("epoch removed from upload/", metadata: [
+                    "epoch": "\(name)", "district_id": "\(record.district)", "state": "\(withdrawn.record.state.rawValue)"])
+            } else {
+                noteEpochChange(record.epoch, &state, now: now)
             }
         }
     }
@@ -335,12 +366,14 @@ public final class FileSystem: Sendable {
             guard let record = try state.metadata.child(of: parent, named: name) else { throw Errno.noEntry }
             if record.isDirectory { throw Errno.isDirectory }
             try Policy.checkRemove(record, in: parentRecord, caller: caller)
+            try checkEpochAllowsRemoval(record.epoch, state)
             var removal = Removal()
             try state.metadata.database.transaction {
                 try removeName(record, &state, &removal)
                 try state.metadata.touch(parent, mtime: now)
             }
             complete(removal, state)
+            noteEpochChange(record.epoch, &state, now: now)
         }
     }
 
@@ -422,11 +455,18 @@ public final class FileSystem: Sendable {
             if source.isDirectory, try isAncestor(source.ino, of: newParent, meta) { throw Errno.invalid }
             let target = try meta.child(of: newParent, named: newName)
             if target?.ino == source.ino { return }
+            // The epochs the entries belong to afterwards.
+            let destination = Self.epoch(of: source, movedInto: to)
+            try checkEpochAllowsChange(source.epoch, state)
+            try checkEpochAllowsChange(destination, state)
+            if let target { try checkEpochAllowsChange(target.epoch, state) }
+            var moves = [EpochMove(entry: source, newName: newName, newEpoch: destination)]
             var removal = Removal()
             try meta.database.transaction {
                 if flags.contains(.exchange) {
                     guard var other = target else { throw Errno.noEntry }
                     if other.isDirectory, try isAncestor(other.ino, of: parent, meta) { throw Errno.invalid }
+                    moves.append(EpochMove(entry: other, newName: name, newEpoch: Self.epoch(of: other, movedInto: from)))
                     // Park one name so that the unique index holds while the two swap.
                     try meta.orphan(other)
                     try meta.move(source.ino, from: parent, to: newParent, name: newName, isDirectory: false, ctime: now)
@@ -445,15 +485,19 @@ public final class FileSystem: Sendable {
                         }
                         try Policy.checkRemove(target, in: to, caller: caller)
                         try removeName(target, &state, &removal)
+                        if target.epoch == target.ino { try meta.deleteEpoch(target.ino) }
                     }
                     try meta.move(source.ino, from: parent, to: newParent, name: newName,
                                   isDirectory: source.isDirectory, ctime: now)
                 }
+                for move in moves { try recordEpochMove(move, state) }
                 source.parent = newParent
                 try meta.touch(parent, mtime: now)
                 if newParent != parent { try meta.touch(newParent, mtime: now) }
             }
             complete(removal, state)
+            if !flags.contains(.exchange), let target, target.epoch == target.ino { state.epochs[target.ino] = nil }
+            for move in moves { applyEpochMove(move, &state, now: now) }
         }
     }
 

@@ -62,6 +62,27 @@ public struct BlobStore: Sendable {
         try Sys.rename(stagingPath(ino), blobPath(hash))
     }
 
+    /// Stores `bytes` as a blob, durably (data synced, renamed into place, directory synced),
+    /// and returns its hash. For the small files the daemon writes itself (processing logs).
+    /// The file is written even when the blob exists: a doomed copy may be about to go.
+    public func store(_ bytes: [UInt8]) throws -> String {
+        let hash = SHA256.hash(data: bytes).hex
+        let temporary = blobPath(hash) + ".new"
+        let fd = try Sys.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o444)
+        do {
+            try bytes.withUnsafeBytes { try Sys.pwriteAll(fd, $0, 0) }
+            try Sys.fdatasync(fd)
+            Sys.close(fd)
+        } catch {
+            Sys.close(fd)
+            try? Sys.unlink(temporary)
+            throw error
+        }
+        try Sys.rename(temporary, blobPath(hash))
+        try Sys.fsyncDirectory("\(blobsDirectory)/\(hash.prefix(2))")
+        return hash
+    }
+
     public func removeBlob(_ hash: String) throws {
         try Sys.unlink(blobPath(hash))
     }

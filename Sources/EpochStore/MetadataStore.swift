@@ -4,7 +4,7 @@ import Foundation
 public final class MetadataStore {
     public let database: Database
 
-    static let schemaVersion = 2
+    static let schemaVersion = 3
 
     private static let schema = """
         CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -28,7 +28,8 @@ public final class MetadataStore {
             interrupted INTEGER NOT NULL DEFAULT 0,
             zone INTEGER NOT NULL,
             district INTEGER NOT NULL,
-            subdirs INTEGER NOT NULL DEFAULT 0);
+            subdirs INTEGER NOT NULL DEFAULT 0,
+            epoch INTEGER);
         CREATE UNIQUE INDEX IF NOT EXISTS inodes_by_name ON inodes(parent, name) WHERE parent IS NOT NULL;
         CREATE INDEX IF NOT EXISTS inodes_by_parent ON inodes(parent, ino);
         CREATE INDEX IF NOT EXISTS inodes_orphaned ON inodes(ino) WHERE parent IS NULL;
@@ -46,23 +47,56 @@ public final class MetadataStore {
             comment TEXT NOT NULL,
             added INTEGER NOT NULL,
             UNIQUE(district, fingerprint));
+        CREATE TABLE IF NOT EXISTS epochs(
+            ino INTEGER PRIMARY KEY,
+            district INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            state TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            sealed INTEGER,
+            published INTEGER,
+            profile TEXT,
+            outcome TEXT,
+            result TEXT,
+            released INTEGER NOT NULL DEFAULT 0);
+        CREATE INDEX IF NOT EXISTS epochs_by_state ON epochs(state, district);
+        """
+
+    /// Indexes on columns that migrations add: created once the migrations have run.
+    private static let lateIndexes = """
+        CREATE INDEX IF NOT EXISTS inodes_by_epoch ON inodes(epoch) WHERE epoch IS NOT NULL;
         """
 
     /// What each older schema needs to become the current one (the `CREATE … IF NOT EXISTS`
     /// above adds new tables by itself).
     private static let migrations: [Int: String] = [
         1: "ALTER TABLE districts ADD COLUMN managed_user INTEGER NOT NULL DEFAULT 0",
+        // Every directory directly in a district's upload/ is an epoch that starts receiving.
+        2: """
+            ALTER TABLE inodes ADD COLUMN epoch INTEGER;
+            WITH RECURSIVE tree(ino, epoch) AS (
+                SELECT i.ino, i.ino FROM inodes i JOIN districts d ON i.parent = d.upload_ino WHERE i.kind = 1
+                UNION ALL SELECT c.ino, t.epoch FROM inodes c JOIN tree t ON c.parent = t.ino)
+            UPDATE inodes SET epoch = (SELECT epoch FROM tree WHERE tree.ino = inodes.ino)
+                WHERE ino IN (SELECT ino FROM tree);
+            INSERT INTO epochs(ino, district, name, state)
+                SELECT i.ino, i.district, i.name, 'receiving' FROM inodes i JOIN districts d ON i.parent = d.upload_ino
+                WHERE i.kind = 1;
+            """,
     ]
 
     private static let columns =
-        "ino, parent, name, kind, mode, uid, gid, size, atime, mtime, ctime, blob, staged, interrupted, zone, district, subdirs"
+        "ino, parent, name, kind, mode, uid, gid, size, atime, mtime, ctime, blob, staged, interrupted, zone, district, subdirs, epoch"
+    /// `columns` of the table aliased `i`, for joins.
+    static let qualifiedColumns = columns.split(separator: ",").map { "i." + $0.trimmingCharacters(in: .whitespaces) }
+        .joined(separator: ", ")
 
     // The statements of the request path, built once (the statement cache is keyed by text).
     private static let selectInode = "SELECT \(columns) FROM inodes WHERE ino = ?"
     private static let selectChild = "SELECT \(columns) FROM inodes WHERE parent = ? AND name = ?"
     private static let selectChildren = "SELECT \(columns) FROM inodes WHERE parent = ? AND ino > ? ORDER BY ino LIMIT ?"
     private static let insertInode =
-        "INSERT INTO inodes(\(columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO inodes(\(columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
     /// Inode numbers are handed out from blocks whose end is recorded before the first number
     /// of a block is used, so that a number is never given twice, across restarts included,
@@ -89,6 +123,7 @@ public final class MetadataStore {
                     version += 1
                 }
             }
+            try database.execute(Self.lateIndexes)
             try database.run("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema', ?)", .text(String(Self.schemaVersion)))
             if try inode(.root) == nil {
                 var root = InodeRecord(parent: InodeNumber(rawValue: 0), name: "", kind: .directory, mode: 0o755,
@@ -115,7 +150,7 @@ public final class MetadataStore {
 
     // MARK: Inodes
 
-    private static func record(_ row: borrowing Row) -> InodeRecord {
+    static func record(_ row: borrowing Row) -> InodeRecord {
         var record = InodeRecord(
             ino: InodeNumber(row.int(0)),
             parent: row.optionalInt(1).map { InodeNumber($0) },
@@ -131,7 +166,8 @@ public final class MetadataStore {
             interrupted: row.int(13) != 0,
             zone: Zone(rawValue: row.int(14)) ?? .uploadTree,
             district: row.int(15),
-            subdirectories: row.int(16))
+            subdirectories: row.int(16),
+            epoch: row.optionalInt(17).map { InodeNumber($0) })
         record.mtime = row.int(9)
         record.ctime = row.int(10)
         return record
@@ -154,10 +190,16 @@ public final class MetadataStore {
         try database.first("SELECT 1 FROM inodes WHERE parent = ? LIMIT 1", ino.sql) { _ in true } ?? false
     }
 
-    /// Inserts a new inode and returns its number (fresh unless `explicitIno`).
+    /// Inserts a new inode and returns its number (fresh unless `explicitIno`). A new directory
+    /// directly in `upload/` is an epoch: it names itself as its epoch and gets an `epochs` row.
     @discardableResult
-    public func insert(_ record: InodeRecord, explicitIno: Bool = false) throws -> InodeNumber {
+    public func insert(_ record: InodeRecord, explicitIno: Bool = false, isEpoch: Bool = false) throws -> InodeNumber {
         let ino = explicitIno ? record.ino : try allocateIno()
+        var record = record
+        if isEpoch {
+            record.epoch = ino
+            try insertEpoch(EpochRecord(ino: ino, district: record.district, name: record.name, state: .receiving))
+        }
         try database.run(
             Self.insertInode,
             ino.sql,
@@ -167,7 +209,8 @@ public final class MetadataStore {
             .int(record.atime), .int(record.mtime), .int(record.ctime),
             record.blob.map { .text($0) } ?? .null,
             .int(record.staged ? 1 : 0), .int(record.interrupted ? 1 : 0),
-            .int(record.zone.rawValue), .int(record.district), .int(record.subdirectories))
+            .int(record.zone.rawValue), .int(record.district), .int(record.subdirectories),
+            record.epoch.map { $0.sql } ?? .null)
         if record.kind == .directory, let parent = record.parent {
             try adjustSubdirectories(of: parent, by: 1)
         }
@@ -240,7 +283,7 @@ public final class MetadataStore {
             WITH RECURSIVE tree(ino, depth) AS (
                 SELECT ino, 1 FROM inodes WHERE parent = ?
                 UNION ALL SELECT i.ino, t.depth + 1 FROM inodes i JOIN tree t ON i.parent = t.ino)
-            SELECT \(Self.columns.split(separator: ",").map { "i." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", "))
+            SELECT \(Self.qualifiedColumns)
             FROM tree t JOIN inodes i ON i.ino = t.ino ORDER BY t.depth DESC
             """, ino.sql, map: Self.record)
     }
@@ -346,6 +389,7 @@ public final class MetadataStore {
 
     public func deleteDistrictRow(_ district: DistrictRecord) throws {
         try database.run("DELETE FROM keys WHERE district = ?", .int(district.id))
+        try database.run("DELETE FROM epochs WHERE district = ?", .int(district.id))
         try database.run("DELETE FROM districts WHERE id = ?", .int(district.id))
     }
 

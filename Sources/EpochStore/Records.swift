@@ -61,12 +61,15 @@ public struct InodeRecord: Sendable, Equatable {
     public var district: Int64
     /// Number of subdirectories, for `st_nlink` of directories.
     public var subdirectories: Int64
+    /// The epoch directory this inode belongs to (the epoch directory names itself); nil for
+    /// anything not below `upload/<epoch>/`, such as a loose file in `upload/`.
+    public var epoch: InodeNumber?
 
     public init(
         ino: InodeNumber = InodeNumber(rawValue: 0), parent: InodeNumber?, name: String, kind: NodeKind,
         mode: UInt32, uid: UInt32, gid: UInt32, size: Int64 = 0, time: Nanoseconds,
         blob: String? = nil, staged: Bool = false, interrupted: Bool = false,
-        zone: Zone, district: Int64, subdirectories: Int64 = 0
+        zone: Zone, district: Int64, subdirectories: Int64 = 0, epoch: InodeNumber? = nil
     ) {
         self.ino = ino
         self.parent = parent
@@ -85,6 +88,7 @@ public struct InodeRecord: Sendable, Equatable {
         self.zone = zone
         self.district = district
         self.subdirectories = subdirectories
+        self.epoch = epoch
     }
 
     public var isDirectory: Bool { kind == .directory }
@@ -102,6 +106,19 @@ public struct DistrictRecord: Sendable, Equatable, Codable {
     public var created: Nanoseconds
     /// The unix user was created with the district (`--create-user`) and goes with it.
     public var managedUser: Bool
+
+    public init(id: Int64, name: String, uid: UInt32, gid: UInt32, rootIno: UInt64, uploadIno: UInt64,
+                processedIno: UInt64, created: Nanoseconds, managedUser: Bool) {
+        self.id = id
+        self.name = name
+        self.uid = uid
+        self.gid = gid
+        self.rootIno = rootIno
+        self.uploadIno = uploadIno
+        self.processedIno = processedIno
+        self.created = created
+        self.managedUser = managedUser
+    }
 }
 
 /// A public key a district logs in with, as stored: checked and fingerprinted before it gets here.
@@ -128,5 +145,77 @@ public struct StoredKey: Sendable, Equatable, Codable {
     /// the server configuration says.
     public var authorizedKeysLine: String {
         "restrict \(algorithm) \(data)" + (comment.isEmpty ? "" : " \(comment)")
+    }
+}
+
+/// Where an epoch directory stands. Stored as the raw string (`epochfs epochs list --state`).
+public enum EpochState: String, Sendable, Codable, CaseIterable {
+    /// Files are arriving (or it has not been quiet long enough).
+    case receiving
+    /// Complete and queued: nothing in it may change any more.
+    case sealed
+    /// Being recognised, validated and handed off.
+    case processing
+    /// Moved to `upload-processed/` with its log.
+    case published
+    /// Sealed, but no profile recognised it (or its name is not a date-time): left for staff.
+    case unrecognised
+    /// Sealed and recognised, but held for a person to look at (a mass drop, an old delta).
+    case held
+    /// Could not seal within the maximum time (an interrupted file never resumed, a temporary
+    /// name never renamed): staff are told.
+    case stalled
+}
+
+/// One row of the `epochs` table: an epoch directory and what became of it.
+public struct EpochRecord: Sendable, Equatable, Codable {
+    /// The epoch directory's inode.
+    public var ino: InodeNumber
+    public var district: Int64
+    /// Its name in `upload/`, or in `upload-processed/` once published.
+    public var name: String
+    public var state: EpochState
+    /// Why it is in this state, for staff (empty when there is nothing to say).
+    public var reason: String
+    /// When it sealed; from then on its content is frozen.
+    public var sealed: Nanoseconds?
+    public var published: Nanoseconds?
+    public var profile: String?
+    /// `succeeded`, `failed` or `superseded` once published.
+    public var outcome: String?
+    /// processing.json of the last processing run.
+    public var result: String?
+    /// Staff asked for it to be processed (`epochfs epochs process`): no hold applies, and a
+    /// `profile` set with it is used instead of recognising one.
+    public var released: Bool
+
+    public init(ino: InodeNumber, district: Int64, name: String, state: EpochState, reason: String = "",
+                sealed: Nanoseconds? = nil, published: Nanoseconds? = nil, profile: String? = nil,
+                outcome: String? = nil, result: String? = nil, released: Bool = false) {
+        self.ino = ino
+        self.district = district
+        self.name = name
+        self.state = state
+        self.reason = reason
+        self.sealed = sealed
+        self.published = published
+        self.profile = profile
+        self.outcome = outcome
+        self.result = result
+        self.released = released
+    }
+
+    /// Sealed and not yet published: nothing in it may be added or changed.
+    public var isFrozen: Bool { sealed != nil && state != .published }
+}
+
+extension InodeNumber: Codable {
+    public init(from decoder: any Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(UInt64.self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
     }
 }

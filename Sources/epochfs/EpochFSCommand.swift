@@ -1,5 +1,6 @@
 import ArgumentParser
 import EpochFS
+import EpochPipeline
 import EpochStore
 import Foundation
 import Logging
@@ -11,7 +12,8 @@ struct EpochFSCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "epochfs",
         abstract: "A filesystem for districts' SFTP drop boxes: one mount serves every district's tree.",
-        subcommands: [MountCommand.self, DistrictCommand.self, KeysCommand.self, AuthorizedKeysCommand.self, HostKeyCommand.self])
+        subcommands: [MountCommand.self, DistrictCommand.self, KeysCommand.self, EpochsCommand.self, ProfilesCommand.self,
+                      AuthorizedKeysCommand.self, HostKeyCommand.self])
 }
 
 /// Where the store lives: `--store`, then `EPOCHFS_STORE`, then the configuration file, then
@@ -37,6 +39,9 @@ struct Configuration {
     var keysGroup = "epochfs-keys"
     /// The group sshd's `Match Group` block chroots; `district add --create-user` puts users in it.
     var districtsGroup = "epochfs-districts"
+    /// How the epoch pipeline seals and processes (settle_seconds, settle_seconds.<district>,
+    /// stall_seconds, manifest_wait_seconds, markers, profiles_directory, notify_command).
+    var pipeline = PipelineSettings()
 
     static var path: String {
         ProcessInfo.processInfo.environment["EPOCHFS_CONFIG"] ?? "/etc/epochfs/epochfs.conf"
@@ -54,6 +59,19 @@ struct Configuration {
             case "staff_group": configuration.staffGroup = parts[1]
             case "keys_group": configuration.keysGroup = parts[1]
             case "districts_group": configuration.districtsGroup = parts[1]
+            case "settle_seconds": configuration.pipeline.settleSeconds = Int64(parts[1]) ?? configuration.pipeline.settleSeconds
+            case "stall_seconds": configuration.pipeline.stallSeconds = Int64(parts[1]) ?? configuration.pipeline.stallSeconds
+            case "manifest_wait_seconds":
+                configuration.pipeline.manifestWaitSeconds = Int64(parts[1]) ?? configuration.pipeline.manifestWaitSeconds
+            case "markers":
+                configuration.pipeline.markers = Set(parts[1].split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init))
+            case "profiles_directory": configuration.pipeline.profilesDirectory = parts[1]
+            case "notify_command":
+                configuration.pipeline.notifyCommand = parts[1].split(separator: " ").map(String.init)
+            case let key where key.hasPrefix("settle_seconds."):
+                if let seconds = Int64(parts[1]) {
+                    configuration.pipeline.settleSecondsByDistrict[String(key.dropFirst("settle_seconds.".count))] = seconds
+                }
             default: continue
             }
         }

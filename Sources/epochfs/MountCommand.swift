@@ -1,5 +1,6 @@
 import ArgumentParser
 import EpochFS
+import EpochPipeline
 import EpochStore
 import Foundation
 import FuseBridge
@@ -24,6 +25,12 @@ struct MountCommand: ParsableCommand {
     var cacheTimeout: Double = 3600
     @Option(help: "Worker threads serving requests (1: single-threaded loop).")
     var threads: Int = 8
+    @Option(help: "Seconds an epoch must be quiet before it seals (default: the configuration's settle_seconds, else 300).")
+    var settleSeconds: Int64?
+    @Option(help: "Directory of the operator's integration profiles (default: the configuration's profiles_directory, else /etc/epochfs/profiles).")
+    var profilesDirectory: String?
+    @Option(help: "Program that receives staff events as JSON on stdin (default: the configuration's notify_command).")
+    var notifyCommand: String?
     @Flag(help: .hidden) var daemonChild = false
 
     func run() throws {
@@ -65,6 +72,9 @@ struct MountCommand: ParsableCommand {
         var arguments = ["mount", mountpoint, "--store", store, "--foreground", "--daemon-child",
                          "--cache-timeout", String(cacheTimeout), "--threads", String(threads)]
         if let staffGroup { arguments += ["--staff-group", staffGroup] }
+        if let settleSeconds { arguments += ["--settle-seconds", String(settleSeconds)] }
+        if let profilesDirectory { arguments += ["--profiles-directory", profilesDirectory] }
+        if let notifyCommand { arguments += ["--notify-command", notifyCommand] }
         process.arguments = arguments
         process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
         process.standardOutput = FileHandle(fileDescriptor: log, closeOnDealloc: false)
@@ -106,6 +116,12 @@ struct MountCommand: ParsableCommand {
         try control.start()
         let syncer = BlobSyncer(fs: fs)
         syncer.start()
+        var settings = Configuration.load().pipeline
+        if let settleSeconds { settings.settleSeconds = settleSeconds }
+        if let profilesDirectory { settings.profilesDirectory = profilesDirectory }
+        if let notifyCommand { settings.notifyCommand = [notifyCommand] }
+        let pipeline = try EpochPipeline(fs: fs, settings: settings, workRoot: store + "/work", logger: logger)
+        pipeline.start()
         let pid = getpid()
         try session.start { kill(pid, SIGTERM) }
         logger.notice("mounted", metadata: ["mountpoint": "\(mountpoint)", "store": "\(store)", "staff_gid": "\(staffGID)"])
@@ -125,6 +141,7 @@ struct MountCommand: ParsableCommand {
         // Make everything durable before waiting for the request threads: chrooted sessions
         // may keep the detached mount alive, and a supervisor may then kill this process.
         control.stop()
+        pipeline.stop()
         syncer.stop()
         try? fs.syncMetadata()
         session.stop()

@@ -35,7 +35,7 @@ import Testing
             #expect(root.zone == .root)
             #expect(root.district == 0)
             #expect(root.mtime == 42 && root.ctime == 42 && root.atime == 42)
-            #expect(try store.database.first("SELECT value FROM meta WHERE key = 'schema'") { $0.text(0) } == "2")
+            #expect(try store.database.first("SELECT value FROM meta WHERE key = 'schema'") { $0.text(0) } == "3")
         }
     }
 
@@ -51,27 +51,42 @@ import Testing
 
     @Test func refusesAnUnknownSchemaVersion() throws {
         try withStore { store, path throws in
-            try store.database.run("UPDATE meta SET value = '3' WHERE key = 'schema'")
+            try store.database.run("UPDATE meta SET value = '4' WHERE key = 'schema'")
             let error = try #require(throws: DatabaseError.self) { try MetadataStore(path: path, now: 0) }
-            #expect(error.message.contains("schema 3"))
+            #expect(error.message.contains("schema 4"))
         }
     }
 
     @Test func upgradesASchemaOneStore() throws {
         try withStore { store, path throws in
-            try store.database.transaction {
-                _ = try store.insertDistrict(name: "old", uid: 7, gid: 7, now: 1)
+            let (epoch, nested, loose) = try store.database.transaction {
+                let old = try store.insertDistrict(name: "old", uid: 7, gid: 7, now: 1)
+                let upload = InodeNumber(rawValue: old.uploadIno)
+                let epoch = try store.insert(InodeRecord(parent: upload, name: "1764374400", kind: .directory, mode: 0o755,
+                                                         uid: 7, gid: 7, time: 1, zone: .uploadTree, district: old.id))
+                let sub = try store.insert(InodeRecord(parent: epoch, name: "sub", kind: .directory, mode: 0o755,
+                                                       uid: 7, gid: 7, time: 1, zone: .uploadTree, district: old.id))
+                let nested = try store.insert(file("a.csv", in: sub))
+                let loose = try store.insert(file("loose.csv", in: upload))
+                return (epoch, nested, loose)
             }
-            // What a store of schema 1 looked like: no managed_user column, no keys table.
+            // What a store of schema 1 looked like: no managed_user column, no keys table, no
+            // epochs.
             try store.database.execute("""
                 ALTER TABLE districts DROP COLUMN managed_user; DROP TABLE keys;
+                DROP INDEX inodes_by_epoch; ALTER TABLE inodes DROP COLUMN epoch; DROP TABLE epochs;
                 UPDATE meta SET value = '1' WHERE key = 'schema'
                 """)
             let again = try MetadataStore(path: path, now: 99)
             let district = try #require(try again.district(named: "old"))
             #expect(district.managedUser == false)
             #expect(try again.keys(of: district).isEmpty)
-            #expect(try again.database.first("SELECT value FROM meta WHERE key = 'schema'") { $0.text(0) } == "2")
+            #expect(try again.database.first("SELECT value FROM meta WHERE key = 'schema'") { $0.text(0) } == "3")
+            // Directories in upload/ became epochs that are receiving; what is below them belongs to them.
+            #expect(try again.epochs().map(\.name) == ["1764374400"])
+            #expect(try again.epochs().first?.state == .receiving)
+            #expect(try again.inode(nested)?.epoch == epoch)
+            #expect(try again.inode(loose)?.epoch == nil)
         }
     }
 

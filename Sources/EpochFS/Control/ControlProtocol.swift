@@ -9,6 +9,18 @@ public enum ControlRequest: Codable, Sendable {
     case addKeys(district: String, keys: [StoredKey])
     case listKeys(district: String)
     case removeKey(district: String, fingerprint: String)
+    case listEpochs(district: String?, state: EpochState?)
+    case showEpoch(district: String, epoch: String)
+    case processEpoch(district: String, epoch: String, profile: String?)
+    case reprocessEpoch(district: String, epoch: String)
+}
+
+/// An epoch as `epochfs epochs list` and `show` present it.
+public struct EpochSummary: Codable, Sendable {
+    public var district: String
+    public var epoch: EpochRecord
+    /// What an unsealed epoch is waiting for (while the daemon runs).
+    public var waiting: String?
 }
 
 /// A district with what it holds, as `epochfs district list` shows it.
@@ -24,14 +36,16 @@ public struct ControlResponse: Codable, Sendable {
     public var district: DistrictRecord?
     public var districts: [DistrictSummary]?
     public var keys: [StoredKey]?
+    public var epochs: [EpochSummary]?
 
     public init(ok: Bool, message: String, district: DistrictRecord? = nil, districts: [DistrictSummary]? = nil,
-                keys: [StoredKey]? = nil) {
+                keys: [StoredKey]? = nil, epochs: [EpochSummary]? = nil) {
         self.ok = ok
         self.message = message
         self.district = district
         self.districts = districts
         self.keys = keys
+        self.epochs = epochs
     }
 }
 
@@ -67,6 +81,24 @@ extension FileSystem {
             case .removeKey(let district, let fingerprint):
                 let key = try removeKey(fingerprint: fingerprint, from: district)
                 return ControlResponse(ok: true, message: "removed key \(key.fingerprint) from '\(district)'; the next login with it fails", keys: [key])
+            case .listEpochs(let district, let epochState):
+                let summaries = try epochSummaries(district: district, state: epochState)
+                return ControlResponse(ok: true, message: "\(summaries.count) epochs", epochs: summaries)
+            case .showEpoch(let district, let epoch):
+                let summary = try epochSummary(district: district, epoch: epoch)
+                return ControlResponse(ok: true, message: summary.epoch.state.rawValue, epochs: [summary])
+            case .processEpoch(let district, let epoch, let profile):
+                let summary = try epochSummary(district: district, epoch: epoch)
+                let record = try releaseEpoch(summary.epoch.ino, profile: profile)
+                return ControlResponse(ok: true, message: "\(district)/\(epoch) is queued for processing"
+                                       + (profile.map { " with profile \($0)" } ?? ""),
+                                       epochs: [EpochSummary(district: district, epoch: record)])
+            case .reprocessEpoch(let district, let epoch):
+                let summary = try epochSummary(district: district, epoch: epoch)
+                let record = summary.epoch.state == .published
+                    ? try reprocessEpoch(summary.epoch.ino) : try releaseEpoch(summary.epoch.ino, profile: nil)
+                return ControlResponse(ok: true, message: "\(district)/\(epoch) is queued to be processed again",
+                                       epochs: [EpochSummary(district: district, epoch: record)])
             }
         } catch {
             return ControlResponse(ok: false, message: "\(error)")

@@ -68,9 +68,9 @@ final class SSHFixture {
     }
 
     /// Mounts, creates the districts with users and keys, and starts sshd.
-    func start(districts count: Int) throws {
+    func start(districts count: Int, mountArguments: [String] = []) throws {
         try Self.ensureSystemAccounts()
-        try mount.mount()
+        try mount.mount(mountArguments)
         for _ in 0..<count { districts.append(try addDistrict()) }
         try Files.mkdir(directory + "/bin")
         try Self.copy(mount.binary, to: installedBinary)
@@ -305,11 +305,11 @@ final class SSHFixture {
 
 /// Runs `body` with a mount, `districts` districts with users and keys, and sshd; always
 /// cleans up. The sshd log is attached to a failure.
-func withSSH<R>(districts: Int = 1, _ body: (SSHFixture) throws -> R) throws -> R {
+func withSSH<R>(districts: Int = 1, mountArguments: [String] = [], _ body: (SSHFixture) throws -> R) throws -> R {
     let fixture = try SSHFixture()
     defer { fixture.tearDown() }
     do {
-        try fixture.start(districts: districts)
+        try fixture.start(districts: districts, mountArguments: mountArguments)
         return try body(fixture)
     } catch {
         Issue.record("\(error)\n\(fixture.logTail())")

@@ -238,11 +238,12 @@ final class MountFixture {
 /// Runs `body` with a fresh mount to which the districts have been added; always tears down.
 func withMount<R>(
     districts: [District] = [.alpha], staffGroup: String = String(Identity.staffGroup),
+    mountArguments: [String] = [],
     _ body: (MountFixture) throws -> R
 ) throws -> R {
     let fixture = try MountFixture(staffGroup: staffGroup)
     defer { fixture.tearDown() }
-    try fixture.mount()
+    try fixture.mount(mountArguments)
     for district in districts { try fixture.add(district) }
     return try body(fixture)
 }

@@ -1,0 +1,431 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+import EpochStore
+
+/// What the filesystem knows of an epoch that has not been published: its row, and the
+/// activity seen since the daemon started. The sealing rules themselves live in the pipeline.
+struct EpochActivity {
+    var record: EpochRecord
+    /// Incremented by every change below the epoch (and by a writer's close): the pipeline
+    /// seals only an epoch whose generation it has inspected.
+    var generation: UInt64 = 0
+    /// When something below the epoch last changed. Starts at the daemon's start: after a
+    /// restart the settle period begins again.
+    var lastChange: Nanoseconds
+    /// What the sealer last said it is waiting for (memory only: it is recomputed).
+    var waiting = ""
+}
+
+/// A file put directly in a district's `upload/`, outside any epoch.
+public struct LooseFile: Sendable, Equatable {
+    public var ino: InodeNumber
+    public var district: Int64
+    public var name: String
+}
+
+/// An epoch as the pipeline inspects it before sealing.
+public struct EpochSnapshot: Sendable {
+    public var record: EpochRecord
+    public var district: DistrictRecord
+    public var generation: UInt64
+    public var lastChange: Nanoseconds
+    /// Files below the epoch that are open for writing.
+    public var openWriters: Int
+    /// Every named inode below the epoch with its path relative to the epoch directory,
+    /// parents first (the directory itself excluded).
+    public var entries: [EpochEntry]
+
+    public init(record: EpochRecord, district: DistrictRecord, generation: UInt64, lastChange: Nanoseconds,
+                openWriters: Int, entries: [EpochEntry]) {
+        self.record = record
+        self.district = district
+        self.generation = generation
+        self.lastChange = lastChange
+        self.openWriters = openWriters
+        self.entries = entries
+    }
+}
+
+public struct EpochEntry: Sendable {
+    public var path: String
+    public var record: InodeRecord
+
+    public init(path: String, record: InodeRecord) {
+        self.path = path
+        self.record = record
+    }
+}
+
+/// A file the daemon inserts into an epoch when it publishes it (the log, the JSON result,
+/// the checksums).
+public struct InsertedFile: Sendable {
+    public var name: String
+    public var bytes: [UInt8]
+    public init(name: String, bytes: [UInt8]) {
+        self.name = name
+        self.bytes = bytes
+    }
+}
+
+extension FileSystem {
+    /// The epochs not yet published, as tracked in memory.
+    static func loadEpochActivity(_ metadata: MetadataStore, now: Nanoseconds) throws -> [InodeNumber: EpochActivity] {
+        let open = EpochState.allCases.filter { $0 != .published }
+        var activity: [InodeNumber: EpochActivity] = [:]
+        for record in try metadata.epochs(states: open) {
+            activity[record.ino] = EpochActivity(record: record, lastChange: now)
+        }
+        return activity
+    }
+
+    // MARK: Policy of sealed epochs
+
+    /// Once an epoch is sealed nothing below it may be added or changed, by anyone: what is
+    /// processed is exactly what was sealed.
+    func checkEpochAllowsChange(_ epoch: InodeNumber?, _ state: State) throws(Errno) {
+        guard let epoch, let activity = state.epochs[epoch], activity.record.isFrozen else { return }
+        throw .accessDenied
+    }
+
+    /// Deleting from a sealed epoch is allowed only while nobody will process it (it is
+    /// unrecognised or held): deleting it withdraws it.
+    func checkEpochAllowsRemoval(_ epoch: InodeNumber?, _ state: State) throws(Errno) {
+        guard let epoch, let activity = state.epochs[epoch], activity.record.isFrozen else { return }
+        switch activity.record.state {
+        case .unrecognised, .held, .stalled: return
+        case .receiving, .sealed, .processing, .published: throw .accessDenied
+        }
+    }
+
+    /// Records that something below `epoch` changed (the settle period starts again).
+    func noteEpochChange(_ epoch: InodeNumber?, _ state: inout State, now: Nanoseconds = currentTime()) {
+        guard let epoch, state.epochs[epoch] != nil else { return }
+        state.epochs[epoch]!.generation &+= 1
+        state.epochs[epoch]!.lastChange = now
+        epochActivity.signal()
+    }
+
+    /// The epoch a new entry in `parent` belongs to: a directory made directly in `upload/`
+    /// is a new epoch of its own (nil here, its own number once inserted); a file there is
+    /// loose and belongs to none.
+    static func epoch(ofChildIn parent: InodeRecord) -> InodeNumber? {
+        parent.zone == .upload ? nil : parent.epoch
+    }
+
+    /// The epoch `entry` belongs to once moved into `directory`: a directory moved directly
+    /// into `upload/` becomes an epoch of its own, a file there is loose.
+    static func epoch(of entry: InodeRecord, movedInto directory: InodeRecord) -> InodeNumber? {
+        directory.zone == .upload ? (entry.isDirectory ? entry.ino : nil) : directory.epoch
+    }
+
+    /// One entry renamed, and the epoch it belongs to afterwards.
+    struct EpochMove {
+        var entry: InodeRecord
+        var newName: String
+        var newEpoch: InodeNumber?
+
+        var wasEpoch: Bool { entry.epoch == entry.ino }
+        var isEpoch: Bool { newEpoch == entry.ino }
+    }
+
+    /// The rows a rename changes besides the name: the epoch of everything below the entry,
+    /// and the `epochs` row of an epoch directory made, unmade or renamed. Inside the rename's
+    /// transaction.
+    func recordEpochMove(_ move: EpochMove, _ state: State) throws {
+        let meta = state.metadata
+        let entry = move.entry
+        if move.newEpoch != entry.epoch { try meta.setEpoch(move.newEpoch, ofTreeAt: entry.ino) }
+        if move.wasEpoch && !move.isEpoch {
+            try meta.deleteEpoch(entry.ino)
+        } else if move.isEpoch && !move.wasEpoch {
+            try meta.insertEpoch(EpochRecord(ino: entry.ino, district: entry.district, name: move.newName, state: .receiving))
+        } else if move.isEpoch, var record = state.epochs[entry.ino]?.record {
+            record.name = move.newName
+            try meta.updateEpoch(record)
+        }
+    }
+
+    /// The same change in memory, once the rename has committed.
+    func applyEpochMove(_ move: EpochMove, _ state: inout State, now: Nanoseconds) {
+        let entry = move.entry
+        if move.wasEpoch && !move.isEpoch {
+            state.epochs[entry.ino] = nil
+        } else if move.isEpoch && !move.wasEpoch {
+            state.epochs[entry.ino] = EpochActivity(
+                record: EpochRecord(ino: entry.ino, district: entry.district, name: move.newName, state: .receiving),
+                lastChange: now)
+        } else if move.isEpoch {
+            state.epochs[entry.ino]?.record.name = move.newName
+        }
+        noteEpochChange(entry.epoch, &state, now: now)
+        if move.newEpoch != entry.epoch { noteEpochChange(move.newEpoch, &state, now: now) }
+        if !entry.isDirectory && move.newEpoch == nil && entry.zone == .uploadTree {
+            noteLooseFile(entry, name: move.newName, &state)
+        }
+    }
+
+    /// Remembers a file that landed in `upload/` itself, for the pipeline to report.
+    func noteLooseFile(_ record: InodeRecord, name: String, _ state: inout State) {
+        state.looseFiles.append(LooseFile(ino: record.ino, district: record.district, name: name))
+        epochActivity.signal()
+    }
+
+    /// The loose files noted since the last call, with their districts' names.
+    public func takeLooseFiles() throws(Errno) -> [(district: String, file: LooseFile)] {
+        try locked { state in
+            let files = state.looseFiles
+            state.looseFiles.removeAll()
+            return try files.compactMap { file in
+                try state.metadata.district(id: file.district).map { ($0.name, file) }
+            }
+        }
+    }
+
+    // MARK: For the pipeline
+
+    /// The unpublished epochs with their activity, cheap enough to call every second.
+    public func epochSummaries() throws(Errno) -> [(record: EpochRecord, generation: UInt64, lastChange: Nanoseconds)] {
+        try locked { state in
+            state.epochs.values.map { ($0.record, $0.generation, $0.lastChange) }
+        }
+    }
+
+    /// Everything the pipeline needs to decide whether `ino` can seal.
+    public func epochSnapshot(_ ino: InodeNumber) throws(Errno) -> EpochSnapshot? {
+        try locked { state in
+            guard let activity = state.epochs[ino],
+                  let district = try state.metadata.district(id: activity.record.district) else { return nil }
+            let entries = try state.metadata.epochTree(ino).dropFirst().map { EpochEntry(path: $0.path, record: $0.record) }
+            return EpochSnapshot(record: activity.record, district: district, generation: activity.generation,
+                                 lastChange: activity.lastChange, openWriters: try openWriters(below: ino, state),
+                                 entries: entries)
+        }
+    }
+
+    /// Files open for writing whose row (looked up now: a rename may have moved them) is
+    /// below `epoch`.
+    private func openWriters(below epoch: InodeNumber, _ state: State) throws -> Int {
+        var count = 0
+        for (ino, file) in state.open where file.state.withLock({ $0.writers > 0 }) {
+            if try state.metadata.inode(ino)?.epoch == epoch { count += 1 }
+        }
+        return count
+    }
+
+    /// Seals `ino` if nothing changed since the pipeline inspected `generation` and no file in
+    /// it is open for writing: one durable transaction that also queues it for processing
+    /// (the sealed row is the job). The blobs it names are made durable first.
+    public func seal(_ ino: InodeNumber, generation: UInt64) throws(Errno) -> Bool {
+        try syncPublishedBlobs()
+        return try locked { state in
+            guard var activity = state.epochs[ino], activity.generation == generation,
+                  activity.record.sealed == nil, try openWriters(below: ino, state) == 0 else { return false }
+            activity.record.state = .sealed
+            activity.record.reason = ""
+            activity.record.sealed = currentTime()
+            activity.waiting = ""
+            let record = activity.record
+            try state.metadata.database.durableTransaction { try state.metadata.updateEpoch(record) }
+            state.epochs[ino] = activity
+            return true
+        }
+    }
+
+    /// Remembers what an epoch is waiting for, for `epochfs epochs show`.
+    public func noteWaiting(_ ino: InodeNumber, _ reason: String) {
+        state.withLock { $0.epochs[ino]?.waiting = reason }
+    }
+
+    /// What the sealer last said `ino` is waiting for.
+    public func waitingReason(_ ino: InodeNumber) -> String? {
+        state.withLock { $0.epochs[ino]?.waiting }
+    }
+
+    /// Records a new state (and why) for an epoch that is not published; returns the row.
+    @discardableResult
+    public func setEpochState(_ ino: InodeNumber, _ newState: EpochState, reason: String = "",
+                              profile: String? = nil) throws(Errno) -> EpochRecord? {
+        try locked { state in
+            guard var activity = state.epochs[ino] else { return nil }
+            activity.record.state = newState
+            activity.record.reason = reason
+            if let profile { activity.record.profile = profile }
+            let record = activity.record
+            try state.metadata.database.transaction { try state.metadata.updateEpoch(record) }
+            state.epochs[ino] = activity
+            return record
+        }
+    }
+
+    /// Queues a sealed epoch that is unrecognised or held for processing by staff's decision
+    /// (`epochfs epochs process`): no hold applies, and `profile` (if given) is used as is.
+    public func releaseEpoch(_ ino: InodeNumber, profile: String?) throws -> EpochRecord {
+        let record = try withState { state -> EpochRecord in
+            guard var activity = state.epochs[ino], activity.record.sealed != nil else {
+                throw AdminError("only a sealed epoch that is unrecognised or held can be processed by hand; see epochfs epochs show")
+            }
+            guard activity.record.state == .unrecognised || activity.record.state == .held else {
+                throw AdminError("the epoch is \(activity.record.state.rawValue), not unrecognised or held")
+            }
+            activity.record.state = .sealed
+            activity.record.reason = "released by staff"
+            activity.record.released = true
+            activity.record.profile = profile
+            let record = activity.record
+            try state.metadata.database.transaction { try state.metadata.updateEpoch(record) }
+            state.epochs[ino] = activity
+            return record
+        }
+        epochActivity.signal()
+        return record
+    }
+
+    /// Epochs for `epochfs epochs list`, by district name and epoch name.
+    public func epochSummaries(district name: String?, state epochState: EpochState?) throws -> [EpochSummary] {
+        try withState { state in
+            let districts = Dictionary(uniqueKeysWithValues: try state.metadata.districts().map { ($0.id, $0.name) })
+            let only = try name.map { try Self.district(named: $0, in: state).id }
+            return try state.metadata.epochs(district: only, states: epochState.map { [$0] }).map { record in
+                EpochSummary(district: districts[record.district] ?? "?", epoch: record,
+                             waiting: state.epochs[record.ino].map(\.waiting).flatMap { $0.isEmpty ? nil : $0 })
+            }.sorted { ($0.district, $0.epoch.name) < ($1.district, $1.epoch.name) }
+        }
+    }
+
+    /// One epoch by district and name: the one in `upload/`, else the published one.
+    public func epochSummary(district name: String, epoch: String) throws -> EpochSummary {
+        let matches = try epochSummaries(district: name, state: nil).filter { $0.epoch.name == epoch }
+        guard let found = matches.first(where: { $0.epoch.state != .published }) ?? matches.first else {
+            throw AdminError("district '\(name)' has no epoch '\(epoch)' (see: epochfs epochs list --district \(name))")
+        }
+        return found
+    }
+
+    /// The names publishing inserts into an epoch.
+    public static let insertedNames: Set<String> = [
+        "processing-succeeded.log", "processing-failed.log", "processing-superseded.log", "processing.json", "SHA256SUMS",
+    ]
+
+    /// Queues a published epoch to be processed again (`epochfs epochs reprocess`): the files
+    /// its last publishing inserted are removed, and it is processed like a released epoch;
+    /// publishing it again leaves it where it is in `upload-processed/`.
+    public func reprocessEpoch(_ ino: InodeNumber) throws -> EpochRecord {
+        let (record, removed) = try withState { state -> (EpochRecord, [String]) in
+            let meta = state.metadata
+            guard var record = try meta.epoch(ino), record.state == .published else {
+                throw AdminError("only a published epoch can be processed again; for a held or unrecognised one use: epochfs epochs process")
+            }
+            let inserted = try meta.epochTree(ino).filter {
+                $0.record.parent == ino && $0.record.uid == 0 && Self.insertedNames.contains($0.record.name)
+            }.map(\.record)
+            record.state = .sealed
+            record.reason = "reprocessing requested by staff"
+            record.released = true
+            record.outcome = nil
+            record.profile = nil
+            var removal = Removal()
+            try meta.database.transaction {
+                for file in inserted { try removeName(file, &state, &removal) }
+                try meta.updateEpoch(record)
+            }
+            complete(removal, state)
+            state.epochs[ino] = EpochActivity(record: record, lastChange: currentTime())
+            return (record, inserted.map(\.name))
+        }
+        if let notifier {
+            for name in removed { notifier.invalidateEntry(parent: ino, name: name) }
+            notifier.invalidateInode(ino)
+        }
+        epochActivity.signal()
+        return record
+    }
+
+    /// Epochs as the `epochs` table holds them (published ones included).
+    public func epochRecords(district: Int64? = nil, states: [EpochState]? = nil) throws(Errno) -> [EpochRecord] {
+        try locked { state in try state.metadata.epochs(district: district, states: states) }
+    }
+
+    public func epochRecord(_ ino: InodeNumber) throws(Errno) -> EpochRecord? {
+        try locked { state in try state.metadata.epoch(ino) }
+    }
+
+    /// Publishes a processed epoch: in one durable transaction its directory moves from
+    /// `upload/` to `upload-processed/` (under its own name, or `name.2`, `name.3`, … if that
+    /// is taken), everything below it joins the processed zone, the inserted files are added,
+    /// the directory's mtime becomes the publish time and the row records the outcome. The
+    /// kernel is told afterwards. Returns the name it was published under.
+    public func publishEpoch(_ ino: InodeNumber, inserting files: [InsertedFile], outcome: String,
+                             profile: String?, result: String) throws -> String {
+        // Inserted files are blobs like any other: their bytes are durable before the commit.
+        var stored: [(name: String, hash: String, size: Int64)] = []
+        for file in files {
+            let hash = try blobs.store(file.bytes)
+            stored.append((file.name, hash, Int64(file.bytes.count)))
+        }
+        let (uploadIno, processedIno, oldName, newName, renamedAside) = try withState { state in
+            let meta = state.metadata
+            guard var activity = state.epochs[ino], let directory = try meta.inode(ino), let parent = directory.parent,
+                  let district = try meta.district(id: activity.record.district) else {
+                throw AdminError("epoch \(ino) is not waiting to be published")
+            }
+            let processed = InodeNumber(rawValue: district.processedIno)
+            let now = currentTime()
+            var name = directory.name
+            var suffix = 1
+            // (An epoch processed again is in upload-processed/ already and keeps its name.)
+            while parent != processed, try meta.child(of: processed, named: name) != nil {
+                suffix += 1
+                name = "\(directory.name).\(suffix)"
+            }
+            var renamedAside: [String] = []
+            try meta.database.durableTransaction {
+                for file in stored {
+                    // A received file of the same name keeps its bytes under another name.
+                    if let clash = try meta.child(of: ino, named: file.name) {
+                        var aside = file.name + ".received"
+                        var n = 1
+                        while try meta.child(of: ino, named: aside) != nil {
+                            n += 1
+                            aside = "\(file.name).received.\(n)"
+                        }
+                        try meta.move(clash.ino, from: ino, to: ino, name: aside, isDirectory: clash.isDirectory, ctime: now)
+                        renamedAside.append(file.name)
+                    }
+                    try meta.retainBlob(file.hash, size: file.size)
+                    try meta.insert(InodeRecord(parent: ino, name: file.name, kind: .file, mode: 0o444, uid: 0, gid: 0,
+                                                size: file.size, time: now, blob: file.hash, zone: .processedTree,
+                                                district: district.id, epoch: ino))
+                }
+                try meta.move(ino, from: parent, to: processed, name: name, isDirectory: true, ctime: now)
+                try meta.setZone(.processedTree, ofEpoch: ino)
+                try meta.touch(ino, mtime: now)
+                try meta.touch(parent, mtime: now)
+                try meta.touch(processed, mtime: now)
+                activity.record.state = .published
+                activity.record.reason = ""
+                activity.record.name = name
+                activity.record.published = now
+                activity.record.outcome = outcome
+                activity.record.profile = profile
+                activity.record.result = result
+                try meta.updateEpoch(activity.record)
+            }
+            state.epochs[ino] = nil
+            return (parent, processed, directory.name, name, renamedAside)
+        }
+        for name in renamedAside {
+            logger.warning("a received file had the name of an inserted one and was renamed", metadata: [
+                "epoch": "\(newName)", "file": "\(name)", "renamed": "\(name).received"])
+        }
+        if let notifier {
+            notifier.invalidateEntry(parent: uploadIno, name: oldName)
+            notifier.invalidateEntry(parent: processedIno, name: newName)
+            notifier.invalidateInode(uploadIno)
+            notifier.invalidateInode(processedIno)
+            notifier.invalidateInode(ino)
+        }
+        return newName
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a command with a given environment and a time limit, capturing (the start of) its output.
+enum ChildProcess {
+    struct Outcome: Sendable {
+        var exitCode: Int32
+        var timedOut: Bool
+        /// Standard output and error together, cut at the limit.
+        var output: String
+        var seconds: Double
+    }
+
+    static func run(command: [String], environment: [String: String], input: Data? = nil,
+                    workingDirectory: String? = nil, timeoutSeconds: Int64, outputLimit: Int) throws -> Outcome {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
+        process.environment = environment
+        if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
+        // Output goes to an unlinked temporary file, not a pipe: a chatty command can never
+        // block on a full pipe while we wait for it.
+        let outputPath = NSTemporaryDirectory() + "epochfs-output-\(UUID().uuidString)"
+        guard FileManager.default.createFile(atPath: outputPath, contents: nil),
+              let output = FileHandle(forUpdatingAtPath: outputPath) else {
+            throw CocoaError(.fileWriteUnknown)
+        }
+        unlink(outputPath)
+        defer { try? output.close() }
+        process.standardOutput = output
+        process.standardError = output
+        let inputPipe = Pipe()
+        process.standardInput = input == nil ? FileHandle(forReadingAtPath: "/dev/null") : inputPipe
+        let started = Date()
+        try process.run()
+        if let input {
+            try? inputPipe.fileHandleForWriting.write(contentsOf: input)
+            try? inputPipe.fileHandleForWriting.close()
+        }
+        let deadline = started.addingTimeInterval(Double(timeoutSeconds))
+        var timedOut = false
+        while process.isRunning {
+            if Date() >= deadline {
+                timedOut = true
+                process.terminate()
+                let grace = Date().addingTimeInterval(5)
+                while process.isRunning && Date() < grace { usleep(50_000) }
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                break
+            }
+            usleep(20_000)
+        }
+        process.waitUntilExit()
+        try output.seek(toOffset: 0)
+        let bytes = try output.read(upToCount: outputLimit) ?? Data()
+        return Outcome(exitCode: process.terminationStatus, timedOut: timedOut,
+                       output: String(decoding: bytes, as: UTF8.self), seconds: Date().timeIntervalSince(started))
+    }
+}

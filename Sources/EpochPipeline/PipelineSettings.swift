@@ -1,0 +1,25 @@
+import Ingest
+
+/// How the pipeline decides and acts, read from the daemon's configuration.
+public struct PipelineSettings: Sendable {
+    /// Seconds an epoch must be quiet (no change, no open writer) before it seals.
+    public var settleSeconds: Int64 = 300
+    /// Per-district settle periods (`settle_seconds.<district>` in the configuration).
+    public var settleSecondsByDistrict: [String: Int64] = [:]
+    /// An epoch that cannot seal for this long (an interrupted file, a temporary name) is stalled.
+    public var stallSeconds: Int64 = 6 * 3600
+    /// How long a set whose own manifest names files that have not arrived waits for them.
+    public var manifestWaitSeconds: Int64 = 2 * 3600
+    /// Names of marker files that seal an epoch once closed cleanly.
+    public var markers: Set<String> = FileRole.defaultMarkers
+    /// Operators' profiles (`*.json`); the built-in ones apply where none replaces them.
+    public var profilesDirectory = "/etc/epochfs/profiles"
+    /// Receives each staff event as JSON on its standard input (optional).
+    public var notifyCommand: [String]?
+
+    public init() {}
+
+    public func settle(for district: String) -> Int64 {
+        settleSecondsByDistrict[district] ?? settleSeconds
+    }
+}

@@ -1,0 +1,398 @@
+import Foundation
+import Glibc
+import Testing
+
+/// Epochs uploaded the way clients do, sealed, processed and published by the daemon.
+@Suite("Epoch pipeline", .serialized, .requiresMount)
+struct EpochPipelineTests {
+    /// A small valid Clever-style set.
+    static let cleverSet: [(String, String)] = [
+        ("schools.csv", "School_id,School_name,School_number\r\nS1,North High,001\r\nS2,South Middle,002\r\n"),
+        ("students.csv", "School_id,Student_id,Last_name,First_name\r\nS1,1001,Nunez,Ana\r\nS1,1002,Smith,Bo\r\nS2,1003,Lee,Cy\r\n"),
+        ("teachers.csv", "School_id,Teacher_id,First_name,Last_name\r\nS1,T1,Dee,Park\r\n"),
+        ("sections.csv", "School_id,Section_id,Teacher_id\r\nS1,SEC1,T1\r\n"),
+        ("enrollments.csv", "School_id,Section_id,Student_id\r\nS1,SEC1,1001\r\nS1,SEC1,1002\r\n"),
+    ]
+
+    struct Epoch: Decodable {
+        var name: String
+        var state: String
+        var reason: String
+        var outcome: String?
+        var profile: String?
+        var sealed: Int64?
+    }
+
+    struct Summary: Decodable {
+        var district: String
+        var epoch: Epoch
+        var waiting: String?
+    }
+
+    struct Result: Decodable {
+        struct File: Decodable { var path: String; var size: Int64; var sha256: String; var rows: Int? }
+        struct Problem: Decodable { var file: String; var line: Int; var column: Int; var code: String; var severity: String }
+        var outcome: String
+        var profile: String
+        var files: [File]
+        var problems: [Problem]
+    }
+
+    private func show(_ fs: MountFixture, _ district: District, _ epoch: String) throws -> Summary? {
+        let result = try fs.epochfs(["epochs", "show", "\(district.name)/\(epoch)", "--json", "--store", fs.store])
+        guard result.succeeded else { return nil }
+        return try JSONDecoder().decode(Summary.self, from: Data(result.output))
+    }
+
+    private func waitForState(_ fs: MountFixture, _ district: District, _ epoch: String, _ states: Set<String>,
+                              within seconds: Double = 20) throws -> Summary? {
+        var last: Summary?
+        _ = try eventually(within: seconds) {
+            last = try show(fs, district, epoch)
+            return last.map { states.contains($0.epoch.state) } ?? false
+        }
+        return last
+    }
+
+    private func upload(_ set: [(String, String)], to directory: String, as identity: Identity = District.alpha.identity) throws {
+        for (name, text) in set {
+            let result = try Command.run(["/bin/sh", "-c", "cat > \(shellQuote(directory + "/" + name))"],
+                                         as: identity, input: Array(text.utf8))
+            guard result.succeeded else { throw CommandError(description: "upload of \(name) failed: \(result)") }
+        }
+    }
+
+    /// Makes the epoch directory `name` as the district and uploads `files` into it; returns its path.
+    private func makeEpoch(_ fs: MountFixture, _ name: String, _ files: [(String, String)]) throws -> String {
+        let epoch = fs.upload(.alpha) + "/" + name
+        try mkdirAsDistrict(epoch)
+        try upload(files, to: epoch)
+        return epoch
+    }
+
+    private func mkdirAsDistrict(_ path: String) throws {
+        let result = try Command.run(["/bin/mkdir", path], as: District.alpha.identity)
+        guard result.succeeded else { throw CommandError(description: "\(result)") }
+    }
+
+    @Test("a marker closed cleanly seals at once; the epoch is published with its log, JSON and checksums")
+    func markerSealsAndPublishes() throws {
+        try withMount(mountArguments: ["--settle-seconds", "3600"]) { fs in
+            let name = "20261129T020000Z"
+            let epoch = try makeEpoch(fs, name, Self.cleverSet)
+            #expect(try show(fs, .alpha, name)?.epoch.state == "receiving")
+
+            let markerClosed = Date()
+            try upload([(".done", "")], to: epoch)
+            let published = fs.processed(.alpha) + "/" + name
+            let appeared = eventually(within: 20) { Files.exists(published + "/processing-succeeded.log") }
+            let latency = Date().timeIntervalSince(markerClosed)
+            #expect(appeared, "published within 20 s; log:\n\(fs.logTail())")
+            print("marker close to published epoch: \(String(format: "%.3f", latency)) s")
+            guard appeared else { return }
+
+            #expect(!Files.exists(epoch), "gone from upload/")
+            #expect(try Files.list(fs.upload(.alpha)).isEmpty)
+            let names = Set(try Files.list(published))
+            #expect(names == Set(Self.cleverSet.map(\.0) + [".done", "processing-succeeded.log", "processing.json", "SHA256SUMS"]))
+            let result = try JSONDecoder().decode(Result.self, from: Data(try Files.read(published + "/processing.json")))
+            #expect(result.outcome == "succeeded")
+            #expect(result.profile == "clever")
+            #expect(result.files.first { $0.path == "students.csv" }?.rows == 3)
+            // sha256sum -c from inside the directory, as the district or staff would run it.
+            let check = try Command.sh("cd \(shellQuote(published)) && sha256sum -c SHA256SUMS")
+            #expect(check.succeeded, "\(check)")
+            #expect(check.lines.count == Self.cleverSet.count + 1)
+            // The directory's mtime is the publish time, and nobody but root changes it.
+            let mtime = try Files.stat(published).st_mtim.tv_sec
+            #expect(abs(Double(mtime) - markerClosed.timeIntervalSince1970) < 30)
+            #expect(try Command.run(["/usr/bin/touch", "-d", "2001-01-01", published], as: District.alpha.identity).succeeded == false)
+            // The district reads its log and cannot add to or change what was processed.
+            let log = try Command.run(["/bin/cat", published + "/processing-succeeded.log"], as: District.alpha.identity)
+            #expect(log.stdout.contains("SUCCEEDED"), "\(log)")
+            #expect(try Command.run(["/bin/sh", "-c", "echo x > \(shellQuote(published + "/more.csv"))"], as: District.alpha.identity).succeeded == false)
+            #expect(try Command.run(["/bin/rm", published + "/students.csv"], as: District.alpha.identity).succeeded == false)
+            #expect(try show(fs, .alpha, name)?.epoch.outcome == "succeeded")
+        }
+    }
+
+    @Test("reprocessing a published epoch replaces its inserted files in place")
+    func reprocessInPlace() throws {
+        try withMount(mountArguments: ["--settle-seconds", "3600"]) { fs in
+            let name = "1764374400"
+            _ = try makeEpoch(fs, name, Self.cleverSet + [(".done", "")])
+            let published = fs.processed(.alpha) + "/" + name
+            #expect(eventually(within: 20) { Files.exists(published + "/processing.json") })
+            let first = try Files.read(published + "/processing.json")
+            Thread.sleep(forTimeInterval: 1.1)
+            let requeued = try fs.epochfs(["epochs", "reprocess", "alpha/\(name)", "--store", fs.store])
+            #expect(requeued.succeeded, "\(requeued)")
+            #expect(eventually(within: 20) {
+                guard let again = try? Files.read(published + "/processing.json") else { return false }
+                return again != first
+            }, "a new processing.json; log:\n\(fs.logTail())")
+            #expect(try Files.list(fs.processed(.alpha)) == [name], "no second copy")
+            let names = Set(try Files.list(published))
+            #expect(names == Set(Self.cleverSet.map(\.0) + [".done", "processing-succeeded.log", "processing.json", "SHA256SUMS"]))
+            #expect(try Command.sh("cd \(shellQuote(published)) && sha256sum -c SHA256SUMS").succeeded)
+        }
+    }
+
+    @Test("an epoch seals only after its last writer closed and it was quiet for the settle period")
+    func settlesAfterTheLastClose() throws {
+        try withMount(mountArguments: ["--settle-seconds", "2"]) { fs in
+            let name = "1764374400"
+            let epoch = try makeEpoch(fs, name, Array(Self.cleverSet.prefix(2)))
+            let open = try OpenFile(epoch + "/teachers.csv", O_WRONLY | O_CREAT)
+            try open.write(Array(Self.cleverSet[2].1.utf8))
+            Thread.sleep(forTimeInterval: 4)
+            let waiting = try show(fs, .alpha, name)
+            #expect(waiting?.epoch.state == "receiving")
+            #expect(waiting?.waiting?.contains("open for writing") == true, "\(String(describing: waiting))")
+            let closed = Date()
+            try open.close()
+            let done = try waitForState(fs, .alpha, name, ["published"])
+            #expect(done?.epoch.outcome == "succeeded", "\(String(describing: done)); log:\n\(fs.logTail())")
+            #expect(Date().timeIntervalSince(closed) >= 1.9, "not before the settle period")
+        }
+    }
+
+    @Test("a writer killed mid-upload never seals its epoch; resuming and closing cleanly does")
+    func droppedSessionNeverSeals() throws {
+        try withMount(mountArguments: ["--settle-seconds", "1"]) { fs in
+            let name = "1764374400"
+            let epoch = try makeEpoch(fs, name, Array(Self.cleverSet.prefix(1)))
+            let students = Self.cleverSet[1].1
+            let cut = students.utf8.count / 2
+            // A writer that holds the file open and is killed: its close happens during exit.
+            // (Not a shell: `exec sleep` would close the descriptor, cleanly, at exec.)
+            let writer = Process()
+            writer.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            writer.arguments = ["-c", "import os, sys, time; fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT); os.write(fd, sys.argv[2].encode()); time.sleep(60)",
+                                epoch + "/students.csv", String(decoding: Array(students.utf8.prefix(cut)), as: UTF8.self)]
+            try writer.run()
+            #expect(eventually(within: 5) { (try? Files.stat(epoch + "/students.csv"))?.st_size == cut })
+            kill(writer.processIdentifier, SIGKILL)
+            writer.waitUntilExit()
+            Thread.sleep(forTimeInterval: 4)
+            let stuck = try show(fs, .alpha, name)
+            #expect(stuck?.epoch.state == "receiving", "\(String(describing: stuck))")
+            #expect(stuck?.waiting?.contains("interrupted upload of students.csv") == true, "\(String(describing: stuck))")
+            #expect(stuck?.epoch.sealed == nil)
+
+            // The client reconnects and appends the rest (OpenSSH reput).
+            let resume = try OpenFile(epoch + "/students.csv", O_WRONLY | O_APPEND)
+            try resume.write(Array(students.utf8.dropFirst(cut)))
+            try resume.close()
+            let done = try waitForState(fs, .alpha, name, ["published"])
+            #expect(done?.epoch.outcome == "succeeded", "\(String(describing: done)); log:\n\(fs.logTail())")
+            expectBytes(try Files.read(fs.processed(.alpha) + "/" + name + "/students.csv"), Array(students.utf8), "resumed file")
+        }
+    }
+
+    @Test("a temporary name blocks sealing until it is renamed")
+    func temporaryNameBlocks() throws {
+        try withMount(mountArguments: ["--settle-seconds", "1"]) { fs in
+            let name = "1764374400"
+            let epoch = try makeEpoch(fs, name, [("schools.csv.filepart", Self.cleverSet[0].1)] + Array(Self.cleverSet.dropFirst()))
+            Thread.sleep(forTimeInterval: 3)
+            let waiting = try show(fs, .alpha, name)
+            #expect(waiting?.waiting?.contains("temporary name schools.csv.filepart") == true, "\(String(describing: waiting))")
+            let renamed = try Command.run(["/bin/mv", epoch + "/schools.csv.filepart", epoch + "/schools.csv"], as: District.alpha.identity)
+            #expect(renamed.succeeded, "\(renamed)")
+            #expect(try waitForState(fs, .alpha, name, ["published"])?.epoch.outcome == "succeeded")
+        }
+    }
+
+    @Test("an unrecognised upload stays in upload/, frozen, and staff are told; the district may withdraw it")
+    func unrecognisedStaysAndCanBeWithdrawn() throws {
+        let scratch = try TestDirectory()
+        let events = scratch.path + "/events"
+        let notify = scratch.path + "/notify"
+        try Files.write(notify, Array("#!/bin/sh\ncat >> \(events)\n".utf8), mode: 0o755)
+        try withMount(mountArguments: ["--settle-seconds", "1", "--notify-command", notify]) { fs in
+            let name = "1764374400"
+            let epoch = try makeEpoch(fs, name, [("old-system-dump.txt", "not a known format\n")])
+            let left = try waitForState(fs, .alpha, name, ["unrecognised"])
+            #expect(left?.epoch.reason.isEmpty == false, "\(String(describing: left))")
+            #expect(Files.exists(epoch + "/old-system-dump.txt"), "left where it was")
+            #expect(eventually { ((try? Files.read(events)) ?? []).count > 0 })
+            let event = String(decoding: (try? Files.read(events)) ?? [], as: UTF8.self)
+            #expect(event.contains("\"event\":\"epoch.unrecognised\"") && event.contains("\"district\":\"alpha\""), "\(event)")
+            // A file put directly in upload/ is never processed; staff hear of it once.
+            try upload([("students.csv", "x\n")], to: fs.upload(.alpha))
+            #expect(eventually { String(decoding: (try? Files.read(events)) ?? [], as: UTF8.self).contains("upload.loose-file") })
+            #expect(Files.exists(fs.upload(.alpha) + "/students.csv"))
+            // Sealed: nothing may be added or changed, by the district or root.
+            let add = try Command.run(["/bin/sh", "-c", "echo x > \(shellQuote(epoch + "/more.csv"))"], as: District.alpha.identity)
+            #expect(!add.succeeded && add.stderr.contains("Permission denied"), "\(add)")
+            #expect(openErrno(epoch + "/old-system-dump.txt", O_WRONLY | O_APPEND) == .EACCES)
+            // Withdrawing it is allowed.
+            let removed = try Command.run(["/bin/rm", "-r", epoch], as: District.alpha.identity)
+            #expect(removed.succeeded, "\(removed)")
+            #expect(try show(fs, .alpha, name) == nil)
+        }
+    }
+
+    @Test("a badly named directory is reported and stays writable; renamed to a date-time it is processed")
+    func badlyNamedEpoch() throws {
+        try withMount(mountArguments: ["--settle-seconds", "1"]) { fs in
+            let epoch = try makeEpoch(fs, "backup-old", Array(Self.cleverSet.prefix(2)))
+            let bad = try waitForState(fs, .alpha, "backup-old", ["unrecognised"])
+            #expect(bad?.epoch.sealed == nil && bad?.epoch.reason.isEmpty == false, "\(String(describing: bad))")
+            try upload(Array(Self.cleverSet.dropFirst(2)), to: epoch)
+            let renamed = try Command.run(["/bin/mv", epoch, fs.upload(.alpha) + "/1764374400"], as: District.alpha.identity)
+            #expect(renamed.succeeded, "\(renamed)")
+            #expect(try waitForState(fs, .alpha, "1764374400", ["published"])?.epoch.outcome == "succeeded")
+        }
+    }
+
+    @Test("an older bulk set sealed after a newer one was processed is published as superseded; a re-used name gets .2")
+    func olderBulkSetIsSuperseded() throws {
+        try withMount(mountArguments: ["--settle-seconds", "3600"]) { fs in
+            for name in ["1764460800", "1764374400", "1764460800"] {
+                let epoch = try makeEpoch(fs, name, Self.cleverSet + [(".done", "")])
+                #expect(eventually(within: 20) { !Files.exists(epoch) }, "\(name) processed; log:\n\(fs.logTail())")
+            }
+            let processed = try Files.list(fs.processed(.alpha)).sorted()
+            #expect(processed == ["1764374400", "1764460800", "1764460800.2"])
+            #expect(Files.exists(fs.processed(.alpha) + "/1764374400/processing-superseded.log"))
+            let log = String(decoding: try Files.read(fs.processed(.alpha) + "/1764374400/processing-superseded.log"), as: UTF8.self)
+            #expect(log.contains("1764460800"), "the log names the newer set")
+            #expect(Files.exists(fs.processed(.alpha) + "/1764460800.2/processing-succeeded.log"))
+        }
+    }
+
+    @Test("a zipped set is opened and validated; a broken set is published as failed with its problems")
+    func zippedAndBrokenSets() throws {
+        try withMount(mountArguments: ["--settle-seconds", "3600"]) { fs in
+            let scratch = try TestDirectory()
+            for (name, text) in Self.cleverSet { try Files.write(scratch.path + "/" + name, Array(text.utf8)) }
+            let zipped = try Command.sh("cd \(shellQuote(scratch.path)) && zip -q -X set.zip \(Self.cleverSet.map(\.0).joined(separator: " "))")
+            #expect(zipped.succeeded, "\(zipped)")
+            let zipEpoch = fs.upload(.alpha) + "/1764374400"
+            try mkdirAsDistrict(zipEpoch)
+            let copied = try Command.run(["/bin/cp", scratch.path + "/set.zip", zipEpoch + "/set.zip"], as: District.alpha.identity)
+            #expect(copied.succeeded, "\(copied)")
+            try upload([("_SUCCESS", "")], to: zipEpoch)
+            #expect(try waitForState(fs, .alpha, "1764374400", ["published"])?.epoch.outcome == "succeeded", "log:\n\(fs.logTail())")
+
+            _ = try makeEpoch(fs, "1764460800", [("schools.csv", "School_id,School_name,School_number\r\n"),
+                                                 ("students.csv", "School_id,Student_id,Last_name\r\nS1,1001,Nunez\r\n"),
+                                                 (".done", "")])
+            let failed = try waitForState(fs, .alpha, "1764460800", ["published"])
+            #expect(failed?.epoch.outcome == "failed", "\(String(describing: failed))")
+            let result = try JSONDecoder().decode(Result.self, from: Data(try Files.read(fs.processed(.alpha) + "/1764460800/processing.json")))
+            #expect(result.problems.contains { $0.file == "students.csv" && $0.severity == "fatal" }, "\(result.problems)")
+            #expect(Files.exists(fs.processed(.alpha) + "/1764460800/processing-failed.log"))
+        }
+    }
+
+    /// A Clever set with `count` students, each enrolled once.
+    static func cleverSet(students count: Int) -> [(String, String)] {
+        var students = "School_id,Student_id,Last_name,First_name\r\n"
+        var enrollments = "School_id,Section_id,Student_id\r\n"
+        for n in 0..<count {
+            students += "S1,\(2000 + n),Family\(n),Given\(n)\r\n"
+            enrollments += "S1,SEC1,\(2000 + n)\r\n"
+        }
+        return [cleverSet[0], ("students.csv", students), cleverSet[2], cleverSet[3], ("enrollments.csv", enrollments)]
+    }
+
+    /// A OneRoster 1.1 delta set changing one org.
+    static let oneRosterDelta: [(String, String)] = {
+        let names = ["academicSessions", "categories", "classes", "classResources", "courses", "courseResources",
+                     "demographics", "enrollments", "lineItems", "orgs", "resources", "results", "users"]
+        var manifest = "propertyName,value\nmanifest.version,1.0\noneroster.version,1.1\n"
+        for name in names { manifest += "file.\(name),\(name == "orgs" ? "delta" : "absent")\n" }
+        manifest += "source.systemName,Test SIS\nsource.systemCode,T\n"
+        let orgs = "sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\n"
+            + "org1,active,2026-11-28T00:00:00Z,North District,district,D1,\n"
+        return [("manifest.csv", manifest), ("orgs.csv", orgs)]
+    }()
+
+    @Test("a bulk set that drops half the enrollments is held; staff release it by hand")
+    func massDropIsHeld() throws {
+        try withMount(mountArguments: ["--settle-seconds", "3600"]) { fs in
+            _ = try makeEpoch(fs, "1764374400", Self.cleverSet(students: 200) + [(".done", "")])
+            #expect(try waitForState(fs, .alpha, "1764374400", ["published"])?.epoch.outcome == "succeeded", "log:\n\(fs.logTail())")
+
+            let second = try makeEpoch(fs, "1764460800", Self.cleverSet(students: 80) + [(".done", "")])
+            let held = try waitForState(fs, .alpha, "1764460800", ["held"])
+            #expect(held?.epoch.reason.contains("enrollments") == true, "\(String(describing: held))")
+            #expect(Files.exists(second + "/students.csv"), "held epochs stay in upload/")
+            let release = try fs.epochfs(["epochs", "process", "alpha/1764460800", "--store", fs.store])
+            #expect(release.succeeded, "\(release)")
+            #expect(try waitForState(fs, .alpha, "1764460800", ["published"])?.epoch.outcome == "succeeded")
+        }
+    }
+
+    @Test("a delta set older than one already processed is held, not applied")
+    func oldDeltaIsHeld() throws {
+        try withMount(mountArguments: ["--settle-seconds", "3600"]) { fs in
+            for (name, expected) in [("1764460800", "published"), ("1764374400", "held")] {
+                _ = try makeEpoch(fs, name, Self.oneRosterDelta + [(".done", "")])
+                let summary = try waitForState(fs, .alpha, name, [expected])
+                #expect(summary?.epoch.state == expected, "\(String(describing: summary)); log:\n\(fs.logTail())")
+                if expected == "published" { #expect(summary?.epoch.outcome == "succeeded", "\(String(describing: summary))") }
+                #expect(summary?.epoch.profile == "oneroster-1.1")
+            }
+            let held = try show(fs, .alpha, "1764374400")
+            #expect(held?.epoch.reason.contains("1764460800") == true, "\(String(describing: held))")
+        }
+    }
+
+    @Test("a marker does not seal a set whose manifest names a file that has not arrived yet")
+    func manifestWaitsForItsFiles() throws {
+        try withMount(mountArguments: ["--settle-seconds", "3600"]) { fs in
+            let name = "1764374400"
+            let epoch = fs.upload(.alpha) + "/" + name
+            try mkdirAsDistrict(epoch)
+            let manifest = Self.oneRosterDelta[0].1.replacingOccurrences(of: "file.users,absent", with: "file.users,delta")
+            try upload([("manifest.csv", manifest), Self.oneRosterDelta[1], (".done", "")], to: epoch)
+            Thread.sleep(forTimeInterval: 3)
+            let waiting = try show(fs, .alpha, name)
+            #expect(waiting?.epoch.state == "receiving", "\(String(describing: waiting))")
+            #expect(waiting?.waiting?.contains("users.csv") == true, "\(String(describing: waiting))")
+            let users = "sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,userIds,givenName,familyName,"
+                + "middleName,identifier,email,sms,phone,agentSourcedIds,grades,password\n"
+                + "u1,active,2026-11-28T00:00:00Z,true,org1,student,ana,,Ana,Nunez,,,,,,,09,\n"
+            try upload([("users.csv", users)], to: epoch)
+            let done = try waitForState(fs, .alpha, name, ["published"])
+            #expect(done?.epoch.outcome == "succeeded", "\(String(describing: done)); log:\n\(fs.logTail())")
+        }
+    }
+
+    @Test("kill -9 while a hand-off runs: after the remount the epoch is published exactly once")
+    func exactlyOnceAcrossKill() throws {
+        let scratch = try TestDirectory()
+        let runs = scratch.path + "/runs"
+        let handOff = scratch.path + "/hand-off"
+        try Files.write(handOff, Array("#!/bin/sh\necho \"$EPOCHFS_EPOCH_ID $EPOCHFS_DISTRICT/$EPOCHFS_EPOCH\" >> \(runs)\nls \"$EPOCHFS_FILES\"\nsleep 3\n".utf8), mode: 0o755)
+        let profiles = scratch.path + "/profiles"
+        try Files.mkdir(profiles)
+        try withMount(mountArguments: ["--settle-seconds", "3600", "--profiles-directory", profiles]) { fs in
+            // The built-in Clever profile with a hand-off, as an operator would write it.
+            let shown = try fs.epochfs(["profiles", "show", "clever"])
+            #expect(shown.succeeded, "\(shown)")
+            var profile = try JSONSerialization.jsonObject(with: Data(shown.output)) as! [String: Any]
+            profile["handOff"] = ["command": [handOff], "timeoutSeconds": 60]
+            try Files.write(profiles + "/clever.json", Array(try JSONSerialization.data(withJSONObject: profile)))
+            try fs.unmount()
+            try fs.mount(["--settle-seconds", "3600", "--profiles-directory", profiles])
+
+            let name = "1764374400"
+            _ = try makeEpoch(fs, name, Self.cleverSet + [(".done", "")])
+            #expect(eventually(within: 20) { ((try? Files.read(runs)) ?? []).count > 0 }, "hand-off started; log:\n\(fs.logTail())")
+            try fs.signalDaemon(SIGKILL)
+            try fs.mount(["--settle-seconds", "3600", "--profiles-directory", profiles])
+            let done = try waitForState(fs, .alpha, name, ["published"], within: 30)
+            #expect(done?.epoch.outcome == "succeeded", "\(String(describing: done)); log:\n\(fs.logTail())")
+            #expect(try Files.list(fs.processed(.alpha)) == [name], "published once")
+            let log = String(decoding: try Files.read(fs.processed(.alpha) + "/\(name)/processing-succeeded.log"), as: UTF8.self)
+            #expect(log.contains("students.csv"), "the hand-off saw the files: \(log)")
+            let lines = String(decoding: try Files.read(runs), as: UTF8.self).split(separator: "\n")
+            #expect(lines.count == 2 && Set(lines).count == 1, "the hand-off ran again with the same epoch id: \(lines)")
+        }
+    }
+}
