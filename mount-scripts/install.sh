@@ -10,6 +10,7 @@
 #   --mount DIR          where the mount lives (default /srv/epochfs)
 #   --store DIR          the store (default /var/lib/epochfs)
 #   --staff-group GROUP  who may browse every district read-only (default epochfs-staff)
+#   --retention-days N   processed epochs are pruned N days after publishing (default 30)
 #   --no-start           install only; do not enable or (re)start epochfs.service or reload sshd
 set -euo pipefail
 
@@ -21,6 +22,7 @@ binary_changed=0
 mount=/srv/epochfs
 store=/var/lib/epochfs
 staff_group=epochfs-staff
+retention_days=30
 start=1
 districts_group=epochfs-districts
 keys_user=epochfs-keys
@@ -34,6 +36,7 @@ while [[ $# -gt 0 ]]; do
         --mount) mount=${2%/}; shift 2 ;;
         --store) store=${2%/}; shift 2 ;;
         --staff-group) staff_group=$2; shift 2 ;;
+        --retention-days) retention_days=$2; shift 2 ;;
         --no-start) start=0; shift ;;
         -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
@@ -43,6 +46,7 @@ done
 [[ $(id -u) -eq 0 ]] || die "run as root (it installs into /usr/local, /etc and systemd)"
 [[ -x /usr/sbin/sshd ]] || die "/usr/sbin/sshd is missing: apt-get install openssh-server"
 [[ $mount == /* && $store == /* ]] || die "--mount and --store must be absolute paths"
+[[ $retention_days =~ ^[0-9]+$ ]] || die "--retention-days takes a whole number of days"
 [[ $mount =~ ^[A-Za-z0-9/._-]+$ && $store =~ ^[A-Za-z0-9/._-]+$ ]] \
     || die "--mount and --store may hold only letters, digits and / . _ - (sshd_config and systemd read them unquoted)"
 
@@ -62,6 +66,7 @@ if [[ -n $binary ]]; then
 fi
 [[ -x /usr/local/bin/epochfs ]] || die "no epochfs binary: build one (swift build -c release) or pass --binary"
 put "$here/epochfs-end-sessions" /usr/local/sbin/epochfs-end-sessions 0755 || true
+put "$here/epochfs-retention" /usr/local/sbin/epochfs-retention 0755 || true
 put "$here/epochfs-sshd-config" /usr/local/share/epochfs/epochfs-sshd-config 0755 || true
 put "$here/sshd-epochfs.conf.in" /usr/local/share/epochfs/sshd-epochfs.conf.in 0644 || true
 for doc in "$repo/README.md" "$repo"/docs/*.md; do
@@ -142,6 +147,9 @@ trap 'rm -f "$config" "$rendered" "$unit"' EXIT
 sed "s|@MOUNT@|$mount|g" "$here/epochfs.service.in" > "$unit"
 unit_changed=0
 put "$unit" /etc/systemd/system/epochfs.service 0644 && unit_changed=1
+sed -e "s|@MOUNT@|$mount|g" -e "s|@DAYS@|$retention_days|g" "$here/epochfs-retention.service.in" > "$unit"
+put "$unit" /etc/systemd/system/epochfs-retention.service 0644 || true
+put "$here/epochfs-retention.timer" /etc/systemd/system/epochfs-retention.timer 0644 || true
 
 if [[ ! -d /run/systemd/system ]]; then
     say "systemd is not running here: start the mount with  epochfs mount $mount"
@@ -150,6 +158,7 @@ fi
 systemctl daemon-reload
 (( start )) || { say "installed; not started (--no-start)"; exit 0; }
 systemctl enable --quiet epochfs.service
+systemctl enable --quiet --now epochfs-retention.timer
 # A new binary or unit takes effect only in a new daemon (an old one cannot answer requests
 # it does not know); restarting ends the sessions inside the mount, and clients reconnect.
 if (( unit_changed || binary_changed )) || ! systemctl is-active --quiet epochfs.service; then

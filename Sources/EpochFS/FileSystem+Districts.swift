@@ -89,3 +89,41 @@ extension FileSystem {
         return district
     }
 }
+
+/// What `epochfs stats` shows of one district.
+public struct DistrictStatistics: Sendable, Codable {
+    public var district: String
+    /// Files below upload/ and upload-processed/.
+    public var files: Int64
+    /// Their sizes added up.
+    public var logicalBytes: Int64
+    /// The distinct blobs they name: what the district's files take on disk after dedup
+    /// (a blob shared with another district counts for each).
+    public var storedBytes: Int64
+    /// Epochs by state (`receiving`, `published`, …).
+    public var epochs: [String: Int]
+}
+
+/// What `epochfs stats` shows.
+public struct StoreStatistics: Sendable, Codable {
+    public var districts: [DistrictStatistics]
+    /// Every blob in the store, counted once.
+    public var blobs: Int64
+    public var blobBytes: Int64
+}
+
+extension FileSystem {
+    public func statistics() throws(Errno) -> StoreStatistics {
+        try locked { state in
+            let meta = state.metadata
+            let districts = try meta.districts().map { district in
+                let usage = try meta.districtUsage(district)
+                return DistrictStatistics(district: district.name, files: usage.files, logicalBytes: usage.bytes,
+                                          storedBytes: try meta.districtStoredBytes(district),
+                                          epochs: try meta.epochCounts(district))
+            }
+            let totals = try meta.blobTotals()
+            return StoreStatistics(districts: districts, blobs: totals.count, blobBytes: totals.bytes)
+        }
+    }
+}

@@ -317,6 +317,9 @@ public final class FileSystem: Sendable {
             if isEpoch, let withdrawn = state.epochs.removeValue(forKey: record.ino) {
                 logger.notice("epoch removed from upload/", metadata: [
                     "epoch": "\(name)", "district_id": "\(record.district)", "state": "\(withdrawn.record.state.rawValue)"])
+            } else if isEpoch && record.zone == .processedTree {
+                logger.notice("epoch pruned", metadata: [
+                    "epoch": "\(name)", "district": "\((try? state.metadata.district(id: record.district))?.name ?? "?")"])
             } else {
                 noteEpochChange(record.epoch, &state, now: now)
             }

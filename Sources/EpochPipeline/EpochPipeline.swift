@@ -83,6 +83,8 @@ public final class EpochPipeline: Sendable {
             logger.error("could not list epochs", metadata: ["errno": "\(error)"])
             return
         }
+        let unsealed = Set(summaries.filter { $0.record.sealed == nil }.map(\.record.ino))
+        inspected.withLock { $0 = $0.filter { unsealed.contains($0.key) } }
         for summary in summaries where summary.record.sealed == nil {
             let last = inspected.withLock { $0[summary.record.ino] }
             if let last, last.generation == summary.generation, (last.until.map { now < $0 } ?? true) { continue }

@@ -399,6 +399,23 @@ public final class MetadataStore {
                            .int(district.id), .int(NodeKind.file.rawValue)) { ($0.int(0), $0.int(1)) } ?? (0, 0)
     }
 
+    /// Bytes of the distinct blobs a district's files name (shared blobs count once per district).
+    public func districtStoredBytes(_ district: DistrictRecord) throws -> Int64 {
+        try database.first("""
+            SELECT coalesce(sum(size), 0) FROM blobs
+            WHERE hash IN (SELECT DISTINCT blob FROM inodes WHERE district = ? AND blob IS NOT NULL)
+            """, .int(district.id)) { $0.int(0) } ?? 0
+    }
+
+    /// How many epochs of a district are in each state.
+    public func epochCounts(_ district: DistrictRecord) throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        try database.forEach("SELECT state, count(*) FROM epochs WHERE district = ? GROUP BY state", [.int(district.id)]) {
+            counts[$0.text(0)] = Int($0.int(1))
+        }
+        return counts
+    }
+
     // MARK: Keys
 
     private static let keyColumns = "fingerprint, algorithm, bits, data, comment, added"

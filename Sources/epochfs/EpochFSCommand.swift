@@ -12,7 +12,7 @@ struct EpochFSCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "epochfs",
         abstract: "A filesystem for districts' SFTP drop boxes: one mount serves every district's tree.",
-        subcommands: [MountCommand.self, DistrictCommand.self, KeysCommand.self, EpochsCommand.self, ProfilesCommand.self,
+        subcommands: [MountCommand.self, DistrictCommand.self, KeysCommand.self, EpochsCommand.self, ProfilesCommand.self, StatsCommand.self,
                       AuthorizedKeysCommand.self, HostKeyCommand.self])
 }
 

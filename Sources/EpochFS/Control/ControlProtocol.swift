@@ -13,6 +13,7 @@ public enum ControlRequest: Codable, Sendable {
     case showEpoch(district: String, epoch: String)
     case processEpoch(district: String, epoch: String, profile: String?)
     case reprocessEpoch(district: String, epoch: String)
+    case statistics
 }
 
 /// An epoch as `epochfs epochs list` and `show` present it.
@@ -37,15 +38,17 @@ public struct ControlResponse: Codable, Sendable {
     public var districts: [DistrictSummary]?
     public var keys: [StoredKey]?
     public var epochs: [EpochSummary]?
+    public var statistics: StoreStatistics?
 
     public init(ok: Bool, message: String, district: DistrictRecord? = nil, districts: [DistrictSummary]? = nil,
-                keys: [StoredKey]? = nil, epochs: [EpochSummary]? = nil) {
+                keys: [StoredKey]? = nil, epochs: [EpochSummary]? = nil, statistics: StoreStatistics? = nil) {
         self.ok = ok
         self.message = message
         self.district = district
         self.districts = districts
         self.keys = keys
         self.epochs = epochs
+        self.statistics = statistics
     }
 }
 
@@ -93,6 +96,8 @@ extension FileSystem {
                 return ControlResponse(ok: true, message: "\(district)/\(epoch) is queued for processing"
                                        + (profile.map { " with profile \($0)" } ?? ""),
                                        epochs: [EpochSummary(district: district, epoch: record)])
+            case .statistics:
+                return ControlResponse(ok: true, message: "statistics", statistics: try statistics())
             case .reprocessEpoch(let district, let epoch):
                 let summary = try epochSummary(district: district, epoch: epoch)
                 let record = summary.epoch.state == .published
