@@ -99,6 +99,17 @@ extension FileSystem {
         }
     }
 
+    /// The row of a sealed epoch from which something is about to be deleted, marked
+    /// withdrawn (nil if there is no such epoch, or it is withdrawn already): what is left is
+    /// no longer what was sealed, so it is never processed; the district can only finish
+    /// deleting it.
+    func sealedEpochLosingContent(_ epoch: InodeNumber?, _ state: State) -> EpochRecord? {
+        guard let epoch, var record = state.epochs[epoch]?.record, record.isFrozen, !record.withdrawn else { return nil }
+        record.withdrawn = true
+        record.reason = "files were deleted from it after it was sealed: it will not be processed; delete the rest of it, and upload the set again as a new epoch"
+        return record
+    }
+
     /// Records that something below `epoch` changed (the settle period starts again).
     func noteEpochChange(_ epoch: InodeNumber?, _ state: inout State, now: Nanoseconds = currentTime()) {
         guard let epoch, state.epochs[epoch] != nil else { return }
@@ -116,8 +127,13 @@ extension FileSystem {
 
     /// The epoch `entry` belongs to once moved into `directory`: a directory moved directly
     /// into `upload/` becomes an epoch of its own, a file there is loose.
+    /// In `upload-processed/` a published epoch stays an epoch when root renames it.
     static func epoch(of entry: InodeRecord, movedInto directory: InodeRecord) -> InodeNumber? {
-        directory.zone == .upload ? (entry.isDirectory ? entry.ino : nil) : directory.epoch
+        switch directory.zone {
+        case .upload: entry.isDirectory ? entry.ino : nil
+        case .processed: entry.epoch == entry.ino ? entry.ino : nil
+        default: directory.epoch
+        }
     }
 
     /// One entry renamed, and the epoch it belongs to afterwards.
@@ -141,7 +157,7 @@ extension FileSystem {
             try meta.deleteEpoch(entry.ino)
         } else if move.isEpoch && !move.wasEpoch {
             try meta.insertEpoch(EpochRecord(ino: entry.ino, district: entry.district, name: move.newName, state: .receiving))
-        } else if move.isEpoch, var record = state.epochs[entry.ino]?.record {
+        } else if move.isEpoch, var record = try state.epochs[entry.ino]?.record ?? meta.epoch(entry.ino) {
             record.name = move.newName
             try meta.updateEpoch(record)
         }
@@ -208,9 +224,7 @@ extension FileSystem {
     /// below `epoch`.
     private func openWriters(below epoch: InodeNumber, _ state: State) throws -> Int {
         var count = 0
-        for (ino, file) in state.open where file.state.withLock({ $0.writers > 0 }) {
-            if try state.metadata.inode(ino)?.epoch == epoch { count += 1 }
-        }
+        for ino in state.writers.keys where try state.metadata.inode(ino)?.epoch == epoch { count += 1 }
         return count
     }
 
@@ -243,6 +257,20 @@ extension FileSystem {
         state.withLock { $0.epochs[ino]?.waiting }
     }
 
+    /// Marks a sealed epoch `processing` and counts the attempt, durably: an epoch whose
+    /// processing crashes the daemon is held after a few attempts instead of crashing it at
+    /// every start.
+    public func startProcessing(_ ino: InodeNumber) throws(Errno) {
+        try locked { state in
+            guard var activity = state.epochs[ino] else { return }
+            activity.record.state = .processing
+            activity.record.attempts += 1
+            let record = activity.record
+            try state.metadata.database.durableTransaction { try state.metadata.updateEpoch(record) }
+            state.epochs[ino] = activity
+        }
+    }
+
     /// Records a new state (and why) for an epoch that is not published; returns the row.
     @discardableResult
     public func setEpochState(_ ino: InodeNumber, _ newState: EpochState, reason: String = "",
@@ -262,19 +290,30 @@ extension FileSystem {
     /// Queues a sealed epoch that is unrecognised or held for processing by staff's decision
     /// (`epochfs epochs process`): no hold applies, and `profile` (if given) is used as is.
     public func releaseEpoch(_ ino: InodeNumber, profile: String?) throws -> EpochRecord {
+        try syncPublishedBlobs()
         let record = try withState { state -> EpochRecord in
-            guard var activity = state.epochs[ino], activity.record.sealed != nil else {
-                throw AdminError("only a sealed epoch that is unrecognised or held can be processed by hand; see epochfs epochs show")
+            guard var activity = state.epochs[ino],
+                  activity.record.state == .unrecognised || activity.record.state == .held else {
+                let current = state.epochs[ino]?.record.state.rawValue ?? "published"
+                throw AdminError("the epoch is \(current): only an unrecognised or held one can be processed by hand (see: epochfs epochs show)")
             }
-            guard activity.record.state == .unrecognised || activity.record.state == .held else {
-                throw AdminError("the epoch is \(activity.record.state.rawValue), not unrecognised or held")
+            if activity.record.withdrawn {
+                throw AdminError("the district deleted files from it after it was sealed, so it is not what was uploaded: have them upload the set again as a new epoch")
+            }
+            if activity.record.sealed == nil {
+                // A badly named epoch, never sealed: it is sealed now, as it stands.
+                if try openWriters(below: ino, state) > 0 {
+                    throw AdminError("files in it are open for writing: wait until the upload has finished")
+                }
+                activity.record.sealed = currentTime()
             }
             activity.record.state = .sealed
             activity.record.reason = "released by staff"
             activity.record.released = true
+            activity.record.attempts = 0
             activity.record.profile = profile
             let record = activity.record
-            try state.metadata.database.transaction { try state.metadata.updateEpoch(record) }
+            try state.metadata.database.durableTransaction { try state.metadata.updateEpoch(record) }
             state.epochs[ino] = activity
             return record
         }
@@ -282,21 +321,36 @@ extension FileSystem {
         return record
     }
 
-    /// Epochs for `epochfs epochs list`, by district name and epoch name.
-    public func epochSummaries(district name: String?, state epochState: EpochState?) throws -> [EpochSummary] {
+    /// Epochs for `epochfs epochs list`, by district name and epoch name; without their
+    /// processing.json unless `withResults`.
+    public func epochSummaries(district name: String?, state epochState: EpochState?,
+                               withResults: Bool = false) throws -> [EpochSummary] {
         try withState { state in
             let districts = Dictionary(uniqueKeysWithValues: try state.metadata.districts().map { ($0.id, $0.name) })
             let only = try name.map { try Self.district(named: $0, in: state).id }
-            return try state.metadata.epochs(district: only, states: epochState.map { [$0] }).map { record in
+            return try state.metadata.epochs(district: only, states: epochState.map { [$0] }, withResults: withResults).map { record in
                 EpochSummary(district: districts[record.district] ?? "?", epoch: record,
                              waiting: state.epochs[record.ino].map(\.waiting).flatMap { $0.isEmpty ? nil : $0 })
             }.sorted { ($0.district, $0.epoch.name) < ($1.district, $1.epoch.name) }
         }
     }
 
-    /// One epoch by district and name: the one in `upload/`, else the published one.
+    /// One epoch by district and name, with its processing.json: `NAME` is the one in
+    /// `upload/` if there is one, else the published one; `upload/NAME` and
+    /// `upload-processed/NAME` say which.
     public func epochSummary(district name: String, epoch: String) throws -> EpochSummary {
-        let matches = try epochSummaries(district: name, state: nil).filter { $0.epoch.name == epoch }
+        var wanted = epoch
+        var area: Bool? = nil  // true: published only; false: unpublished only
+        if epoch.hasPrefix("upload-processed/") {
+            wanted = String(epoch.dropFirst("upload-processed/".count))
+            area = true
+        } else if epoch.hasPrefix("upload/") {
+            wanted = String(epoch.dropFirst("upload/".count))
+            area = false
+        }
+        let matches = try epochSummaries(district: name, state: nil, withResults: true).filter {
+            $0.epoch.name == wanted && (area == nil || area == ($0.epoch.state == .published))
+        }
         guard let found = matches.first(where: { $0.epoch.state != .published }) ?? matches.first else {
             throw AdminError("district '\(name)' has no epoch '\(epoch)' (see: epochfs epochs list --district \(name))")
         }
@@ -323,6 +377,7 @@ extension FileSystem {
             record.state = .sealed
             record.reason = "reprocessing requested by staff"
             record.released = true
+            record.attempts = 0
             record.outcome = nil
             record.profile = nil
             var removal = Removal()
@@ -358,17 +413,18 @@ extension FileSystem {
     /// kernel is told afterwards. Returns the name it was published under.
     public func publishEpoch(_ ino: InodeNumber, inserting files: [InsertedFile], outcome: String,
                              profile: String?, result: String) throws -> String {
-        // Inserted files are blobs like any other: their bytes are durable before the commit.
-        var stored: [(name: String, hash: String, size: Int64)] = []
-        for file in files {
-            let hash = try blobs.store(file.bytes)
-            stored.append((file.name, hash, Int64(file.bytes.count)))
-        }
         let (uploadIno, processedIno, oldName, newName, renamedAside) = try withState { state in
             let meta = state.metadata
             guard var activity = state.epochs[ino], let directory = try meta.inode(ino), let parent = directory.parent,
                   let district = try meta.district(id: activity.record.district) else {
                 throw AdminError("epoch \(ino) is not waiting to be published")
+            }
+            // Inserted files are blobs like any other: their bytes are durable before the
+            // commit that names them. Written under the lock, so that the syncer's reclaim
+            // pass cannot delete an identical doomed blob in between.
+            var stored: [(name: String, hash: String, size: Int64)] = []
+            for file in files {
+                stored.append((file.name, try blobs.store(file.bytes), Int64(file.bytes.count)))
             }
             let processed = InodeNumber(rawValue: district.processedIno)
             let now = currentTime()
@@ -379,19 +435,15 @@ extension FileSystem {
                 suffix += 1
                 name = "\(directory.name).\(suffix)"
             }
-            var renamedAside: [String] = []
+            let taken = Set(try meta.epochTree(ino).filter { $0.record.parent == ino }.map(\.record.name))
+            var renamedAside: [(String, String)] = []
             try meta.database.durableTransaction {
                 for file in stored {
                     // A received file of the same name keeps its bytes under another name.
                     if let clash = try meta.child(of: ino, named: file.name) {
-                        var aside = file.name + ".received"
-                        var n = 1
-                        while try meta.child(of: ino, named: aside) != nil {
-                            n += 1
-                            aside = "\(file.name).received.\(n)"
-                        }
+                        let aside = Self.asideName(for: file.name, taken: taken)
                         try meta.move(clash.ino, from: ino, to: ino, name: aside, isDirectory: clash.isDirectory, ctime: now)
-                        renamedAside.append(file.name)
+                        renamedAside.append((file.name, aside))
                     }
                     try meta.retainBlob(file.hash, size: file.size)
                     try meta.insert(InodeRecord(parent: ino, name: file.name, kind: .file, mode: 0o444, uid: 0, gid: 0,
@@ -415,17 +467,33 @@ extension FileSystem {
             state.epochs[ino] = nil
             return (parent, processed, directory.name, name, renamedAside)
         }
-        for name in renamedAside {
+        for (name, aside) in renamedAside {
             logger.warning("a received file had the name of an inserted one and was renamed", metadata: [
-                "epoch": "\(newName)", "file": "\(name)", "renamed": "\(name).received"])
+                "epoch": "\(newName)", "file": "\(name)", "renamed": "\(aside)"])
         }
         if let notifier {
             notifier.invalidateEntry(parent: uploadIno, name: oldName)
             notifier.invalidateEntry(parent: processedIno, name: newName)
+            for (name, aside) in renamedAside {
+                notifier.invalidateEntry(parent: ino, name: name)
+                notifier.invalidateEntry(parent: ino, name: aside)
+            }
             notifier.invalidateInode(uploadIno)
             notifier.invalidateInode(processedIno)
             notifier.invalidateInode(ino)
         }
         return newName
+    }
+
+    /// The name a received file gets when publishing inserts a file of its name:
+    /// `NAME.received`, or `NAME.received.2`, … if that is taken too.
+    public static func asideName(for name: String, taken: Set<String>) -> String {
+        var aside = name + ".received"
+        var n = 1
+        while taken.contains(aside) {
+            n += 1
+            aside = "\(name).received.\(n)"
+        }
+        return aside
     }
 }

@@ -27,6 +27,7 @@ extension FileSystem {
             content.writers = writable ? 1 : 0
             let file = OpenFile(ino: record.ino, content: content)
             state.open[record.ino] = file
+            if writable { state.writers[record.ino, default: 0] += 1 }
             state.lookups[record.ino, default: 0] += 1
             noteEpochChange(record.epoch, &state, now: now)
             return (attributes(record, state), Handle(ino: record.ino, file: file, writable: writable, openerPID: caller.pid))
@@ -88,6 +89,7 @@ extension FileSystem {
                 }
                 if writable { content.writers += 1 }
             }
+            if writable { state.writers[ino, default: 0] += 1 }
             return file
         }
     }
@@ -313,6 +315,8 @@ extension FileSystem {
             return (content.opens == 0, false)
         }
         if writable {
+            let left = (state.writers[file.ino] ?? 1) - 1
+            state.writers[file.ino] = left > 0 ? left : nil
             // The settle period counts from the last writer's close.
             noteEpochChange(record.epoch, &state)
             if record.epoch == nil && record.zone == .uploadTree && record.parent != nil {

@@ -36,6 +36,9 @@ public final class FileSystem: Sendable {
         /// keeps its row (as an orphan) until the kernel forgets it and the last handle
         /// closes: until then the kernel may still open or stat it.
         var lookups: [InodeNumber: UInt64] = [:]
+        /// How many handles may write each open file (the same count `OpenFile` keeps, here
+        /// so that the sealer can read it without taking every file's lock).
+        var writers: [InodeNumber: Int] = [:]
         /// Epochs not yet published, by directory inode.
         var epochs: [InodeNumber: EpochActivity]
         /// Files written or moved directly into a district's `upload/` (outside any epoch)
@@ -309,11 +312,14 @@ public final class FileSystem: Sendable {
             try checkEpochAllowsRemoval(record.epoch, state)
             if try state.metadata.hasChildren(record.ino) { throw Errno.notEmpty }
             let isEpoch = record.epoch == record.ino
+            let withdrawing = isEpoch ? nil : sealedEpochLosingContent(record.epoch, state)
             try state.metadata.database.transaction {
                 try state.metadata.delete(record)
                 if isEpoch { try state.metadata.deleteEpoch(record.ino) }
+                if let withdrawing { try state.metadata.updateEpoch(withdrawing) }
                 try state.metadata.touch(parent, mtime: now)
             }
+            if let withdrawing { state.epochs[withdrawing.ino]?.record = withdrawing }
             if isEpoch, let withdrawn = state.epochs.removeValue(forKey: record.ino) {
                 logger.notice("epoch removed from upload/", metadata: [
                     "epoch": "\(name)", "district_id": "\(record.district)", "state": "\(withdrawn.record.state.rawValue)"])
@@ -370,12 +376,15 @@ public final class FileSystem: Sendable {
             if record.isDirectory { throw Errno.isDirectory }
             try Policy.checkRemove(record, in: parentRecord, caller: caller)
             try checkEpochAllowsRemoval(record.epoch, state)
+            let withdrawing = sealedEpochLosingContent(record.epoch, state)
             var removal = Removal()
             try state.metadata.database.transaction {
                 try removeName(record, &state, &removal)
+                if let withdrawing { try state.metadata.updateEpoch(withdrawing) }
                 try state.metadata.touch(parent, mtime: now)
             }
             complete(removal, state)
+            if let withdrawing { state.epochs[withdrawing.ino]?.record = withdrawing }
             noteEpochChange(record.epoch, &state, now: now)
         }
     }

@@ -7,6 +7,8 @@ import Glibc
 enum ChildProcess {
     struct Outcome: Sendable {
         var exitCode: Int32
+        /// The signal that ended it, if one did.
+        var signal: Int32?
         var timedOut: Bool
         /// Standard output and error together, cut at the limit.
         var output: String
@@ -41,21 +43,34 @@ enum ChildProcess {
         }
         let deadline = started.addingTimeInterval(Double(timeoutSeconds))
         var timedOut = false
+        let pid = process.processIdentifier
         while process.isRunning {
             if Date() >= deadline {
                 timedOut = true
-                process.terminate()
+                // Foundation starts the child in a process group of its own: end everything
+                // it started, not only the child.
+                signalGroup(pid, SIGTERM)
                 let grace = Date().addingTimeInterval(5)
                 while process.isRunning && Date() < grace { usleep(50_000) }
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                signalGroup(pid, SIGKILL)
                 break
             }
             usleep(20_000)
         }
         process.waitUntilExit()
+        // Whatever the command left running in its group goes with it. (Only the group: the
+        // child's pid is free for reuse once it has been reaped.)
+        kill(-pid, SIGKILL)
         try output.seek(toOffset: 0)
         let bytes = try output.read(upToCount: outputLimit) ?? Data()
-        return Outcome(exitCode: process.terminationStatus, timedOut: timedOut,
+        let signalled = process.terminationReason == .uncaughtSignal
+        return Outcome(exitCode: signalled ? -1 : process.terminationStatus,
+                       signal: signalled ? process.terminationStatus : nil, timedOut: timedOut,
                        output: String(decoding: bytes, as: UTF8.self), seconds: Date().timeIntervalSince(started))
+    }
+
+    /// Signals the process group led by `pid`, or the process alone if it leads none.
+    private static func signalGroup(_ pid: Int32, _ signal: Int32) {
+        if kill(-pid, signal) != 0 && errno == ESRCH { kill(pid, signal) }
     }
 }

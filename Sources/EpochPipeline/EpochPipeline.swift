@@ -37,15 +37,19 @@ public final class EpochPipeline: Sendable {
     }
 
     public func start() {
+        // Scratch space of a run the last daemon did not finish: processing starts over.
+        try? FileManager.default.removeItem(atPath: workRoot)
         let sealer = Thread { [self] in
+            var due = currentTime() + 1_000_000_000
             while !stopped.withLock({ $0 }) {
-                _ = fs.epochActivity.wait(timeout: .now() + 1)
+                let wait = max(0, min(due - currentTime(), 1_000_000_000))
+                _ = fs.epochActivity.wait(timeout: .now() + .nanoseconds(Int(wait)))
                 // Let a burst of changes (an upload of many small files signals once per
                 // file) gather into one pass, so each busy epoch is looked at a few times a
                 // second rather than once per file.
                 Thread.sleep(forTimeInterval: Self.coalescing)
                 while fs.epochActivity.wait(timeout: .now()) == .success {}
-                inspectUnsealed()
+                due = inspectUnsealed()
             }
             sealerDone.signal()
         }
@@ -53,7 +57,12 @@ public final class EpochPipeline: Sendable {
         sealer.start()
         let processor = Thread { [self] in
             while !stopped.withLock({ $0 }) {
-                if !processNext() { _ = sealedWork.wait(timeout: .now() + 1) }
+                switch processNext() {
+                case .processed: continue
+                case .idle: _ = sealedWork.wait(timeout: .now() + 1)
+                // The store itself failed (a full disk, say): do not spin on it.
+                case .failed: _ = sealedWork.wait(timeout: .now() + 10)
+                }
             }
             processorDone.signal()
         }
@@ -69,40 +78,59 @@ public final class EpochPipeline: Sendable {
         sealedWork.signal()
         sealerDone.wait()
         processorDone.wait()
+        notifier.drain()
     }
 
     // MARK: Sealing
 
-    private func inspectUnsealed() {
+    /// Inspects the unsealed epochs that changed or whose waiting time ran out; returns when
+    /// the next one falls due.
+    private func inspectUnsealed() -> Nanoseconds {
         let now = currentTime()
+        var due = now + 1_000_000_000
+        let quiet = settings.markerQuietMilliseconds * 1_000_000
         reportLooseFiles(now: now)
         let summaries: [(record: EpochRecord, generation: UInt64, lastChange: Nanoseconds)]
         do {
             summaries = try fs.epochSummaries()
         } catch {
             logger.error("could not list epochs", metadata: ["errno": "\(error)"])
-            return
+            return due
         }
         let unsealed = Set(summaries.filter { $0.record.sealed == nil }.map(\.record.ino))
         inspected.withLock { $0 = $0.filter { unsealed.contains($0.key) } }
         for summary in summaries where summary.record.sealed == nil {
+            // Nothing can seal before it has been quiet a moment: no need to read its tree yet.
+            if now - summary.lastChange < quiet {
+                due = min(due, summary.lastChange + quiet)
+                continue
+            }
             let last = inspected.withLock { $0[summary.record.ino] }
-            if let last, last.generation == summary.generation, (last.until.map { now < $0 } ?? true) { continue }
+            if let last, last.generation == summary.generation, (last.until.map { now < $0 } ?? true) {
+                if let until = last.until { due = min(due, until) }
+                continue
+            }
             do {
-                try inspect(summary.record.ino, now: now)
+                if let until = try inspect(summary.record.ino, now: now) { due = min(due, until) }
             } catch {
                 logger.error("could not inspect an epoch", metadata: ["epoch": "\(summary.record.name)", "error": "\(error)"])
             }
         }
+        return due
     }
 
     /// Files put directly in `upload/` are never processed: staff are told, once per file
-    /// while the daemon runs.
+    /// while the daemon runs, in one event per district and pass.
     private func reportLooseFiles(now: Nanoseconds) {
         do {
+            var byDistrict: [String: [String]] = [:]
             for (district, file) in try fs.takeLooseFiles() where reportedLoose.withLock({ $0.insert(file.ino).inserted }) {
+                byDistrict[district, default: []].append(file.name)
+            }
+            for (district, names) in byDistrict.sorted(by: { $0.key < $1.key }) {
+                let shown = names.prefix(10).joined(separator: ", ") + (names.count > 10 ? " and \(names.count - 10) more" : "")
                 notifier.send(.init(event: "upload.loose-file", district: district, epoch: "", state: "",
-                                    reason: "\(file.name) was put directly in upload/, outside an epoch directory; it is not processed",
+                                    reason: "put directly in upload/, outside an epoch directory, so not processed: \(shown)",
                                     time: Processor.iso(now)))
             }
         } catch {
@@ -110,8 +138,9 @@ public final class EpochPipeline: Sendable {
         }
     }
 
-    private func inspect(_ ino: InodeNumber, now: Nanoseconds) throws {
-        guard let snapshot = try fs.epochSnapshot(ino), snapshot.record.sealed == nil else { return }
+    /// Decides about one epoch and acts; returns when to look again without activity.
+    private func inspect(_ ino: InodeNumber, now: Nanoseconds) throws -> Nanoseconds? {
+        guard let snapshot = try fs.epochSnapshot(ino), snapshot.record.sealed == nil else { return nil }
         let awaited = Recogniser.awaitedFiles(Self.setFiles(snapshot, fs: fs), profiles: profiles)
         let decision = SealDecision.decide(snapshot, settings: settings, now: now, awaited: awaited)
         var until: Nanoseconds? = nil
@@ -144,6 +173,7 @@ public final class EpochPipeline: Sendable {
             }
         }
         inspected.withLock { $0[ino] = (snapshot.generation, until) }
+        return until
     }
 
     /// The published files of an unsealed epoch, for a look at its manifest.
@@ -156,29 +186,44 @@ public final class EpochPipeline: Sendable {
 
     // MARK: Processing
 
+    enum Progress { case processed, idle, failed }
+
+    /// How many times processing of one epoch may start before it is held for a person
+    /// (an epoch that crashes the daemon must not crash it at every start).
+    static let maximumAttempts = 3
+
     /// Processes the sealed epoch with the oldest name (an epoch left `processing` by a
-    /// crash comes first); false when there is none.
-    private func processNext() -> Bool {
+    /// crash comes first).
+    private func processNext() -> Progress {
         let queued: [EpochRecord]
         do {
             queued = try fs.epochRecords(states: [.processing, .sealed])
         } catch {
             logger.error("could not list sealed epochs", metadata: ["errno": "\(error)"])
-            return false
+            return .failed
         }
         func key(_ record: EpochRecord) -> (Int, Int64, Int64) {
-            (record.state == .processing ? 0 : 1, Processor.time(ofEpochNamed: record.name), record.sealed ?? 0)
+            (record.state == .processing ? 0 : 1, Processor.time(of: record), record.sealed ?? 0)
         }
-        guard let next = queued.min(by: { key($0) < key($1) }) else { return false }
-        let processor = Processor(fs: fs, settings: settings, profiles: profiles, notifier: notifier, logger: logger,
-                                  workRoot: workRoot)
+        guard let next = queued.min(by: { key($0) < key($1) }) else { return .idle }
         do {
+            if next.attempts >= Self.maximumAttempts {
+                try fs.setEpochState(next.ino, .held, reason: "processing started \(next.attempts) times without finishing (the daemon stopped or crashed while processing it): see the daemon's log, then epochfs epochs process")
+                return .processed
+            }
+            let processor = Processor(fs: fs, settings: settings, profiles: profiles, notifier: notifier, logger: logger,
+                                      workRoot: workRoot)
             try processor.process(next)
+            return .processed
         } catch {
             // Leave it for a person rather than retrying a broken epoch forever.
             logger.error("processing failed", metadata: ["epoch": "\(next.name)", "error": "\(error)"])
-            _ = try? fs.setEpochState(next.ino, .held, reason: "processing could not finish: \(error)")
+            do {
+                try fs.setEpochState(next.ino, .held, reason: "processing could not finish: \(error)")
+                return .processed
+            } catch {
+                return .failed
+            }
         }
-        return true
     }
 }

@@ -12,6 +12,10 @@ public struct PipelineSettings: Sendable {
     public var manifestWaitSeconds: Int64 = 2 * 3600
     /// Names of marker files that seal an epoch once closed cleanly.
     public var markers: Set<String> = FileRole.defaultMarkers
+    /// A marker seals only once it is the epoch's latest file and nothing changed for this
+    /// long: a client's next request after a close (the next file, a SETSTAT of times) comes
+    /// within milliseconds, and must not find the epoch sealed under it.
+    public var markerQuietMilliseconds: Int64 = 500
     /// Operators' profiles (`*.json`); the built-in ones apply where none replaces them.
     public var profilesDirectory = "/etc/epochfs/profiles"
     /// Receives each staff event as JSON on its standard input (optional).

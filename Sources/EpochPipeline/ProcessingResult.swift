@@ -98,8 +98,7 @@ struct ProcessingResult: Codable, Sendable {
         if let handOff {
             lines.append("")
             lines.append("Hand-off: \(handOff.command.joined(separator: " "))")
-            lines.append(handOff.timedOut ? "  timed out after \(handOff.seconds) s and was killed"
-                                          : "  exited with \(handOff.exitCode) after \(String(format: "%.1f", handOff.seconds)) s")
+            lines.append("  \(handOff.ending)")
             if !handOff.output.isEmpty {
                 lines.append("  output:")
                 for line in handOff.output.split(separator: "\n", omittingEmptySubsequences: false) { lines.append("    \(line)") }

@@ -22,12 +22,14 @@ struct Processor {
 
     func process(_ record: EpochRecord) throws {
         let started = currentTime()
-        guard let snapshot = try fs.epochSnapshot(record.ino) else { return }
+        guard let snapshot = try fs.epochSnapshot(record.ino) else {
+            throw AdminError("the epoch is no longer tracked by the filesystem (its district or directory is gone)")
+        }
         let district = snapshot.district
         if record.state == .processing {
             logger.notice("processing again after a restart", metadata: ["district": "\(district.name)", "epoch": "\(record.name)"])
         }
-        try fs.setEpochState(record.ino, .processing, reason: record.reason, profile: record.profile)
+        try fs.startProcessing(record.ino)
 
         let work = "\(workRoot)/\(record.ino)"
         try? FileManager.default.removeItem(atPath: work)
@@ -39,6 +41,12 @@ struct Processor {
         let received = snapshot.entries.filter { !$0.record.isDirectory }.compactMap { entry -> (SetFile, String)? in
             guard let hash = entry.record.blob else { return nil }
             return (SetFile(path: entry.path, location: fs.blobs.blobPath(hash), size: entry.record.size), hash)
+        }
+        // Where each received file will be once published: one with the name of a file
+        // publishing inserts is renamed aside (FileSystem.publishEpoch does the same).
+        let topLevel = Set(snapshot.entries.filter { !$0.path.contains("/") }.map(\.path))
+        func publishedPath(_ path: String) -> String {
+            FileSystem.insertedNames.contains(path) ? FileSystem.asideName(for: path, taken: topLevel) : path
         }
         var files = received.map(\.0)
         var preProblems: [Problem] = []
@@ -79,10 +87,10 @@ struct Processor {
         let validationSeconds = Double(currentTime() - validationStarted) / 1e9
 
         // Order: a bulk set older than one already processed would roll the district back.
-        let time = Self.time(ofEpochNamed: record.name)
+        let time = Self.time(of: record)
         let processed = try fs.epochRecords(district: district.id, states: [.published])
             .filter { $0.profile == profile.name && $0.outcome == Outcome.succeeded.rawValue && $0.ino != record.ino }
-        let newer = processed.first { Self.time(ofEpochNamed: $0.name) > time }
+        let newer = processed.first { Self.time(of: $0) > time }
         var outcome: Outcome
         var reason: String
         if let newer, !report.isDelta {
@@ -100,10 +108,12 @@ struct Processor {
             reason = ""
         }
 
-        // A bulk set that drops much of what the last one had is held for a person to look at.
-        if outcome == .succeeded && !report.isDelta && !record.released,
-           let previous = processed.max(by: { ($0.published ?? 0) < ($1.published ?? 0) }),
-           let rows = Self.rowCounts(previous.result) {
+        // A bulk set that drops much of what the last bulk set before it had is held for a
+        // person to look at.
+        let baseline = processed.compactMap { epoch in Self.bulkRowCounts(epoch.result).map { (epoch, $0) } }
+            .filter { Self.time(of: $0.0) < time }
+            .max { Self.time(of: $0.0) < Self.time(of: $1.0) }
+        if outcome == .succeeded && !report.isDelta && !record.released, let (_, rows) = baseline {
             let drops = Validator.massDrops(report, previousRows: rows, profile: profile)
             if !drops.isEmpty {
                 try leave(record, district: district, state: .held, event: "epoch.held", profile: profile.name,
@@ -118,17 +128,17 @@ struct Processor {
                                       isDelta: report.isDelta, work: work)
             if let handOff, !handOff.succeeded {
                 outcome = .failed
-                reason = handOff.timedOut ? "the hand-off command timed out" : "the hand-off command exited with \(handOff.exitCode)"
+                reason = "the hand-off command \(handOff.ending)"
             }
         }
 
-        let hashes = Dictionary(received.map { ($0.0.path, $0.1) }, uniquingKeysWith: { a, _ in a })
+        let hashes = Dictionary(received.map { (publishedPath($0.0.path), $0.1) }, uniquingKeysWith: { a, _ in a })
         let result = ProcessingResult(
             district: district.name, epoch: record.name, outcome: outcome.rawValue, reason: reason,
             profile: profile.name, set: report.isDelta ? "delta" : "bulk",
             files: received.map { file, hash in
                 let fileReport = report.files.first { $0.path == file.path }
-                return ProcessingResult.File(path: file.path, size: file.size, sha256: hash, role: fileReport?.role,
+                return ProcessingResult.File(path: publishedPath(file.path), size: file.size, sha256: hash, role: fileReport?.role,
                                              mode: fileReport?.mode, rows: fileReport?.rows, accepted: fileReport?.accepted,
                                              rejected: fileReport?.rejected, warned: fileReport?.warned)
             },
@@ -170,19 +180,22 @@ struct Processor {
             "bytes": "\(result.files.reduce(0) { $0 + $1.size })"])
     }
 
-    /// The time in an epoch's name (a published one may carry a `.2`-style suffix); 0 for a
-    /// name that is not a date-time (processed by hand).
-    static func time(ofEpochNamed name: String) -> Int64 {
-        let base = name.split(separator: ".", maxSplits: 1).first.map(String.init) ?? name
-        return (try? EpochName(parsing: base, now: Int64.max / 2))?.seconds ?? 0
+    /// The time an epoch stands for, in seconds: the one in its name (a published name may
+    /// carry a `.2`-style suffix), or, for a name that is not a date-time (processed by
+    /// hand), when it was sealed.
+    static func time(of epoch: EpochRecord) -> Int64 {
+        let base = epoch.name.split(separator: ".", maxSplits: 1).first.map(String.init) ?? epoch.name
+        if let name = try? EpochName(parsing: base, now: Int64.max / 2) { return name.seconds }
+        return (epoch.sealed ?? 0) / 1_000_000_000
     }
 
-    /// Row counts by role from a previous processing.json.
-    static func rowCounts(_ json: String?) -> [String: Int]? {
-        guard let json, let result = try? JSONDecoder().decode(ProcessingResult.self, from: Data(json.utf8)) else { return nil }
+    /// Rows accepted, by role, from the processing.json of a bulk set; nil for a delta set.
+    static func bulkRowCounts(_ json: String?) -> [String: Int]? {
+        guard let json, let result = try? JSONDecoder().decode(ProcessingResult.self, from: Data(json.utf8)),
+              result.set == "bulk" else { return nil }
         var rows: [String: Int] = [:]
-        for file in result.unzipped ?? [] { if let role = file.role { rows[role] = file.rows } }
-        for file in result.files { if let role = file.role, let count = file.rows { rows[role] = count } }
+        for file in result.unzipped ?? [] { if let role = file.role { rows[role] = file.accepted } }
+        for file in result.files { if let role = file.role, let count = file.accepted { rows[role] = count } }
         return rows
     }
 

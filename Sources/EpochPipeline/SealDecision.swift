@@ -57,14 +57,22 @@ public enum SealDecision: Equatable, Sendable {
                 return .wait(reason: "manifest.csv names files that have not arrived: \(list(awaited))", until: waitUntil)
             }
         }
-        if let marker = files.first(where: { FileRole.of($0.record.name, markers: settings.markers) == .marker }) {
-            return .seal(reason: "marker \(marker.path) closed")
-        }
         let settle = settings.settle(for: snapshot.district.name) * second
+        let settling = "settling (\((settle - quiet + second - 1) / second) s left)"
+        if let marker = files.first(where: { FileRole.of($0.record.name, markers: settings.markers) == .marker }) {
+            // A marker counts only as the last file of the upload: one sent first (a `put -r`
+            // in directory order) must not seal the epoch under the files that follow it.
+            let latest = files.allSatisfy { $0.record.ctime <= marker.record.ctime }
+            let markerQuiet = settings.markerQuietMilliseconds * 1_000_000
+            if latest && quiet >= markerQuiet { return .seal(reason: "marker \(marker.path) closed") }
+            if latest { return .wait(reason: "marker \(marker.path) just closed", until: snapshot.lastChange + markerQuiet) }
+            if quiet >= settle { return .seal(reason: "quiet for \(settle / second) s") }
+            return .wait(reason: "marker \(marker.path) is older than other files; \(settling)", until: snapshot.lastChange + settle)
+        }
         if quiet >= settle {
             return .seal(reason: "quiet for \(settle / second) s")
         }
-        return .wait(reason: "settling (\((settle - quiet + second - 1) / second) s left)", until: snapshot.lastChange + settle)
+        return .wait(reason: settling, until: snapshot.lastChange + settle)
     }
 
     private static func list(_ paths: [String]) -> String {

@@ -1,34 +1,36 @@
 /// The `epochs` table, and the inodes of an epoch.
 extension MetadataStore {
-    private static let epochColumns = "ino, district, name, state, reason, sealed, published, profile, outcome, result, released"
+    private static let epochColumns = "ino, district, name, state, reason, sealed, published, profile, outcome, result, released, withdrawn, attempts"
 
     private static func epoch(_ row: borrowing Row) -> EpochRecord {
         EpochRecord(
             ino: InodeNumber(row.int(0)), district: row.int(1), name: row.text(2),
             state: EpochState(rawValue: row.text(3)) ?? .receiving, reason: row.text(4),
             sealed: row.optionalInt(5), published: row.optionalInt(6), profile: row.optionalText(7),
-            outcome: row.optionalText(8), result: row.optionalText(9), released: row.int(10) != 0)
+            outcome: row.optionalText(8), result: row.optionalText(9), released: row.int(10) != 0,
+            withdrawn: row.int(11) != 0, attempts: Int(row.int(12)))
     }
 
     public func insertEpoch(_ epoch: EpochRecord) throws {
-        try database.run("INSERT INTO epochs(\(Self.epochColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        try database.run("INSERT INTO epochs(\(Self.epochColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          epoch.ino.sql, .int(epoch.district), .text(epoch.name), .text(epoch.state.rawValue),
                          .text(epoch.reason), epoch.sealed.map { .int($0) } ?? .null,
                          epoch.published.map { .int($0) } ?? .null, epoch.profile.map { .text($0) } ?? .null,
                          epoch.outcome.map { .text($0) } ?? .null, epoch.result.map { .text($0) } ?? .null,
-                         .int(epoch.released ? 1 : 0))
+                         .int(epoch.released ? 1 : 0), .int(epoch.withdrawn ? 1 : 0), .int(Int64(epoch.attempts)))
     }
 
     /// Writes back every column of an existing epoch row.
     public func updateEpoch(_ epoch: EpochRecord) throws {
         try database.run("""
             UPDATE epochs SET district = ?, name = ?, state = ?, reason = ?, sealed = ?, published = ?,
-                profile = ?, outcome = ?, result = ?, released = ? WHERE ino = ?
+                profile = ?, outcome = ?, result = ?, released = ?, withdrawn = ?, attempts = ? WHERE ino = ?
             """,
             .int(epoch.district), .text(epoch.name), .text(epoch.state.rawValue), .text(epoch.reason),
             epoch.sealed.map { .int($0) } ?? .null, epoch.published.map { .int($0) } ?? .null,
             epoch.profile.map { .text($0) } ?? .null, epoch.outcome.map { .text($0) } ?? .null,
-            epoch.result.map { .text($0) } ?? .null, .int(epoch.released ? 1 : 0), epoch.ino.sql)
+            epoch.result.map { .text($0) } ?? .null, .int(epoch.released ? 1 : 0), .int(epoch.withdrawn ? 1 : 0),
+            .int(Int64(epoch.attempts)), epoch.ino.sql)
     }
 
     public func deleteEpoch(_ ino: InodeNumber) throws {
@@ -40,7 +42,8 @@ extension MetadataStore {
     }
 
     /// Epochs, optionally of one district and in some states, by district and name.
-    public func epochs(district: Int64? = nil, states: [EpochState]? = nil) throws -> [EpochRecord] {
+    /// `withResults: false` leaves out processing.json (for listings: it can be large).
+    public func epochs(district: Int64? = nil, states: [EpochState]? = nil, withResults: Bool = true) throws -> [EpochRecord] {
         var conditions: [String] = []
         var values: [SQLValue] = []
         if let district {
@@ -53,7 +56,8 @@ extension MetadataStore {
         }
         let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
         var found: [EpochRecord] = []
-        try database.forEach("SELECT \(Self.epochColumns) FROM epochs\(filter) ORDER BY district, name", values) {
+        let columns = withResults ? Self.epochColumns : Self.epochColumns.replacingOccurrences(of: "result,", with: "NULL,")
+        try database.forEach("SELECT \(columns) FROM epochs\(filter) ORDER BY district, name", values) {
             found.append(Self.epoch($0))
         }
         return found

@@ -58,7 +58,9 @@ public final class MetadataStore {
             profile TEXT,
             outcome TEXT,
             result TEXT,
-            released INTEGER NOT NULL DEFAULT 0);
+            released INTEGER NOT NULL DEFAULT 0,
+            withdrawn INTEGER NOT NULL DEFAULT 0,
+            attempts INTEGER NOT NULL DEFAULT 0);
         CREATE INDEX IF NOT EXISTS epochs_by_state ON epochs(state, district);
         """
 
@@ -71,7 +73,9 @@ public final class MetadataStore {
     /// above adds new tables by itself).
     private static let migrations: [Int: String] = [
         1: "ALTER TABLE districts ADD COLUMN managed_user INTEGER NOT NULL DEFAULT 0",
-        // Every directory directly in a district's upload/ is an epoch that starts receiving.
+        // Every directory directly in a district's upload/ is an epoch. Those that were there
+        // before epochs were processed are not processed by themselves (they may be years of
+        // uploads): they are left for staff, unrecognised and sealed.
         2: """
             ALTER TABLE inodes ADD COLUMN epoch INTEGER;
             WITH RECURSIVE tree(ino, epoch) AS (
@@ -79,9 +83,11 @@ public final class MetadataStore {
                 UNION ALL SELECT c.ino, t.epoch FROM inodes c JOIN tree t ON c.parent = t.ino)
             UPDATE inodes SET epoch = (SELECT epoch FROM tree WHERE tree.ino = inodes.ino)
                 WHERE ino IN (SELECT ino FROM tree);
-            INSERT INTO epochs(ino, district, name, state)
-                SELECT i.ino, i.district, i.name, 'receiving' FROM inodes i JOIN districts d ON i.parent = d.upload_ino
-                WHERE i.kind = 1;
+            INSERT INTO epochs(ino, district, name, state, reason, sealed)
+                SELECT i.ino, i.district, i.name, 'unrecognised',
+                    'in upload/ before this version of epochfs processed epochs: process it with epochfs epochs process, or delete it',
+                    CAST(strftime('%s', 'now') AS INTEGER) * 1000000000
+                FROM inodes i JOIN districts d ON i.parent = d.upload_ino WHERE i.kind = 1;
             """,
     ]
 

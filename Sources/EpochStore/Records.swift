@@ -188,10 +188,16 @@ public struct EpochRecord: Sendable, Equatable, Codable {
     /// Staff asked for it to be processed (`epochfs epochs process`): no hold applies, and a
     /// `profile` set with it is used instead of recognising one.
     public var released: Bool
+    /// The district deleted files from it after it was sealed: it is never processed, only
+    /// deleted.
+    public var withdrawn: Bool
+    /// Processing runs started; one left unfinished by a crash counts too.
+    public var attempts: Int
 
     public init(ino: InodeNumber, district: Int64, name: String, state: EpochState, reason: String = "",
                 sealed: Nanoseconds? = nil, published: Nanoseconds? = nil, profile: String? = nil,
-                outcome: String? = nil, result: String? = nil, released: Bool = false) {
+                outcome: String? = nil, result: String? = nil, released: Bool = false, withdrawn: Bool = false,
+                attempts: Int = 0) {
         self.ino = ino
         self.district = district
         self.name = name
@@ -203,6 +209,8 @@ public struct EpochRecord: Sendable, Equatable, Codable {
         self.outcome = outcome
         self.result = result
         self.released = released
+        self.withdrawn = withdrawn
+        self.attempts = attempts
     }
 
     /// Sealed and not yet published: nothing in it may be added or changed.

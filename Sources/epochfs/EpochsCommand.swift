@@ -51,7 +51,7 @@ struct EpochsCommand: ParsableCommand {
 
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show an epoch's state, why it is there, and its problems.")
-        @Argument(help: "DISTRICT/EPOCH")
+        @Argument(help: "DISTRICT/EPOCH (DISTRICT/upload-processed/EPOCH for a published one whose name is in upload/ again)")
         var epoch: EpochPath
         @OptionGroup var store: StoreOptions
         @Flag(help: "Print JSON (with processing.json as `result`).")
@@ -96,6 +96,12 @@ struct EpochsCommand: ParsableCommand {
 
         func run() throws {
             try requireRoot("epochfs epochs process")
+            if let profile {
+                let known = try ProfileLibrary.load(directory: Configuration.load().pipeline.profilesDirectory).map(\.name)
+                guard known.contains(profile) else {
+                    throw CommandError("no profile '\(profile)': the profiles are \(known.joined(separator: ", ")) (see: epochfs profiles list)")
+                }
+            }
             try report(perform(.processEpoch(district: epoch.district, epoch: epoch.epoch, profile: profile),
                                store: store.resolved(), logger: makeLogger()))
         }

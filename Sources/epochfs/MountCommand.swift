@@ -99,6 +99,9 @@ struct MountCommand: ParsableCommand {
     /// Serves the mount in this process until SIGINT/SIGTERM or an external unmount.
     private func serve(mountpoint: String, store: String) throws {
         if daemonChild { _ = setsid() }
+        // A command line that goes away mid-answer, or a notify command that exits without
+        // reading its input, must cost a write error, not the daemon (and every district's mount).
+        signal(SIGPIPE, SIG_IGN)
         let logger = makeLogger()
         let paths = StorePaths(root: store)
         guard let lock = try DaemonLock(paths: paths) else {

@@ -84,8 +84,24 @@ import Glibc
             try fs.setEpochState(epoch, .unrecognised, reason: "no profile")
             #expect(throws: Errno.accessDenied) { _ = try fs.create(parent: epoch, name: "b.csv", mode: 0o644, flags: writeFlags, caller: alphaCaller) }
             try fs.unlink(parent: epoch, name: "a.csv", caller: alphaCaller)
+            // What is left is not what was sealed: it can never be processed, only deleted.
+            #expect(try fs.epochRecord(epoch)?.withdrawn == true)
+            #expect(throws: AdminError.self) { try fs.releaseEpoch(epoch, profile: nil) }
             try fs.rmdir(parent: store.upload, name: "1764374400", caller: alphaCaller)
             #expect(try fs.epochRecords().isEmpty)
+        }
+    }
+
+    @Test func staffMayProcessABadlyNamedEpochWhichSealsIt() throws {
+        try withStore { store in
+            let fs = store.fs
+            let epoch = try fs.mkdir(parent: store.upload, name: "backup-old", mode: 0o755, caller: alphaCaller).ino
+            try fs.makeFile(in: epoch, "a.csv", bytes("x"))
+            try fs.setEpochState(epoch, .unrecognised, reason: "not a date-time")
+            let record = try fs.releaseEpoch(epoch, profile: "clever")
+            #expect(record.state == .sealed && record.sealed != nil && record.released && record.profile == "clever")
+            #expect(throws: Errno.accessDenied) { _ = try fs.create(parent: epoch, name: "b", mode: 0o644, flags: writeFlags, caller: alphaCaller) }
+            #expect(throws: AdminError.self) { try fs.releaseEpoch(epoch, profile: nil) }
         }
     }
 
@@ -145,6 +161,13 @@ import Glibc
             let events = notifier.events.withLock { $0 }
             #expect(events.contains("entry \(store.upload)/1764374400"))
             #expect(events.contains("entry \(store.processed)/1764374400.2"))
+            #expect(events.contains("entry \(epoch)/SHA256SUMS") && events.contains("entry \(epoch)/SHA256SUMS.received"))
+            // Root renaming it in upload-processed/ keeps it a published epoch, under its new name.
+            try fs.rename(parent: store.processed, name: "1764374400.2", newParent: store.processed, newName: "kept",
+                          flags: [], caller: rootCaller)
+            #expect(try fs.epochRecord(epoch)?.name == "kept")
+            #expect(try fs.epochRecord(epoch)?.state == .published)
+            #expect(try store.record(file)?.epoch == epoch)
         }
     }
 }

@@ -9,20 +9,22 @@ import Testing
     /// 2026-11-29T02:00:00Z, the time the epoch names below refer to.
     static let now: Nanoseconds = 1_795_917_600 * second
 
+    /// Files are changed in the order given, one second apart, the last one `quietFor` ago.
     private func snapshot(_ name: String = "20261129T020000Z", files: [(String, staged: Bool, interrupted: Bool)],
                           openWriters: Int = 0, quietFor seconds: Int64) -> EpochSnapshot {
         let district = DistrictRecord(id: 1, name: "alpha", uid: 1, gid: 1, rootIno: 2, uploadIno: 3, processedIno: 4,
                                       created: 0, managedUser: false)
+        let lastChange = Self.now - seconds * Self.second
         let entries = files.enumerated().map { index, file in
             EpochEntry(path: file.0, record: InodeRecord(
                 ino: InodeNumber(rawValue: UInt64(100 + index)), parent: InodeNumber(rawValue: 10),
                 name: String(file.0.split(separator: "/").last!), kind: .file, mode: 0o644, uid: 1, gid: 1,
-                time: 0, blob: file.staged ? nil : "ab", staged: file.staged, interrupted: file.interrupted,
-                zone: .uploadTree, district: 1))
+                time: lastChange - Int64(files.count - 1 - index) * Self.second, blob: file.staged ? nil : "ab",
+                staged: file.staged, interrupted: file.interrupted, zone: .uploadTree, district: 1))
         }
         return EpochSnapshot(
             record: EpochRecord(ino: InodeNumber(rawValue: 10), district: 1, name: name, state: .receiving),
-            district: district, generation: 1, lastChange: Self.now - seconds * Self.second,
+            district: district, generation: 1, lastChange: lastChange,
             openWriters: openWriters, entries: entries)
     }
 
@@ -52,13 +54,23 @@ import Testing
 
     @Test func aMarkerSealsAtOnceButNotPastAnOpenWriterOrAnInterruptedFile() {
         let marked = [("students.csv", staged: false, interrupted: false), (".done", staged: false, interrupted: false)]
-        #expect(isSeal(decide(snapshot(files: marked, quietFor: 0))))
+        #expect(isSeal(decide(snapshot(files: marked, quietFor: 1))))
+        // Not in the instant after its close: the client's next request may be on its way.
+        #expect(waitReason(decide(snapshot(files: marked, quietFor: 0)))?.contains("just closed") == true)
         #expect(waitReason(decide(snapshot(files: marked, openWriters: 1, quietFor: 0)))?.contains("open for writing") == true)
         let cut = marked + [("schools.csv", staged: true, interrupted: true)]
         #expect(waitReason(decide(snapshot(files: cut, quietFor: 1000)))?.contains("interrupted upload of schools.csv") == true)
         // A marker still being written (staged) is not a clean close.
         let markerOpen = [("students.csv", staged: false, interrupted: false), ("_SUCCESS", staged: true, interrupted: true)]
         #expect(!isSeal(decide(snapshot(files: markerOpen, quietFor: 0))))
+    }
+
+    @Test func aMarkerSentBeforeOtherFilesDoesNotSealThem() {
+        // `put -r` in directory order sends `.done` first.
+        let markerFirst = [(".done", staged: false, interrupted: false), ("students.csv", staged: false, interrupted: false)]
+        let waiting = waitReason(decide(snapshot(files: markerFirst, quietFor: 10)))
+        #expect(waiting?.contains("older than other files") == true, "\(String(describing: waiting))")
+        #expect(isSeal(decide(snapshot(files: markerFirst, quietFor: 300))), "the settle period still applies")
     }
 
     @Test func temporaryNamesBlockAndStrayFilesDoNot() {

@@ -82,9 +82,12 @@ import Testing
             #expect(district.managedUser == false)
             #expect(try again.keys(of: district).isEmpty)
             #expect(try again.database.first("SELECT value FROM meta WHERE key = 'schema'") { $0.text(0) } == "3")
-            // Directories in upload/ became epochs that are receiving; what is below them belongs to them.
+            // Directories in upload/ became epochs, left for staff (sealed, unrecognised, with a
+            // reason): what is below them belongs to them.
             #expect(try again.epochs().map(\.name) == ["1764374400"])
-            #expect(try again.epochs().first?.state == .receiving)
+            #expect(try again.epochs().first?.state == .unrecognised)
+            #expect(try again.epochs().first?.sealed != nil)
+            #expect(try again.epochs().first?.reason.contains("epochs process") == true)
             #expect(try again.inode(nested)?.epoch == epoch)
             #expect(try again.inode(loose)?.epoch == nil)
         }

@@ -79,7 +79,8 @@ struct EpochPipelineTests {
     func markerSealsAndPublishes() throws {
         try withMount(mountArguments: ["--settle-seconds", "3600"]) { fs in
             let name = "20261129T020000Z"
-            let epoch = try makeEpoch(fs, name, Self.cleverSet)
+            // With a file of its own named like one publishing inserts.
+            let epoch = try makeEpoch(fs, name, Self.cleverSet + [("SHA256SUMS", "the district's own list\n")])
             #expect(try show(fs, .alpha, name)?.epoch.state == "receiving")
 
             let markerClosed = Date()
@@ -94,7 +95,9 @@ struct EpochPipelineTests {
             #expect(!Files.exists(epoch), "gone from upload/")
             #expect(try Files.list(fs.upload(.alpha)).isEmpty)
             let names = Set(try Files.list(published))
-            #expect(names == Set(Self.cleverSet.map(\.0) + [".done", "processing-succeeded.log", "processing.json", "SHA256SUMS"]))
+            #expect(names == Set(Self.cleverSet.map(\.0) + [".done", "processing-succeeded.log", "processing.json", "SHA256SUMS",
+                                                             "SHA256SUMS.received"]))
+            #expect(try Files.read(published + "/SHA256SUMS.received") == Array("the district's own list\n".utf8))
             let result = try JSONDecoder().decode(Result.self, from: Data(try Files.read(published + "/processing.json")))
             #expect(result.outcome == "succeeded")
             #expect(result.profile == "clever")
@@ -102,7 +105,7 @@ struct EpochPipelineTests {
             // sha256sum -c from inside the directory, as the district or staff would run it.
             let check = try Command.sh("cd \(shellQuote(published)) && sha256sum -c SHA256SUMS")
             #expect(check.succeeded, "\(check)")
-            #expect(check.lines.count == Self.cleverSet.count + 1)
+            #expect(check.lines.count == Self.cleverSet.count + 2, "\(check)")
             // The directory's mtime is the publish time, and nobody but root changes it.
             let mtime = try Files.stat(published).st_mtim.tv_sec
             #expect(abs(Double(mtime) - markerClosed.timeIntervalSince1970) < 30)
@@ -342,14 +345,12 @@ struct EpochPipelineTests {
         }
     }
 
-    @Test("a marker does not seal a set whose manifest names a file that has not arrived yet")
+    @Test("a set whose manifest names a file that has not arrived waits past its settle period, and past its marker")
     func manifestWaitsForItsFiles() throws {
-        try withMount(mountArguments: ["--settle-seconds", "3600"]) { fs in
+        try withMount(mountArguments: ["--settle-seconds", "1"]) { fs in
             let name = "1764374400"
-            let epoch = fs.upload(.alpha) + "/" + name
-            try mkdirAsDistrict(epoch)
             let manifest = Self.oneRosterDelta[0].1.replacingOccurrences(of: "file.users,absent", with: "file.users,delta")
-            try upload([("manifest.csv", manifest), Self.oneRosterDelta[1], (".done", "")], to: epoch)
+            let epoch = try makeEpoch(fs, name, [("manifest.csv", manifest), Self.oneRosterDelta[1], (".done", "")])
             Thread.sleep(forTimeInterval: 3)
             let waiting = try show(fs, .alpha, name)
             #expect(waiting?.epoch.state == "receiving", "\(String(describing: waiting))")
@@ -357,9 +358,12 @@ struct EpochPipelineTests {
             let users = "sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,userIds,givenName,familyName,"
                 + "middleName,identifier,email,sms,phone,agentSourcedIds,grades,password\n"
                 + "u1,active,2026-11-28T00:00:00Z,true,org1,student,ana,,Ana,Nunez,,,,,,,09,\n"
+            let arrived = Date()
             try upload([("users.csv", users)], to: epoch)
             let done = try waitForState(fs, .alpha, name, ["published"])
             #expect(done?.epoch.outcome == "succeeded", "\(String(describing: done)); log:\n\(fs.logTail())")
+            // The marker came before the last file, so the settle period decided.
+            #expect(Date().timeIntervalSince(arrived) >= 0.9)
         }
     }
 
