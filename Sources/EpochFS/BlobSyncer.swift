@@ -57,3 +57,73 @@ public final class BlobSyncer: Sendable {
         done.wait()
     }
 }
+
+/// What `epochfs gc` removed.
+public struct GarbageReport: Sendable, Codable {
+    public var blobFiles = 0
+    public var blobBytes: Int64 = 0
+    public var temporaryFiles = 0
+    public var stagingFiles = 0
+}
+
+extension FileSystem {
+    /// Removes what nothing references, safely while the store is served: blob files no row
+    /// lists (and not waiting for the reclaim pass), unfinished writes of inserted blobs, and
+    /// staging files of no file. Directories are listed without the metadata lock; each
+    /// removal is decided under it, where publishing cannot run at the same time.
+    public func collectGarbage() throws(Errno) -> GarbageReport {
+        try reclaimSpace()
+        var report = GarbageReport()
+        let shards = try mapErrors { try Sys.listDirectory(blobs.blobsDirectory) }
+        for shard in shards {
+            let directory = blobs.blobsDirectory + "/" + shard
+            let names = try mapErrors { try Sys.listDirectory(directory) }
+            try locked { state in
+                let doomed = Set(try state.metadata.doomedBlobs())
+                for name in names {
+                    let path = directory + "/" + name
+                    if name.hasSuffix(".new") {
+                        try Sys.unlink(path)
+                        report.temporaryFiles += 1
+                    } else if !doomed.contains(name), try !state.metadata.blobExists(name),
+                              try state.metadata.inodes(withBlob: name).isEmpty, let status = try Sys.status(path) {
+                        // (A file no row lists but some file names is fsck's to report, not ours to delete.)
+                        try Sys.unlink(path)
+                        report.blobFiles += 1
+                        report.blobBytes += Int64(status.st_size)
+                    }
+                }
+            }
+        }
+        let staging = try mapErrors { try blobs.stagingFiles() }
+        try locked { state in
+            for ino in staging where state.open[ino] == nil {
+                // A file being rewritten has a staging file while its row still names a blob;
+                // it is open, so it was skipped above.
+                if try state.metadata.inode(ino)?.staged == true { continue }
+                try blobs.removeStaging(ino)
+                report.stagingFiles += 1
+            }
+        }
+        if report.blobFiles + report.temporaryFiles + report.stagingFiles > 0 {
+            logger.notice("garbage collected", metadata: [
+                "blob_files": "\(report.blobFiles)", "bytes": "\(report.blobBytes)",
+                "temporary_files": "\(report.temporaryFiles)", "staging_files": "\(report.stagingFiles)"])
+        }
+        return report
+    }
+
+    /// The metadata side of `epochfs fsck` while the store is served.
+    public func integritySnapshot() throws(Errno) -> IntegritySnapshot {
+        try locked { state in try IntegritySnapshot(state.metadata) }
+    }
+
+    /// The files each finding affects.
+    public func describe(_ findings: [IntegrityFinding]) throws(Errno) -> [IntegrityFinding] {
+        try locked { state in
+            var described = findings
+            try IntegrityCheck.describe(&described, state.metadata)
+            return described
+        }
+    }
+}

@@ -14,6 +14,9 @@ public enum ControlRequest: Codable, Sendable {
     case processEpoch(district: String, epoch: String, profile: String?)
     case reprocessEpoch(district: String, epoch: String)
     case statistics
+    case collectGarbage
+    case integritySnapshot
+    case describeFindings([IntegrityFinding])
 }
 
 /// An epoch as `epochfs epochs list` and `show` present it.
@@ -39,6 +42,9 @@ public struct ControlResponse: Codable, Sendable {
     public var keys: [StoredKey]?
     public var epochs: [EpochSummary]?
     public var statistics: StoreStatistics?
+    public var garbage: GarbageReport?
+    public var integrity: IntegritySnapshot?
+    public var findings: [IntegrityFinding]?
 
     public init(ok: Bool, message: String, district: DistrictRecord? = nil, districts: [DistrictSummary]? = nil,
                 keys: [StoredKey]? = nil, epochs: [EpochSummary]? = nil, statistics: StoreStatistics? = nil) {
@@ -98,6 +104,18 @@ extension FileSystem {
                                        epochs: [EpochSummary(district: district, epoch: record)])
             case .statistics:
                 return ControlResponse(ok: true, message: "statistics", statistics: try statistics())
+            case .collectGarbage:
+                var response = ControlResponse(ok: true, message: "garbage collected")
+                response.garbage = try collectGarbage()
+                return response
+            case .integritySnapshot:
+                var response = ControlResponse(ok: true, message: "snapshot")
+                response.integrity = try integritySnapshot()
+                return response
+            case .describeFindings(let findings):
+                var response = ControlResponse(ok: true, message: "described")
+                response.findings = try describe(findings)
+                return response
             case .reprocessEpoch(let district, let epoch):
                 let summary = try epochSummary(district: district, epoch: epoch)
                 let record = summary.epoch.state == .published

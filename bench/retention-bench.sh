@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Pruning through the mount: N processed epochs (each a directory of three small files, spread
+# over D districts) aged past the retention period, then `epochfs-retention --days 30` times
+# how long deleting them all takes, on a fresh mount of the release build.
+#
+# Usage: sudo bench/retention-bench.sh [--epochs N] [--districts D]   (default 10000 over 100)
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+epochs=10000
+districts=100
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --epochs) epochs=$2; shift 2 ;;
+        --districts) districts=$2; shift 2 ;;
+        *) echo "unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+[ "$(id -u)" -eq 0 ] || { echo "error: run as root (it mounts a filesystem)" >&2; exit 1; }
+cd "$repo"
+swift build -c release --product epochfs >/dev/null
+bin="$(swift build -c release --show-bin-path)/epochfs"
+base=$(mktemp -d /srv/epochfs-bench-retention.XXXXXX)
+chmod 0755 "$base"
+mkdir "$base/mnt"
+cleanup() {
+    fusermount3 -u "$base/mnt" 2>/dev/null || umount -l "$base/mnt" 2>/dev/null || true
+    rm -rf "$base"
+}
+trap cleanup EXIT
+export EPOCHFS_CONFIG=/nonexistent
+"$bin" mount "$base/mnt" --store "$base/store" >/dev/null
+for d in $(seq 1 "$districts"); do "$bin" district add "d$d" --uid $((70000 + d)) --gid $((70000 + d)) --store "$base/store" >/dev/null; done
+echo "creating $epochs processed epochs over $districts districts..."
+/usr/bin/python3 - "$base/mnt" "$epochs" "$districts" <<'PY'
+import os, sys
+root, epochs, districts = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+old = 1_700_000_000
+for n in range(epochs):
+    epoch = f"{root}/d{n % districts + 1}/upload-processed/{1764374400 + n}"
+    os.mkdir(epoch)
+    for name, size in (("students.csv", 2000), ("processing.json", 800), ("SHA256SUMS", 200)):
+        with open(f"{epoch}/{name}", "wb") as f:
+            f.write(os.urandom(size))
+    os.utime(epoch, (old, old))
+PY
+"$bin" stats --store "$base/store" | tail -1
+start=$(date +%s.%N)
+/bin/sh "$repo/mount-scripts/epochfs-retention" --days 30 "$base/mnt"
+end=$(date +%s.%N)
+python3 -c "import sys; s = float(sys.argv[2]) - float(sys.argv[1]); n = int(sys.argv[3]); print(f'pruned {n} epochs ({3 * n} files) in {s:.1f} s: {n / s:.0f} epochs/s')" "$start" "$end" "$epochs"
+sleep 3
+"$bin" stats --store "$base/store" | tail -1
