@@ -9,20 +9,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 epochs=30
 [[ ${1:-} == --epochs ]] && epochs=$2
-[ "$(id -u)" -eq 0 ] || { echo "error: run as root (it mounts a filesystem)" >&2; exit 1; }
-cd "$repo"
-swift build -c release --product epochfs >/dev/null
-bin="$(swift build -c release --show-bin-path)/epochfs"
-base=$(mktemp -d /srv/epochfs-bench-epoch.XXXXXX)
-chmod 0755 "$base"
-mkdir "$base/mnt"
-cleanup() {
-    fusermount3 -u "$base/mnt" 2>/dev/null || umount -l "$base/mnt" 2>/dev/null || true
-    rm -rf "$base"
-}
-trap cleanup EXIT
-export EPOCHFS_CONFIG=/nonexistent
-"$bin" mount "$base/mnt" --store "$base/store" --settle-seconds 3600 >/dev/null
+. "$here/mount-lib.sh"
+bench_mount epoch --settle-seconds 3600
 "$bin" district add bench --uid 0 --gid 0 --store "$base/store" >/dev/null
 /usr/bin/python3 - "$base/mnt/bench" "$epochs" <<'PY'
 import os, statistics, sys, time

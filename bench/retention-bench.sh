@@ -16,20 +16,8 @@ while [[ $# -gt 0 ]]; do
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
 done
-[ "$(id -u)" -eq 0 ] || { echo "error: run as root (it mounts a filesystem)" >&2; exit 1; }
-cd "$repo"
-swift build -c release --product epochfs >/dev/null
-bin="$(swift build -c release --show-bin-path)/epochfs"
-base=$(mktemp -d /srv/epochfs-bench-retention.XXXXXX)
-chmod 0755 "$base"
-mkdir "$base/mnt"
-cleanup() {
-    fusermount3 -u "$base/mnt" 2>/dev/null || umount -l "$base/mnt" 2>/dev/null || true
-    rm -rf "$base"
-}
-trap cleanup EXIT
-export EPOCHFS_CONFIG=/nonexistent
-"$bin" mount "$base/mnt" --store "$base/store" >/dev/null
+. "$here/mount-lib.sh"
+bench_mount retention
 for d in $(seq 1 "$districts"); do "$bin" district add "d$d" --uid $((70000 + d)) --gid $((70000 + d)) --store "$base/store" >/dev/null; done
 echo "creating $epochs processed epochs over $districts districts..."
 /usr/bin/python3 - "$base/mnt" "$epochs" "$districts" <<'PY'
@@ -45,9 +33,33 @@ for n in range(epochs):
     os.utime(epoch, (old, old))
 PY
 "$bin" stats --store "$base/store" | tail -1
+# The same tree on the store's own disk, pruned the same way, for the ratio.
+mkdir -p "$base/native"
+/usr/bin/python3 - "$base/native" "$epochs" "$districts" <<'PY2'
+import os, sys
+root, epochs, districts = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+old = 1_700_000_000
+for n in range(epochs):
+    epoch = f"{root}/d{n % districts + 1}/upload-processed/{1764374400 + n}"
+    os.makedirs(epoch)
+    for name, size in (("students.csv", 2000), ("processing.json", 800), ("SHA256SUMS", 200)):
+        with open(f"{epoch}/{name}", "wb") as f:
+            f.write(os.urandom(size))
+    os.utime(epoch, (old, old))
+PY2
+sync
+native_start=$(date +%s.%N)
+find "$base/native" -mindepth 3 -maxdepth 3 -path "$base/native/*/upload-processed/*" -type d -mmin +43200 -prune -print0 | xargs -0 -r rm -rf --
+sync
+native_end=$(date +%s.%N)
 start=$(date +%s.%N)
 /bin/sh "$repo/mount-scripts/epochfs-retention" --days 30 "$base/mnt"
 end=$(date +%s.%N)
-python3 -c "import sys; s = float(sys.argv[2]) - float(sys.argv[1]); n = int(sys.argv[3]); print(f'pruned {n} epochs ({3 * n} files) in {s:.1f} s: {n / s:.0f} epochs/s')" "$start" "$end" "$epochs"
+python3 -c "
+import sys
+s, n, native = float(sys.argv[2]) - float(sys.argv[1]), int(sys.argv[3]), float(sys.argv[5]) - float(sys.argv[4])
+print(f'pruned {n} epochs ({3 * n} files) through the mount in {s:.1f} s: {n / s:.0f} epochs/s; '
+      f'the same find and rm -rf on the plain disk: {native:.1f} s ({n / native:.0f} epochs/s); ratio {native / s:.2f}')
+" "$start" "$end" "$epochs" "$native_start" "$native_end"
 sleep 3
 "$bin" stats --store "$base/store" | tail -1
