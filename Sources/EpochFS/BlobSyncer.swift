@@ -113,6 +113,20 @@ extension FileSystem {
         return report
     }
 
+    /// A consistent copy of the store in `destination` (`epochfs backup`): the metadata under
+    /// the lock, then the blobs it names without it, while no blob is reclaimed.
+    public func backup(to destination: String) throws -> StoreBackup.Report {
+        backupsRunning.withLock { $0 += 1 }
+        defer { backupsRunning.withLock { $0 -= 1 } }
+        let backup = StoreBackup(blobs: blobs, destination: destination)
+        try withState { state in try backup.copyMetadata(state.metadata) }
+        let report = try backup.copyFiles()
+        logger.notice("backup written", metadata: [
+            "destination": "\(destination)", "blobs_copied": "\(report.blobsCopied)", "bytes": "\(report.bytesCopied)",
+            "blobs_present": "\(report.blobsPresent)"])
+        return report
+    }
+
     /// The metadata side of `epochfs fsck` while the store is served.
     public func integritySnapshot() throws(Errno) -> IntegritySnapshot {
         try locked { state in try IntegritySnapshot(state.metadata) }

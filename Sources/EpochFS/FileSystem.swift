@@ -28,6 +28,8 @@ public final class FileSystem: Sendable {
     /// Signalled when something below an epoch changed or a writer closed: the pipeline's
     /// sealer waits on it.
     public let epochActivity = DispatchSemaphore(value: 0)
+    /// Backups in progress: while one copies blobs, none is reclaimed.
+    let backupsRunning = Mutex(0)
 
     struct State {
         let metadata: MetadataStore
@@ -429,6 +431,7 @@ public final class FileSystem: Sendable {
     /// dropped those references are durable: a power cut must never bring back a row that names
     /// a deleted blob. Runs on the syncer's thread; a blob named again meanwhile is kept.
     public func reclaimSpace() throws(Errno) {
+        guard backupsRunning.withLock({ $0 }) == 0 else { return }
         try locked { state in
             let doomed = try state.metadata.doomedBlobs()
             guard !doomed.isEmpty else { return }

@@ -200,6 +200,19 @@ public final class Database {
         return try transaction(body)
     }
 
+    /// Copies the whole database, as of now, into a new database file at `path` (SQLite's
+    /// online backup, in one step: the owner's serialisation keeps it consistent), and syncs it.
+    public func backup(to path: String) throws {
+        let target = try Database(path: path)
+        guard let backup = sqlite3_backup_init(target.handle, "main", handle, "main") else {
+            throw target.error(sqlite3_errcode(target.handle), sql: "backup")
+        }
+        let rc = sqlite3_backup_step(backup, -1)
+        sqlite3_backup_finish(backup)
+        guard rc == SQLITE_DONE else { throw error(rc, sql: "backup") }
+        try target.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    }
+
     /// Copies the WAL into the database file, syncing both: every commit so far is durable.
     public func checkpoint() throws {
         try execute("PRAGMA wal_checkpoint(PASSIVE)")

@@ -13,7 +13,7 @@ struct EpochFSCommand: ParsableCommand {
         commandName: "epochfs",
         abstract: "A filesystem for districts' SFTP drop boxes: one mount serves every district's tree.",
         subcommands: [MountCommand.self, DistrictCommand.self, KeysCommand.self, EpochsCommand.self, ProfilesCommand.self, StatsCommand.self,
-                      FsckCommand.self, GCCommand.self,
+                      FsckCommand.self, GCCommand.self, BackupCommand.self,
                       AuthorizedKeysCommand.self, HostKeyCommand.self])
 }
 

@@ -75,6 +75,30 @@ struct GCCommand: ParsableCommand {
     }
 }
 
+struct BackupCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Copy the store, consistently, into DEST (safe while mounted); DEST is then a store of its own.",
+        discussion: """
+            The metadata is copied with SQLite's online backup; then every blob it names, and the \
+            staging file of each upload in progress. Blobs already in DEST (from an earlier backup \
+            into the same directory, after its metadata.db was moved away) are not copied again. \
+            Restoring: see docs/operations.md.
+            """)
+    @Argument(help: "A new or empty directory (absolute path).")
+    var destination: String
+    @OptionGroup var store: StoreOptions
+
+    func run() throws {
+        try requireRoot("epochfs backup")
+        let destination = URL(fileURLWithPath: self.destination).standardizedFileURL.path
+        let response = try perform(.backup(destination: destination), store: store.resolved(), logger: makeLogger())
+        guard response.ok, let report = response.backup else { throw CommandError(response.message) }
+        print("backup in \(destination): \(report.blobsCopied) blobs copied (\(report.bytesCopied) bytes), "
+              + "\(report.blobsPresent) already there, \(report.stagingFiles) uploads in progress")
+    }
+}
+
 /// A progress bar with rate and time left, on standard error when it is a terminal; silent in
 /// a pipe or a log.
 final class ProgressBar {

@@ -46,4 +46,46 @@ struct IntegrityCommandTests {
             try fs.mount()
         }
     }
+
+    @Test("backup while mounted and uploading; the copy, mounted as a store of its own, holds the same files and checks clean")
+    func backupAndRestore() throws {
+        let target = try TestDirectory()
+        let destination = target.path + "/backup"
+        var expected: [String: String] = [:]
+        try withMount { fs in
+            let epoch = fs.upload(.alpha) + "/1764374400"
+            try Files.mkdir(epoch)
+            for n in 0..<20 {
+                let bytes = TestData.random(1000 * (n + 1))
+                try Files.write(epoch + "/f\(n).csv", bytes)
+                expected["alpha/upload/1764374400/f\(n).csv"] = TestData.sha256(bytes)
+            }
+            // The same bytes under a second name: one blob.
+            try Files.write(epoch + "/copy.csv", try Files.read(epoch + "/f3.csv"))
+            expected["alpha/upload/1764374400/copy.csv"] = expected["alpha/upload/1764374400/f3.csv"]
+            // An upload still open while the backup runs.
+            let open = try OpenFile(epoch + "/open.csv", O_WRONLY | O_CREAT)
+            try open.write(TestData.random(4096))
+            #expect(fs.stagingSettles(to: [String(try open.stat().st_ino)]))
+
+            let backup = try fs.epochfs(["backup", destination, "--store", fs.store])
+            #expect(backup.succeeded && backup.stdout.contains("20 blobs copied (210000 bytes)"), "\(backup)")
+            let again = try fs.epochfs(["backup", destination, "--store", fs.store])
+            #expect(!again.succeeded && again.stderr.contains("already holds"), "never over an existing backup: \(again)")
+            try open.close()
+        }
+        // Restore: the backup directory is a store; mount it.
+        let restored = try MountFixture()
+        defer { restored.tearDown() }
+        let copied = try Command.run(["/bin/cp", "-a", destination + "/.", restored.store])
+        #expect(copied.succeeded, "\(copied)")
+        try restored.mount()
+        for (path, hash) in expected {
+            #expect(sha256Attribute(of: restored.path(path)) == hash, "\(path) restored")
+        }
+        #expect(Files.exists(restored.path("alpha/upload/1764374400/open.csv")), "the upload in progress is there, interrupted")
+        try restored.unmount()
+        let check = try restored.epochfs(["fsck", "--store", restored.store])
+        #expect(check.succeeded, "\(check)")
+    }
 }

@@ -17,6 +17,7 @@ public enum ControlRequest: Codable, Sendable {
     case collectGarbage
     case integritySnapshot
     case describeFindings([IntegrityFinding])
+    case backup(destination: String)
 }
 
 /// An epoch as `epochfs epochs list` and `show` present it.
@@ -45,6 +46,7 @@ public struct ControlResponse: Codable, Sendable {
     public var garbage: GarbageReport?
     public var integrity: IntegritySnapshot?
     public var findings: [IntegrityFinding]?
+    public var backup: StoreBackup.Report?
 
     public init(ok: Bool, message: String, district: DistrictRecord? = nil, districts: [DistrictSummary]? = nil,
                 keys: [StoredKey]? = nil, epochs: [EpochSummary]? = nil, statistics: StoreStatistics? = nil) {
@@ -111,6 +113,10 @@ extension FileSystem {
             case .integritySnapshot:
                 var response = ControlResponse(ok: true, message: "snapshot")
                 response.integrity = try integritySnapshot()
+                return response
+            case .backup(let destination):
+                var response = ControlResponse(ok: true, message: "backup written to \(destination)")
+                response.backup = try backup(to: destination)
                 return response
             case .describeFindings(let findings):
                 var response = ControlResponse(ok: true, message: "described")
