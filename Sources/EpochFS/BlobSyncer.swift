@@ -40,6 +40,7 @@ public final class BlobSyncer: Sendable {
                 do {
                     try fs.syncPublishedBlobs()
                     try fs.reclaimSpace()
+                    try fs.restoreReserve()
                 } catch {
                     fs.logger.error("could not sync or reclaim blobs", metadata: ["errno": "\(error)"])
                 }
@@ -55,6 +56,18 @@ public final class BlobSyncer: Sendable {
         stopped.withLock { $0 = true }
         wake.signal()
         done.wait()
+    }
+}
+
+extension FileSystem {
+    /// Takes the space reserve back once the disk has room for it again (after a full disk
+    /// made the daemon give it up).
+    public func restoreReserve() throws(Errno) {
+        let restored = try mapErrors { () -> Bool in
+            if try Sys.status(blobs.reservePath) != nil { return false }
+            return try blobs.ensureReserve()
+        }
+        if restored { logger.notice("space reserve restored", metadata: ["store": "\(blobs.root)"]) }
     }
 }
 

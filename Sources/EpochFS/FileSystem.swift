@@ -59,6 +59,9 @@ public final class FileSystem: Sendable {
         // umask 077 may have had them readable.
         try Self.restrictDatabaseFiles(storeRoot)
         _ = try Recovery.run(metadata: metadata, blobs: blobs, logger: logger)
+        // Room for the commits that delete files, should the disk fill up (best effort: a
+        // store opened on a full disk gets its reserve once space is free).
+        _ = try? blobs.ensureReserve()
         let keyFiles = AuthorizedKeysFiles(storeRoot: storeRoot, group: keysGroup)
         try keyFiles.replaceAll(Dictionary(uniqueKeysWithValues: metadata.districts().map { ($0.name, try metadata.keys(of: $0)) }))
         self.blobs = blobs
@@ -96,6 +99,28 @@ public final class FileSystem: Sendable {
         } catch {
             logger.error("store operation failed", metadata: ["error": "\(error)"])
             throw Errno(error)
+        }
+    }
+
+    /// Like `locked`, for operations that free space (removing names, forgetting unlinked
+    /// files): when the disk is so full that even their commit fails, room is made and `body`
+    /// runs once more. A full disk must never stop a district from deleting files to make room.
+    func lockedFreeingSpace<T: Sendable>(_ body: (inout sending State) throws -> T) throws(Errno) -> T {
+        do {
+            return try locked(body)
+        } catch .noSpace {
+            state.withLock { makeRoomForCommits($0) }
+            return try locked(body)
+        }
+    }
+
+    /// A commit failed for lack of space: checkpoint the WAL (so the next commits reuse it
+    /// from the start instead of growing it) and give up the space reserve.
+    func makeRoomForCommits(_ state: State) {
+        try? state.metadata.database.checkpoint()
+        if blobs.releaseReserve() {
+            logger.warning("the store's disk is full: gave up the space reserve so that files can be deleted",
+                           metadata: ["store": "\(blobs.root)"])
         }
     }
 
@@ -181,7 +206,13 @@ public final class FileSystem: Sendable {
                         state.lookups[ino] = held - count
                     } else {
                         state.lookups[ino] = nil
-                        try deleteOrphanIfUnused(ino, &state)
+                        do {
+                            try deleteOrphanIfUnused(ino, &state)
+                        } catch where Errno(error) == .noSpace {
+                            // Forgetting an unlinked file is what gives its space back.
+                            makeRoomForCommits(state)
+                            try deleteOrphanIfUnused(ino, &state)
+                        }
                     }
                 }
             }
@@ -306,7 +337,7 @@ public final class FileSystem: Sendable {
 
     public func rmdir(parent: InodeNumber, name: String, caller: Caller) throws(Errno) {
         let now = currentTime()
-        try locked { state in
+        try lockedFreeingSpace { state in
             let parentRecord = try directory(parent, state)
             guard let record = try state.metadata.child(of: parent, named: name) else { throw Errno.noEntry }
             guard record.isDirectory else { throw Errno.notDirectory }
@@ -372,7 +403,7 @@ public final class FileSystem: Sendable {
 
     public func unlink(parent: InodeNumber, name: String, caller: Caller) throws(Errno) {
         let now = currentTime()
-        try locked { state in
+        try lockedFreeingSpace { state in
             let parentRecord = try directory(parent, state)
             guard let record = try state.metadata.child(of: parent, named: name) else { throw Errno.noEntry }
             if record.isDirectory { throw Errno.isDirectory }
@@ -435,7 +466,9 @@ public final class FileSystem: Sendable {
         try locked { state in
             let doomed = try state.metadata.doomedBlobs()
             guard !doomed.isEmpty else { return }
-            try state.metadata.database.checkpoint()
+            // (Syncing the WAL rather than checkpointing: on a full disk a checkpoint may need
+            // room the deletions below are about to give back.)
+            try state.metadata.database.syncWAL()
             for hash in doomed where try !state.metadata.blobExists(hash) {
                 try blobs.removeBlob(hash)
             }
@@ -457,7 +490,7 @@ public final class FileSystem: Sendable {
         }
         try Self.checkName(newName)
         let now = currentTime()
-        try locked { state in
+        try lockedFreeingSpace { state in
             let meta = state.metadata
             let from = try directory(parent, state)
             let to = try directory(newParent, state)

@@ -83,6 +83,45 @@ public struct BlobStore: Sendable {
         return hash
     }
 
+    // MARK: Space kept for deleting
+
+    /// A file of `<store>/reserve` holds space back from data: when the disk is full, deleting
+    /// files still needs room for the metadata commit that deletes them. The daemon gives the
+    /// reserve up at that moment and takes it back once space is free again.
+    public var reservePath: String { root + "/reserve" }
+
+    /// How much to hold back: 1 % of the store's filesystem, between 1 and 64 MiB.
+    public func reserveSize() throws -> Int64 {
+        let st = try Sys.filesystemStatus(root)
+        let total = Int64(st.f_blocks) * Int64(st.f_frsize)
+        return min(max(total / 100, 1 << 20), 64 << 20)
+    }
+
+    /// Creates the reserve if it is missing and there is room for it (and as much again);
+    /// true if it is in place afterwards.
+    @discardableResult
+    public func ensureReserve() throws -> Bool {
+        if try Sys.status(reservePath) != nil { return true }
+        let size = try reserveSize()
+        let st = try Sys.filesystemStatus(root)
+        guard Int64(st.f_bavail) * Int64(st.f_frsize) > 2 * size else { return false }
+        let fd = try Sys.open(reservePath + ".new", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let rc = posix_fallocate(fd, 0, off_t(size))
+        Sys.close(fd)
+        guard rc == 0 else {
+            try? Sys.unlink(reservePath + ".new")
+            if rc == ENOSPC { return false }
+            throw SystemError("posix_fallocate", reservePath, errno: rc)
+        }
+        try Sys.rename(reservePath + ".new", reservePath)
+        return true
+    }
+
+    /// Gives the reserve up; true if there was one.
+    public func releaseReserve() -> Bool {
+        (try? Sys.unlink(reservePath)) != nil
+    }
+
     public func removeBlob(_ hash: String) throws {
         try Sys.unlink(blobPath(hash))
     }

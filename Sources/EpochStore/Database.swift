@@ -213,6 +213,19 @@ public final class Database {
         try target.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     }
 
+    /// Makes every commit so far durable by syncing the WAL file itself: unlike a checkpoint,
+    /// it needs no free space (the database file may have to grow to take the WAL's pages),
+    /// so it works on a full disk.
+    public func syncWAL() throws {
+        let fd = open(path + "-wal", O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return }
+            throw SystemError("open", path + "-wal")
+        }
+        defer { Glibc.close(fd) }
+        try Sys.fdatasync(fd)
+    }
+
     /// Copies the WAL into the database file, syncing both: every commit so far is durable.
     public func checkpoint() throws {
         try execute("PRAGMA wal_checkpoint(PASSIVE)")

@@ -1,0 +1,67 @@
+import Foundation
+import Glibc
+import Testing
+
+/// A store whose disk fills up: clean errors, nothing corrupted, and everything works again
+/// once space is freed.
+@Suite("Full disk", .serialized, .requiresMount)
+struct FullDiskTests {
+    @Test("ENOSPC on the store's disk: writes fail with ENOSPC, what was stored stays intact, freeing space lets uploads go on")
+    func storeDiskFillsUp() throws {
+        let fs = try MountFixture()
+        defer { fs.tearDown() }
+        // The store on a 24 MiB tmpfs of its own.
+        try Files.mkdir(fs.store)
+        let tmpfs = try Command.run(["/bin/mount", "-t", "tmpfs", "-o", "size=24m,mode=0700", "tmpfs", fs.store])
+        try #require(tmpfs.succeeded, "\(tmpfs)")
+        defer {
+            _ = try? Command.run(["fusermount3", "-u", fs.mountpoint], timeout: 20)
+            _ = try? Command.run(["/bin/umount", "-l", fs.store], timeout: 20)
+        }
+        try fs.mount()
+        try fs.add(.alpha)
+        let epoch = fs.upload(.alpha) + "/1764374400"
+        try Files.mkdir(epoch)
+
+        let kept = TestData.random(4 << 20)
+        try Files.write(epoch + "/kept.csv", kept)
+        #expect(fs.stagingSettles())
+
+        // Fill the disk: some write (or the close that publishes) must fail, with ENOSPC.
+        var failure: Errno?
+        var written = 0
+        fill: for n in 0..<40 {
+            do {
+                let file = try OpenFile(epoch + "/fill\(n).bin", O_WRONLY | O_CREAT)
+                for _ in 0..<8 { try file.write(TestData.random(128 << 10)) }
+                try file.sync()
+                try file.close()
+                written += 1
+            } catch let error as SystemCallError {
+                failure = error.errno
+                break fill
+            }
+        }
+        #expect(failure == .ENOSPC, "the disk filled after \(written) files with \(String(describing: failure)); log:\n\(fs.logTail())")
+
+        // What was stored before is intact, and the mount still answers.
+        expectBytes(try Files.read(epoch + "/kept.csv"), kept, "stored before the disk filled")
+        #expect(try Files.list(epoch).contains("kept.csv"))
+
+        // Free space: delete the filler files; a new upload goes through.
+        for name in try Files.list(epoch) where name.hasPrefix("fill") {
+            try sys("unlink \(name)") { Glibc.unlink(epoch + "/" + name) }
+        }
+        let after = TestData.random(2 << 20)
+        let recovered = eventually(within: 15) {
+            (try? Files.write(epoch + "/after.csv", after)) != nil
+        }
+        #expect(recovered, "uploads work again once space is freed; log:\n\(fs.logTail())")
+        expectBytes(try Files.read(epoch + "/after.csv"), after, "written after space was freed")
+
+        // And the store checks clean.
+        try fs.unmount()
+        let check = try fs.epochfs(["fsck", "--store", fs.store])
+        #expect(check.succeeded, "\(check)")
+    }
+}
