@@ -20,23 +20,36 @@ extension FileSystem {
 }
 
 /// Runs `FileSystem.syncPublishedBlobs` and `reclaimSpace` on a thread of its own every
-/// `interval`, and once more when stopped.
+/// `interval`, and once more when stopped; with a `metricsFile`, also writes the metrics
+/// there every 15 s.
 public final class BlobSyncer: Sendable {
     private let fs: FileSystem
     private let interval: Double
+    private let metricsFile: String?
+    private static let metricsInterval = 15.0
     private let wake = DispatchSemaphore(value: 0)
     private let stopped = Mutex(false)
     private let done = DispatchSemaphore(value: 0)
 
-    public init(fs: FileSystem, interval: Double = 2) {
+    public init(fs: FileSystem, interval: Double = 2, metricsFile: String? = nil) {
         self.fs = fs
         self.interval = interval
+        self.metricsFile = metricsFile
     }
 
     public func start() {
         let thread = Thread { [self] in
+            var metricsWritten = Date.distantPast
             while !stopped.withLock({ $0 }) {
                 _ = wake.wait(timeout: .now() + interval)
+                if let metricsFile, Date().timeIntervalSince(metricsWritten) >= Self.metricsInterval || stopped.withLock({ $0 }) {
+                    metricsWritten = Date()
+                    do {
+                        try fs.writeMetrics(to: metricsFile)
+                    } catch {
+                        fs.logger.error("could not write the metrics file", metadata: ["file": "\(metricsFile)", "error": "\(error)"])
+                    }
+                }
                 do {
                     try fs.syncPublishedBlobs()
                     try fs.reclaimSpace()

@@ -242,6 +242,7 @@ extension FileSystem {
             activity.waiting = ""
             let record = activity.record
             try state.metadata.database.durableTransaction { try state.metadata.updateEpoch(record) }
+            metrics.sealed(after: Double(record.sealed! - activity.lastChange) / 1e9)
             state.epochs[ino] = activity
             return true
         }

@@ -353,6 +353,10 @@ extension FileSystem {
             }
             content.digest = nil
             try publish(&record, hash: hash, fd: content.fd, durable: content.durable, meta)
+            metrics.uploadCompleted(bytes: record.size)
+            logger.info("upload completed", metadata: [
+                "inode": "\(record.ino)", "district_id": "\(record.district)", "epoch": "\(record.epoch.map { "\($0)" } ?? "-")",
+                "name": "\(record.name)", "size": "\(record.size)"])
         } catch {
             // Keep what was received, as an interrupted file; the closer sees the error.
             record = unpublished

@@ -28,6 +28,8 @@ public final class FileSystem: Sendable {
     /// Signalled when something below an epoch changed or a writer closed: the pipeline's
     /// sealer waits on it.
     public let epochActivity = DispatchSemaphore(value: 0)
+    /// Counters for the metrics file.
+    public let metrics = Metrics()
     /// Backups in progress: while one copies blobs, none is reclaimed.
     let backupsRunning = Mutex(0)
 

@@ -218,6 +218,7 @@ public final class EpochPipeline: Sendable {
         } catch {
             // Leave it for a person rather than retrying a broken epoch forever.
             logger.error("processing failed", metadata: ["epoch": "\(next.name)", "error": "\(error)"])
+            fs.metrics.processingFailed()
             do {
                 try fs.setEpochState(next.ino, .held, reason: "processing could not finish: \(error)")
                 return .processed

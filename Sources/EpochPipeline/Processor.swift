@@ -148,6 +148,7 @@ struct Processor {
             timings: .init(sealed: Self.iso(record.sealed), processingStarted: Self.iso(started), published: "",
                            validationSeconds: validationSeconds))
         try publish(record, district: district, result: result, hashes: hashes, outcome: outcome)
+        fs.metrics.processed(outcome: outcome.rawValue, seconds: Double(currentTime() - started) / 1e9)
         if outcome == .failed {
             notifier.send(.init(event: "epoch.failed", district: district.name, epoch: record.name, state: "published",
                                 reason: reason, time: Self.iso(currentTime())))

@@ -29,6 +29,7 @@ extension FuseAdapter {
         do {
             reply = try handler()
         } catch {
+            fs.metrics.replied(error)
             reply = .error(error)
         }
         send(req, reply)

@@ -43,6 +43,8 @@ struct Configuration {
     /// How the epoch pipeline seals and processes (settle_seconds, settle_seconds.<district>,
     /// stall_seconds, manifest_wait_seconds, markers, profiles_directory, notify_command).
     var pipeline = PipelineSettings()
+    /// Where the daemon writes its Prometheus metrics (none by default).
+    var metricsFile: String?
 
     static var path: String {
         ProcessInfo.processInfo.environment["EPOCHFS_CONFIG"] ?? "/etc/epochfs/epochfs.conf"
@@ -67,6 +69,7 @@ struct Configuration {
             case "markers":
                 configuration.pipeline.markers = Set(parts[1].split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init))
             case "profiles_directory": configuration.pipeline.profilesDirectory = parts[1]
+            case "metrics_file": configuration.metricsFile = parts[1]
             case "notify_command":
                 configuration.pipeline.notifyCommand = parts[1].split(separator: " ").map(String.init)
             case let key where key.hasPrefix("settle_seconds."):

@@ -31,6 +31,8 @@ struct MountCommand: ParsableCommand {
     var profilesDirectory: String?
     @Option(help: "Program that receives staff events as JSON on stdin (default: the configuration's notify_command).")
     var notifyCommand: String?
+    @Option(help: "Write Prometheus metrics to this file every 15 s, for the node exporter's textfile collector (default: the configuration's metrics_file).")
+    var metricsFile: String?
     @Flag(help: .hidden) var daemonChild = false
 
     func run() throws {
@@ -75,6 +77,7 @@ struct MountCommand: ParsableCommand {
         if let settleSeconds { arguments += ["--settle-seconds", String(settleSeconds)] }
         if let profilesDirectory { arguments += ["--profiles-directory", profilesDirectory] }
         if let notifyCommand { arguments += ["--notify-command", notifyCommand] }
+        if let metricsFile { arguments += ["--metrics-file", metricsFile] }
         process.arguments = arguments
         process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
         process.standardOutput = FileHandle(fileDescriptor: log, closeOnDealloc: false)
@@ -117,7 +120,7 @@ struct MountCommand: ParsableCommand {
                                       threads: threads, logger: logger)
         let control = try ControlServer(path: paths.controlSocket, fs: fs, logger: logger)
         try control.start()
-        let syncer = BlobSyncer(fs: fs)
+        let syncer = BlobSyncer(fs: fs, metricsFile: metricsFile ?? Configuration.load().metricsFile)
         syncer.start()
         var settings = Configuration.load().pipeline
         if let settleSeconds { settings.settleSeconds = settleSeconds }

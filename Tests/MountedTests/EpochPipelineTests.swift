@@ -367,6 +367,30 @@ struct EpochPipelineTests {
         }
     }
 
+    @Test("the metrics file for the node exporter counts uploads, epochs by state and outcome, and errors")
+    func metricsFile() throws {
+        let scratch = try TestDirectory()
+        let file = scratch.path + "/epochfs.prom"
+        try withMount(mountArguments: ["--settle-seconds", "3600", "--metrics-file", file]) { fs in
+            _ = try makeEpoch(fs, "1764374400", Self.cleverSet + [(".done", "")])
+            _ = try makeEpoch(fs, "1764460800", [("notes.txt", "not a set\n")])
+            #expect(try waitForState(fs, .alpha, "1764374400", ["published"]) != nil)
+            #expect(openErrno(fs.upload(.alpha) + "/1764374400/x", O_RDONLY) == .ENOENT)
+            try fs.unmount()  // the daemon writes the file once more as it stops
+            let text = String(decoding: try Files.read(file), as: UTF8.self)
+            // Seven files; a shell that forks its writer publishes a file twice (empty at its own
+            // close, then whole at the writer's), and each publish counts.
+            let uploads = text.split(separator: "\n").first { $0.hasPrefix("epochfs_uploads_total ") }
+                .flatMap { Int($0.split(separator: " ")[1]) }
+            #expect((uploads ?? 0) >= 7, "\(text)")
+            #expect(text.contains("epochfs_epochs_published_total{outcome=\"succeeded\"} 1\n"), "\(text)")
+            #expect(text.contains("epochfs_epochs{state=\"receiving\"} 1\n"), "\(text)")
+            #expect(text.contains("epochfs_epochs{state=\"published\"} 1\n"), "\(text)")
+            #expect(text.contains("epochfs_request_errors_total{errno=\"ENOENT\"}"), "\(text)")
+            #expect(text.contains("epochfs_sealing_delay_seconds_count 1\n"), "\(text)")
+        }
+    }
+
     @Test("kill -9 while a hand-off runs: after the remount the epoch is published exactly once")
     func exactlyOnceAcrossKill() throws {
         let scratch = try TestDirectory()

@@ -1,0 +1,115 @@
+import EpochStore
+import Foundation
+import Synchronization
+
+/// What the daemon counts since it started, written for Prometheus' node exporter as a text
+/// file (its textfile collector): no network port of our own.
+public final class Metrics: Sendable {
+    private struct Counters {
+        var uploads = 0
+        var uploadedBytes: Int64 = 0
+        var errors: [Int32: Int] = [:]
+        var published: [String: Int] = [:]
+        var processingSeconds = 0.0
+        var processed = 0
+        var processingFailures = 0
+        var sealingDelaySeconds = 0.0
+        var sealed = 0
+    }
+
+    private let counters = Mutex(Counters())
+
+    public init() {}
+
+    /// A file was published (an upload completed).
+    func uploadCompleted(bytes: Int64) {
+        counters.withLock {
+            $0.uploads += 1
+            $0.uploadedBytes += bytes
+        }
+    }
+
+    /// A request was answered with an error.
+    public func replied(_ errno: Errno) {
+        counters.withLock { $0.errors[errno.rawValue, default: 0] += 1 }
+    }
+
+    /// An epoch sealed `delay` after its last change (the settle period or the marker's quiet
+    /// included).
+    func sealed(after delay: Double) {
+        counters.withLock {
+            $0.sealed += 1
+            $0.sealingDelaySeconds += delay
+        }
+    }
+
+    /// An epoch was processed and published with `outcome` after `seconds` of processing.
+    public func processed(outcome: String, seconds: Double) {
+        counters.withLock {
+            $0.published[outcome, default: 0] += 1
+            $0.processed += 1
+            $0.processingSeconds += seconds
+        }
+    }
+
+    /// Processing of an epoch could not finish (it was held).
+    public func processingFailed() {
+        counters.withLock { $0.processingFailures += 1 }
+    }
+
+    /// The metrics in Prometheus' text format, with the store's gauges.
+    func text(epochs: [String: Int], blobs: MetadataStore.BlobTotals) -> String {
+        let c = counters.withLock { $0 }
+        var lines: [String] = []
+        func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, String)]) {
+            lines.append("# HELP epochfs_\(name) \(help)")
+            lines.append("# TYPE epochfs_\(name) \(type)")
+            for (labels, value) in samples { lines.append("epochfs_\(name)\(labels) \(value)") }
+        }
+        metric("uploads_total", "counter", "Files published after a clean close (a file published again counts again).", [("", "\(c.uploads)")])
+        metric("uploaded_bytes_total", "counter", "Bytes of the files whose upload completed.", [("", "\(c.uploadedBytes)")])
+        metric("epochs", "gauge", "Epochs by state.",
+               EpochState.allCases.map { ("{state=\"\($0.rawValue)\"}", "\(epochs[$0.rawValue] ?? 0)") })
+        metric("epochs_published_total", "counter", "Epochs published, by outcome.",
+               ["succeeded", "failed", "superseded"].map { ("{outcome=\"\($0)\"}", "\(c.published[$0] ?? 0)") })
+        metric("processing_seconds_sum", "counter", "Time spent processing epochs.", [("", String(format: "%.3f", c.processingSeconds))])
+        metric("processing_seconds_count", "counter", "Epochs processed.", [("", "\(c.processed)")])
+        metric("processing_failures_total", "counter", "Epochs whose processing could not finish (held).", [("", "\(c.processingFailures)")])
+        metric("sealing_delay_seconds_sum", "counter", "Time from an epoch's last change to its seal.",
+               [("", String(format: "%.3f", c.sealingDelaySeconds))])
+        metric("sealing_delay_seconds_count", "counter", "Epochs sealed.", [("", "\(c.sealed)")])
+        metric("request_errors_total", "counter", "Requests answered with an error, by errno (ENOENT of lookups included).",
+               c.errors.sorted { $0.key < $1.key }.map { ("{errno=\"\(Self.errnoName($0.key))\"}", "\($0.value)") })
+        metric("store_blobs", "gauge", "Blobs in the store (each once).", [("", "\(blobs.count)")])
+        metric("store_bytes", "gauge", "Bytes of the blobs in the store (each once).", [("", "\(blobs.bytes)")])
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private static func errnoName(_ value: Int32) -> String {
+        let names: [Int32: String] = [
+            EPERM: "EPERM", ENOENT: "ENOENT", EIO: "EIO", EBADF: "EBADF", EACCES: "EACCES", EEXIST: "EEXIST",
+            EXDEV: "EXDEV", ENOTDIR: "ENOTDIR", EISDIR: "EISDIR", EINVAL: "EINVAL", ENOSPC: "ENOSPC",
+            ENAMETOOLONG: "ENAMETOOLONG", ENOTEMPTY: "ENOTEMPTY", ENODATA: "ENODATA", EOPNOTSUPP: "EOPNOTSUPP",
+            ERANGE: "ERANGE", EDQUOT: "EDQUOT", ENOSYS: "ENOSYS",
+        ]
+        return names[value] ?? String(value)
+    }
+}
+
+extension FileSystem {
+    /// Writes the metrics file (through a temporary name: the node exporter never reads half).
+    public func writeMetrics(to path: String) throws {
+        let (epochs, blobs) = try withState { state in
+            var epochs: [String: Int] = [:]
+            try state.metadata.database.forEach("SELECT state, count(*) FROM epochs GROUP BY state") {
+                epochs[$0.text(0)] = Int($0.int(1))
+            }
+            return (epochs, try state.metadata.blobTotals())
+        }
+        let text = metrics.text(epochs: epochs, blobs: blobs)
+        let temporary = path + ".tmp"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: temporary))
+        chmod(temporary, 0o644)
+        try Sys.rename(temporary, path)
+    }
+}
