@@ -27,6 +27,8 @@ struct MountCommand: ParsableCommand {
     var threads: Int = 8
     @Option(help: "Seconds an epoch must be quiet before it seals (default: the configuration's settle_seconds, else 300).")
     var settleSeconds: Int64?
+    @Option(help: "Seconds an epoch may be blocked (an interrupted file, a temporary name) before it is stalled and staff are told (default: the configuration's stall_seconds, else 21600).")
+    var stallSeconds: Int64?
     @Option(help: "Directory of the operator's integration profiles (default: the configuration's profiles_directory, else /etc/epochfs/profiles).")
     var profilesDirectory: String?
     @Option(help: "Program that receives staff events as JSON on stdin (default: the configuration's notify_command).")
@@ -75,6 +77,7 @@ struct MountCommand: ParsableCommand {
                          "--cache-timeout", String(cacheTimeout), "--threads", String(threads)]
         if let staffGroup { arguments += ["--staff-group", staffGroup] }
         if let settleSeconds { arguments += ["--settle-seconds", String(settleSeconds)] }
+        if let stallSeconds { arguments += ["--stall-seconds", String(stallSeconds)] }
         if let profilesDirectory { arguments += ["--profiles-directory", profilesDirectory] }
         if let notifyCommand { arguments += ["--notify-command", notifyCommand] }
         if let metricsFile { arguments += ["--metrics-file", metricsFile] }
@@ -124,6 +127,7 @@ struct MountCommand: ParsableCommand {
         syncer.start()
         var settings = Configuration.load().pipeline
         if let settleSeconds { settings.settleSeconds = settleSeconds }
+        if let stallSeconds { settings.stallSeconds = stallSeconds }
         if let profilesDirectory { settings.profilesDirectory = profilesDirectory }
         if let notifyCommand { settings.notifyCommand = [notifyCommand] }
         let pipeline = try EpochPipeline(fs: fs, settings: settings, workRoot: store + "/work", logger: logger)

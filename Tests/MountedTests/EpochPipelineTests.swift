@@ -237,6 +237,25 @@ struct EpochPipelineTests {
         }
     }
 
+    @Test("an epoch blocked past the stall limit is stalled and staff are told; finishing the upload seals it")
+    func stalledEpoch() throws {
+        let scratch = try TestDirectory()
+        let events = scratch.path + "/events"
+        let notify = scratch.path + "/notify"
+        try Files.write(notify, Array("#!/bin/sh\ncat >> \(events)\n".utf8), mode: 0o755)
+        try withMount(mountArguments: ["--settle-seconds", "1", "--stall-seconds", "2", "--notify-command", notify]) { fs in
+            let name = "1764374400"
+            let epoch = try makeEpoch(fs, name, Array(Self.cleverSet.dropFirst()) + [("schools.csv.part", Self.cleverSet[0].1)])
+            let stalled = try waitForState(fs, .alpha, name, ["stalled"])
+            #expect(stalled?.epoch.reason.contains("schools.csv.part") == true, "\(String(describing: stalled))")
+            #expect(eventually { String(decoding: (try? Files.read(events)) ?? [], as: UTF8.self).contains("\"event\":\"epoch.stalled\"") })
+            // Not sealed: the client can still finish.
+            let renamed = try Command.run(["/bin/mv", epoch + "/schools.csv.part", epoch + "/schools.csv"], as: District.alpha.identity)
+            #expect(renamed.succeeded, "\(renamed)")
+            #expect(try waitForState(fs, .alpha, name, ["published"])?.epoch.outcome == "succeeded")
+        }
+    }
+
     @Test("a badly named directory is reported and stays writable; renamed to a date-time it is processed")
     func badlyNamedEpoch() throws {
         try withMount(mountArguments: ["--settle-seconds", "1"]) { fs in
