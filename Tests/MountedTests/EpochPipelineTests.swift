@@ -38,6 +38,18 @@ struct EpochPipelineTests {
         var problems: [Problem]
     }
 
+    /// A notify command that appends each staff event to a file, and what it received.
+    struct StaffInbox {
+        let directory: TestDirectory
+        var command: String { directory.path + "/notify" }
+        var received: String { String(decoding: (try? Files.read(directory.path + "/events")) ?? [], as: UTF8.self) }
+
+        init() throws {
+            directory = try TestDirectory(scratch: true)
+            try Files.write(directory.path + "/notify", Array("#!/bin/sh\ncat >> \(directory.path)/events\n".utf8), mode: 0o755)
+        }
+    }
+
     private func show(_ fs: MountFixture, _ district: District, _ epoch: String) throws -> Summary? {
         let result = try fs.epochfs(["epochs", "show", "\(district.name)/\(epoch)", "--json", "--store", fs.store])
         guard result.succeeded else { return nil }
@@ -209,22 +221,20 @@ struct EpochPipelineTests {
 
     @Test("an unrecognised upload stays in upload/, frozen, and staff are told; the district may withdraw it")
     func unrecognisedStaysAndCanBeWithdrawn() throws {
-        let scratch = try TestDirectory()
-        let events = scratch.path + "/events"
-        let notify = scratch.path + "/notify"
-        try Files.write(notify, Array("#!/bin/sh\ncat >> \(events)\n".utf8), mode: 0o755)
-        try withMount(mountArguments: ["--settle-seconds", "1", "--notify-command", notify]) { fs in
+        let staff = try StaffInbox()
+        defer { withExtendedLifetime(staff) {} }
+        try withMount(mountArguments: ["--settle-seconds", "1", "--notify-command", staff.command]) { fs in
             let name = "1764374400"
             let epoch = try makeEpoch(fs, name, [("old-system-dump.txt", "not a known format\n")])
             let left = try waitForState(fs, .alpha, name, ["unrecognised"])
             #expect(left?.epoch.reason.isEmpty == false, "\(String(describing: left))")
             #expect(Files.exists(epoch + "/old-system-dump.txt"), "left where it was")
-            #expect(eventually { ((try? Files.read(events)) ?? []).count > 0 })
-            let event = String(decoding: (try? Files.read(events)) ?? [], as: UTF8.self)
+            #expect(eventually { !staff.received.isEmpty })
+            let event = staff.received
             #expect(event.contains("\"event\":\"epoch.unrecognised\"") && event.contains("\"district\":\"alpha\""), "\(event)")
             // A file put directly in upload/ is never processed; staff hear of it once.
             try upload([("students.csv", "x\n")], to: fs.upload(.alpha))
-            #expect(eventually { String(decoding: (try? Files.read(events)) ?? [], as: UTF8.self).contains("upload.loose-file") })
+            #expect(eventually { staff.received.contains("upload.loose-file") })
             #expect(Files.exists(fs.upload(.alpha) + "/students.csv"))
             // Sealed: nothing may be added or changed, by the district or root.
             let add = try Command.run(["/bin/sh", "-c", "echo x > \(shellQuote(epoch + "/more.csv"))"], as: District.alpha.identity)
@@ -239,16 +249,14 @@ struct EpochPipelineTests {
 
     @Test("an epoch blocked past the stall limit is stalled and staff are told; finishing the upload seals it")
     func stalledEpoch() throws {
-        let scratch = try TestDirectory()
-        let events = scratch.path + "/events"
-        let notify = scratch.path + "/notify"
-        try Files.write(notify, Array("#!/bin/sh\ncat >> \(events)\n".utf8), mode: 0o755)
-        try withMount(mountArguments: ["--settle-seconds", "1", "--stall-seconds", "2", "--notify-command", notify]) { fs in
+        let staff = try StaffInbox()
+        defer { withExtendedLifetime(staff) {} }
+        try withMount(mountArguments: ["--settle-seconds", "1", "--stall-seconds", "2", "--notify-command", staff.command]) { fs in
             let name = "1764374400"
             let epoch = try makeEpoch(fs, name, Array(Self.cleverSet.dropFirst()) + [("schools.csv.part", Self.cleverSet[0].1)])
             let stalled = try waitForState(fs, .alpha, name, ["stalled"])
             #expect(stalled?.epoch.reason.contains("schools.csv.part") == true, "\(String(describing: stalled))")
-            #expect(eventually { String(decoding: (try? Files.read(events)) ?? [], as: UTF8.self).contains("\"event\":\"epoch.stalled\"") })
+            #expect(eventually { staff.received.contains("\"event\":\"epoch.stalled\"") })
             // Not sealed: the client can still finish.
             let renamed = try Command.run(["/bin/mv", epoch + "/schools.csv.part", epoch + "/schools.csv"], as: District.alpha.identity)
             #expect(renamed.succeeded, "\(renamed)")
@@ -288,7 +296,8 @@ struct EpochPipelineTests {
     @Test("a zipped set is opened and validated; a broken set is published as failed with its problems")
     func zippedAndBrokenSets() throws {
         try withMount(mountArguments: ["--settle-seconds", "3600"]) { fs in
-            let scratch = try TestDirectory()
+            let scratch = try TestDirectory(scratch: true)
+            defer { withExtendedLifetime(scratch) {} }  // (removed when the test ends, not at its last use)
             for (name, text) in Self.cleverSet { try Files.write(scratch.path + "/" + name, Array(text.utf8)) }
             let zipped = try Command.sh("cd \(shellQuote(scratch.path)) && zip -q -X set.zip \(Self.cleverSet.map(\.0).joined(separator: " "))")
             #expect(zipped.succeeded, "\(zipped)")
@@ -388,7 +397,8 @@ struct EpochPipelineTests {
 
     @Test("the metrics file for the node exporter counts uploads, epochs by state and outcome, and errors")
     func metricsFile() throws {
-        let scratch = try TestDirectory()
+        let scratch = try TestDirectory(scratch: true)
+        defer { withExtendedLifetime(scratch) {} }  // (removed when the test ends, not at its last use)
         let file = scratch.path + "/epochfs.prom"
         try withMount(mountArguments: ["--settle-seconds", "3600", "--metrics-file", file]) { fs in
             _ = try makeEpoch(fs, "1764374400", Self.cleverSet + [(".done", "")])
@@ -412,7 +422,8 @@ struct EpochPipelineTests {
 
     @Test("kill -9 while a hand-off runs: after the remount the epoch is published exactly once")
     func exactlyOnceAcrossKill() throws {
-        let scratch = try TestDirectory()
+        let scratch = try TestDirectory(scratch: true)
+        defer { withExtendedLifetime(scratch) {} }  // (removed when the test ends, not at its last use)
         let runs = scratch.path + "/runs"
         let handOff = scratch.path + "/hand-off"
         try Files.write(handOff, Array("#!/bin/sh\necho \"$EPOCHFS_EPOCH_ID $EPOCHFS_DISTRICT/$EPOCHFS_EPOCH\" >> \(runs)\nls \"$EPOCHFS_FILES\"\nsleep 3\n".utf8), mode: 0o755)

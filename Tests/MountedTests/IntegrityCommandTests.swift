@@ -49,7 +49,8 @@ struct IntegrityCommandTests {
 
     @Test("backup while mounted and uploading; the copy, mounted as a store of its own, holds the same files and checks clean")
     func backupAndRestore() throws {
-        let target = try TestDirectory()
+        let target = try TestDirectory(scratch: true)
+        defer { withExtendedLifetime(target) {} }  // (removed when the test ends, not at its last use)
         let destination = target.path + "/backup"
         var expected: [String: String] = [:]
         try withMount { fs in

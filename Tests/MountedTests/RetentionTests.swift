@@ -98,7 +98,8 @@ struct RetentionTests {
 
     @Test("bad arguments and a path that is not an epochfs mount are refused, deleting nothing")
     func refusesBadInput() throws {
-        let scratch = try TestDirectory()
+        let scratch = try TestDirectory(scratch: true)
+        defer { withExtendedLifetime(scratch) {} }  // (removed when the test ends, not at its last use)
         try Files.mkdir(scratch.path + "/d")
         try Files.mkdir(scratch.path + "/d/upload-processed")
         try Files.mkdir(scratch.path + "/d/upload-processed/old")

@@ -56,8 +56,12 @@ final class TestDirectory {
     static let base = "/srv/epochfs-test"
 
     let path: String
+    /// Removed when the last reference goes (a test's scratch space); a mount fixture
+    /// removes its directory itself, after unmounting.
+    private let scratch: Bool
 
-    init() throws {
+    init(scratch: Bool = false) throws {
+        self.scratch = scratch
         try Self.prepareBase()
         var template = Array("\(Self.base)/run-XXXXXX".utf8CString)
         guard mkdtemp(&template) != nil else {
@@ -77,6 +81,10 @@ final class TestDirectory {
             throw CommandError(description: "\(base) must be a directory owned by root and writable only by root")
         }
         try sys("chmod \(base)") { chmod(base, 0o755) }
+    }
+
+    deinit {
+        if scratch { remove() }
     }
 
     /// Removes the directory, unless a mount is still live below it or EPOCHFS_KEEP_TEST_DIRS is set.
