@@ -19,23 +19,9 @@ done
 . "$here/mount-lib.sh"
 bench_mount retention
 for d in $(seq 1 "$districts"); do "$bin" district add "d$d" --uid $((70000 + d)) --gid $((70000 + d)) --store "$base/store" >/dev/null; done
-echo "creating $epochs processed epochs over $districts districts..."
-/usr/bin/python3 - "$base/mnt" "$epochs" "$districts" <<'PY'
-import os, sys
-root, epochs, districts = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-old = 1_700_000_000
-for n in range(epochs):
-    epoch = f"{root}/d{n % districts + 1}/upload-processed/{1764374400 + n}"
-    os.mkdir(epoch)
-    for name, size in (("students.csv", 2000), ("processing.json", 800), ("SHA256SUMS", 200)):
-        with open(f"{epoch}/{name}", "wb") as f:
-            f.write(os.urandom(size))
-    os.utime(epoch, (old, old))
-PY
-"$bin" stats --store "$base/store" | tail -1
-# The same tree on the store's own disk, pruned the same way, for the ratio.
-mkdir -p "$base/native"
-/usr/bin/python3 - "$base/native" "$epochs" "$districts" <<'PY2'
+# N aged processed epochs of three small files, over the districts, below $1.
+make_epochs() {
+    /usr/bin/python3 - "$1" "$epochs" "$districts" <<'PY'
 import os, sys
 root, epochs, districts = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 old = 1_700_000_000
@@ -46,7 +32,13 @@ for n in range(epochs):
         with open(f"{epoch}/{name}", "wb") as f:
             f.write(os.urandom(size))
     os.utime(epoch, (old, old))
-PY2
+PY
+}
+echo "creating $epochs processed epochs over $districts districts..."
+make_epochs "$base/mnt"
+"$bin" stats --store "$base/store" | tail -1
+# The same tree on the store's own disk, pruned the same way, for the ratio.
+make_epochs "$base/native"
 sync
 native_start=$(date +%s.%N)
 find "$base/native" -mindepth 3 -maxdepth 3 -path "$base/native/*/upload-processed/*" -type d -mmin +43200 -prune -print0 | xargs -0 -r rm -rf --

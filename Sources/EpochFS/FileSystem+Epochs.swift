@@ -234,18 +234,36 @@ extension FileSystem {
     public func seal(_ ino: InodeNumber, generation: UInt64) throws(Errno) -> Bool {
         try syncPublishedBlobs()
         return try locked { state in
-            guard var activity = state.epochs[ino], activity.generation == generation,
+            guard let activity = state.epochs[ino], activity.generation == generation,
                   activity.record.sealed == nil, try openWriters(below: ino, state) == 0 else { return false }
-            activity.record.state = .sealed
-            activity.record.reason = ""
-            activity.record.sealed = currentTime()
-            activity.waiting = ""
-            let record = activity.record
-            try state.metadata.database.durableTransaction { try state.metadata.updateEpoch(record) }
-            metrics.sealed(after: Double(record.sealed! - activity.lastChange) / 1e9)
-            state.epochs[ino] = activity
+            let now = currentTime()
+            try changeEpoch(ino, &state, durable: true) { activity in
+                activity.record.state = .sealed
+                activity.record.reason = ""
+                activity.record.sealed = now
+                activity.waiting = ""
+            }
+            metrics.sealed(after: Double(now - activity.lastChange) / 1e9)
             return true
         }
+    }
+
+    /// Changes the row of an epoch that is not published, in the database and in memory
+    /// together; nil if there is no such epoch.
+    @discardableResult
+    private func changeEpoch(_ ino: InodeNumber, _ state: inout State, durable: Bool = false,
+                             _ change: (inout EpochActivity) throws -> Void) throws -> EpochRecord? {
+        guard var activity = state.epochs[ino] else { return nil }
+        try change(&activity)
+        let record = activity.record
+        let metadata = state.metadata
+        if durable {
+            try metadata.database.durableTransaction { try metadata.updateEpoch(record) }
+        } else {
+            try metadata.database.transaction { try metadata.updateEpoch(record) }
+        }
+        state.epochs[ino] = activity
+        return record
     }
 
     /// Remembers what an epoch is waiting for, for `epochfs epochs show`.
@@ -253,22 +271,15 @@ extension FileSystem {
         state.withLock { $0.epochs[ino]?.waiting = reason }
     }
 
-    /// What the sealer last said `ino` is waiting for.
-    public func waitingReason(_ ino: InodeNumber) -> String? {
-        state.withLock { $0.epochs[ino]?.waiting }
-    }
-
     /// Marks a sealed epoch `processing` and counts the attempt, durably: an epoch whose
     /// processing crashes the daemon is held after a few attempts instead of crashing it at
     /// every start.
     public func startProcessing(_ ino: InodeNumber) throws(Errno) {
         try locked { state in
-            guard var activity = state.epochs[ino] else { return }
-            activity.record.state = .processing
-            activity.record.attempts += 1
-            let record = activity.record
-            try state.metadata.database.durableTransaction { try state.metadata.updateEpoch(record) }
-            state.epochs[ino] = activity
+            try changeEpoch(ino, &state, durable: true) { activity in
+                activity.record.state = .processing
+                activity.record.attempts += 1
+            }
         }
     }
 
@@ -277,14 +288,11 @@ extension FileSystem {
     public func setEpochState(_ ino: InodeNumber, _ newState: EpochState, reason: String = "",
                               profile: String? = nil) throws(Errno) -> EpochRecord? {
         try locked { state in
-            guard var activity = state.epochs[ino] else { return nil }
-            activity.record.state = newState
-            activity.record.reason = reason
-            if let profile { activity.record.profile = profile }
-            let record = activity.record
-            try state.metadata.database.transaction { try state.metadata.updateEpoch(record) }
-            state.epochs[ino] = activity
-            return record
+            try changeEpoch(ino, &state) { activity in
+                activity.record.state = newState
+                activity.record.reason = reason
+                if let profile { activity.record.profile = profile }
+            }
         }
     }
 
@@ -293,30 +301,27 @@ extension FileSystem {
     public func releaseEpoch(_ ino: InodeNumber, profile: String?) throws -> EpochRecord {
         try syncPublishedBlobs()
         let record = try withState { state -> EpochRecord in
-            guard var activity = state.epochs[ino],
-                  activity.record.state == .unrecognised || activity.record.state == .held else {
+            guard let current = state.epochs[ino]?.record, current.state == .unrecognised || current.state == .held else {
                 let current = state.epochs[ino]?.record.state.rawValue ?? "published"
                 throw AdminError("the epoch is \(current): only an unrecognised or held one can be processed by hand (see: epochfs epochs show)")
             }
-            if activity.record.withdrawn {
+            if current.withdrawn {
                 throw AdminError("the district deleted files from it after it was sealed, so it is not what was uploaded: have them upload the set again as a new epoch")
             }
-            if activity.record.sealed == nil {
-                // A badly named epoch, never sealed: it is sealed now, as it stands.
-                if try openWriters(below: ino, state) > 0 {
-                    throw AdminError("files in it are open for writing: wait until the upload has finished")
-                }
-                activity.record.sealed = currentTime()
+            // A badly named epoch, never sealed, is sealed now, as it stands.
+            if current.sealed == nil, try openWriters(below: ino, state) > 0 {
+                throw AdminError("files in it are open for writing: wait until the upload has finished")
             }
-            activity.record.state = .sealed
-            activity.record.reason = "released by staff"
-            activity.record.released = true
-            activity.record.attempts = 0
-            activity.record.profile = profile
-            let record = activity.record
-            try state.metadata.database.durableTransaction { try state.metadata.updateEpoch(record) }
-            state.epochs[ino] = activity
-            return record
+            let now = currentTime()
+            let released = try changeEpoch(ino, &state, durable: true) { activity in
+                if activity.record.sealed == nil { activity.record.sealed = now }
+                activity.record.state = .sealed
+                activity.record.reason = "released by staff"
+                activity.record.released = true
+                activity.record.attempts = 0
+                activity.record.profile = profile
+            }
+            return released ?? current
         }
         epochActivity.signal()
         return record
@@ -324,12 +329,13 @@ extension FileSystem {
 
     /// Epochs for `epochfs epochs list`, by district name and epoch name; without their
     /// processing.json unless `withResults`.
-    public func epochSummaries(district name: String?, state epochState: EpochState?,
+    public func epochSummaries(district name: String?, state epochState: EpochState?, named epochName: String? = nil,
                                withResults: Bool = false) throws -> [EpochSummary] {
         try withState { state in
             let districts = Dictionary(uniqueKeysWithValues: try state.metadata.districts().map { ($0.id, $0.name) })
             let only = try name.map { try Self.district(named: $0, in: state).id }
-            return try state.metadata.epochs(district: only, states: epochState.map { [$0] }, withResults: withResults).map { record in
+            return try state.metadata.epochs(district: only, states: epochState.map { [$0] }, named: epochName,
+                                             withResults: withResults).map { record in
                 EpochSummary(district: districts[record.district] ?? "?", epoch: record,
                              waiting: state.epochs[record.ino].map(\.waiting).flatMap { $0.isEmpty ? nil : $0 })
             }.sorted { ($0.district, $0.epoch.name) < ($1.district, $1.epoch.name) }
@@ -349,8 +355,8 @@ extension FileSystem {
             wanted = String(epoch.dropFirst("upload/".count))
             area = false
         }
-        let matches = try epochSummaries(district: name, state: nil, withResults: true).filter {
-            $0.epoch.name == wanted && (area == nil || area == ($0.epoch.state == .published))
+        let matches = try epochSummaries(district: name, state: nil, named: wanted, withResults: true).filter {
+            area == nil || area == ($0.epoch.state == .published)
         }
         guard let found = matches.first(where: { $0.epoch.state != .published }) ?? matches.first else {
             throw AdminError("district '\(name)' has no epoch '\(epoch)' (see: epochfs epochs list --district \(name))")

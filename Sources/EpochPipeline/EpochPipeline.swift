@@ -141,7 +141,7 @@ public final class EpochPipeline: Sendable {
     /// Decides about one epoch and acts; returns when to look again without activity.
     private func inspect(_ ino: InodeNumber, now: Nanoseconds) throws -> Nanoseconds? {
         guard let snapshot = try fs.epochSnapshot(ino), snapshot.record.sealed == nil else { return nil }
-        let awaited = Recogniser.awaitedFiles(Self.setFiles(snapshot, fs: fs), profiles: profiles)
+        let awaited = Recogniser.awaitedFiles(Self.receivedFiles(snapshot, fs: fs).map(\.file), profiles: profiles)
         let decision = SealDecision.decide(snapshot, settings: settings, now: now, awaited: awaited)
         var until: Nanoseconds? = nil
         let record = snapshot.record
@@ -176,11 +176,12 @@ public final class EpochPipeline: Sendable {
         return until
     }
 
-    /// The published files of an unsealed epoch, for a look at its manifest.
-    static func setFiles(_ snapshot: EpochSnapshot, fs: FileSystem) -> [SetFile] {
+    /// The published files of an epoch, to be read straight from their blobs (files still in
+    /// staging are left out: a sealed epoch has none).
+    static func receivedFiles(_ snapshot: EpochSnapshot, fs: FileSystem) -> [(file: SetFile, hash: String)] {
         snapshot.entries.compactMap { entry in
             guard !entry.record.isDirectory, !entry.record.staged, let hash = entry.record.blob else { return nil }
-            return SetFile(path: entry.path, location: fs.blobs.blobPath(hash), size: entry.record.size)
+            return (SetFile(path: entry.path, location: fs.blobs.blobPath(hash), size: entry.record.size), hash)
         }
     }
 

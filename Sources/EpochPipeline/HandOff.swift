@@ -38,7 +38,7 @@ enum HandOffRunner {
             let target = view + "/" + file.path
             try manager.createDirectory(atPath: (target as NSString).deletingLastPathComponent,
                                         withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-            try copy(file.location, to: target, size: file.size)
+            try Sys.copyFile(at: file.location, to: target, mode: 0o444)
         }
         let environment = [
             "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -54,13 +54,5 @@ enum HandOffRunner {
                                            timeoutSeconds: Int64(handOff.timeoutSeconds), outputLimit: 64 << 10)
         return HandOffResult(command: handOff.command, exitCode: outcome.exitCode, signal: outcome.signal,
                              timedOut: outcome.timedOut, seconds: outcome.seconds, output: outcome.output)
-    }
-
-    private static func copy(_ source: String, to target: String, size: Int64) throws {
-        let input = try Sys.open(source, O_RDONLY)
-        defer { Sys.close(input) }
-        let output = try Sys.open(target, O_WRONLY | O_CREAT | O_EXCL, 0o444)
-        defer { Sys.close(output) }
-        try Sys.copyFile(from: input, to: output, count: size)
     }
 }

@@ -50,14 +50,14 @@ struct ProcessingResult: Codable, Sendable {
     }
 
     /// The `sha256sum -c` list of the received files, paths relative to the epoch directory.
-    static func checksums(_ hashes: [String: String]) -> String {
-        hashes.keys.sorted().map { path in
+    func checksums() -> String {
+        files.sorted { $0.path < $1.path }.map { file in
             // GNU sha256sum's escaping for names holding a backslash or a line break.
-            if path.contains("\\") || path.contains("\n") {
-                let escaped = path.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n")
-                return "\\\(hashes[path]!)  \(escaped)\n"
+            if file.path.contains("\\") || file.path.contains("\n") {
+                let escaped = file.path.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n")
+                return "\\\(file.sha256)  \(escaped)\n"
             }
-            return "\(hashes[path]!)  \(path)\n"
+            return "\(file.sha256)  \(file.path)\n"
         }.joined()
     }
 

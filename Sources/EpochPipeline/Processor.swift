@@ -37,18 +37,14 @@ struct Processor {
                                                 attributes: [.posixPermissions: 0o700])
         defer { try? FileManager.default.removeItem(atPath: work) }
 
-        // The received files, read from their blobs.
-        let received = snapshot.entries.filter { !$0.record.isDirectory }.compactMap { entry -> (SetFile, String)? in
-            guard let hash = entry.record.blob else { return nil }
-            return (SetFile(path: entry.path, location: fs.blobs.blobPath(hash), size: entry.record.size), hash)
-        }
+        let received = EpochPipeline.receivedFiles(snapshot, fs: fs)
         // Where each received file will be once published: one with the name of a file
         // publishing inserts is renamed aside (FileSystem.publishEpoch does the same).
         let topLevel = Set(snapshot.entries.filter { !$0.path.contains("/") }.map(\.path))
         func publishedPath(_ path: String) -> String {
             FileSystem.insertedNames.contains(path) ? FileSystem.asideName(for: path, taken: topLevel) : path
         }
-        var files = received.map(\.0)
+        var files = received.map(\.file)
         var preProblems: [Problem] = []
         let zip = ZipSet.holdsSet(files)
         if let zip {
@@ -132,7 +128,6 @@ struct Processor {
             }
         }
 
-        let hashes = Dictionary(received.map { (publishedPath($0.0.path), $0.1) }, uniquingKeysWith: { a, _ in a })
         let result = ProcessingResult(
             district: district.name, epoch: record.name, outcome: outcome.rawValue, reason: reason,
             profile: profile.name, set: report.isDelta ? "delta" : "bulk",
@@ -147,7 +142,7 @@ struct Processor {
             handOff: handOff,
             timings: .init(sealed: Self.iso(record.sealed), processingStarted: Self.iso(started), published: "",
                            validationSeconds: validationSeconds))
-        try publish(record, district: district, result: result, hashes: hashes, outcome: outcome)
+        try publish(record, district: district, result: result, outcome: outcome)
         fs.metrics.processed(outcome: outcome.rawValue, seconds: Double(currentTime() - started) / 1e9)
         if outcome == .failed {
             notifier.send(.init(event: "epoch.failed", district: district.name, epoch: record.name, state: "published",
@@ -164,14 +159,14 @@ struct Processor {
     }
 
     private func publish(_ record: EpochRecord, district: DistrictRecord, result: ProcessingResult,
-                         hashes: [String: String], outcome: Outcome) throws {
+                         outcome: Outcome) throws {
         var result = result
         result.timings.published = Self.iso(currentTime())
         let json = try result.json()
         let files = [
             InsertedFile(name: "processing-\(outcome.rawValue).log", bytes: Array(result.logText().utf8)),
             InsertedFile(name: "processing.json", bytes: Array(json.utf8)),
-            InsertedFile(name: "SHA256SUMS", bytes: Array(ProcessingResult.checksums(hashes).utf8)),
+            InsertedFile(name: "SHA256SUMS", bytes: Array(result.checksums().utf8)),
         ]
         let name = try fs.publishEpoch(record.ino, inserting: files, outcome: outcome.rawValue,
                                        profile: result.profile, result: json)

@@ -60,18 +60,8 @@ public struct StoreBackup: Sendable {
     /// Copies a file (in the kernel) through a temporary name, so a partial copy never takes
     /// the final name.
     private static func copy(_ source: String, to target: String, mode: mode_t) throws {
-        let input = try Sys.open(source, O_RDONLY)
-        defer { Sys.close(input) }
         let temporary = target + ".copying"
-        let output = try Sys.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode)
-        do {
-            try Sys.copyFile(from: input, to: output, count: Int64(try Sys.fstat(input).st_size))
-            Sys.close(output)
-        } catch {
-            Sys.close(output)
-            try? Sys.unlink(temporary)
-            throw error
-        }
+        try Sys.copyFile(at: source, to: temporary, mode: mode)
         try Sys.rename(temporary, target)
     }
 }

@@ -1,6 +1,8 @@
 /// The `epochs` table, and the inodes of an epoch.
 extension MetadataStore {
     private static let epochColumns = "ino, district, name, state, reason, sealed, published, profile, outcome, result, released, withdrawn, attempts"
+    /// The same columns with processing.json left out (NULL in its place), for listings.
+    private static let epochColumnsWithoutResult = "ino, district, name, state, reason, sealed, published, profile, outcome, NULL, released, withdrawn, attempts"
 
     private static func epoch(_ row: borrowing Row) -> EpochRecord {
         EpochRecord(
@@ -41,9 +43,10 @@ extension MetadataStore {
         try database.first("SELECT \(Self.epochColumns) FROM epochs WHERE ino = ?", ino.sql, map: Self.epoch)
     }
 
-    /// Epochs, optionally of one district and in some states, by district and name.
-    /// `withResults: false` leaves out processing.json (for listings: it can be large).
-    public func epochs(district: Int64? = nil, states: [EpochState]? = nil, withResults: Bool = true) throws -> [EpochRecord] {
+    /// Epochs, optionally of one district, in some states and of one name, by district and
+    /// name. `withResults: false` leaves out processing.json (for listings: it can be large).
+    public func epochs(district: Int64? = nil, states: [EpochState]? = nil, named name: String? = nil,
+                       withResults: Bool = true) throws -> [EpochRecord] {
         var conditions: [String] = []
         var values: [SQLValue] = []
         if let district {
@@ -54,9 +57,13 @@ extension MetadataStore {
             conditions.append("state IN (\(states.map { _ in "?" }.joined(separator: ", ")))")
             values += states.map { .text($0.rawValue) }
         }
+        if let name {
+            conditions.append("name = ?")
+            values.append(.text(name))
+        }
         let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
         var found: [EpochRecord] = []
-        let columns = withResults ? Self.epochColumns : Self.epochColumns.replacingOccurrences(of: "result,", with: "NULL,")
+        let columns = withResults ? Self.epochColumns : Self.epochColumnsWithoutResult
         try database.forEach("SELECT \(columns) FROM epochs\(filter) ORDER BY district, name", values) {
             found.append(Self.epoch($0))
         }

@@ -130,6 +130,22 @@ public enum Sys {
         }
     }
 
+    /// Copies the file at `source` to `target` (created, or emptied, with `mode`), in the
+    /// kernel; a failed copy leaves no `target` behind.
+    public static func copyFile(at source: String, to target: String, mode: mode_t) throws {
+        let input = try open(source, O_RDONLY)
+        defer { close(input) }
+        let output = try open(target, O_WRONLY | O_CREAT | O_TRUNC, mode)
+        do {
+            try copyFile(from: input, to: output, count: Int64(try fstat(input).st_size))
+            close(output)
+        } catch {
+            close(output)
+            try? unlink(target)
+            throw error
+        }
+    }
+
     /// `SEEK_HOLE` on Linux (the header hides it without _GNU_SOURCE).
     private static let seekHole: Int32 = 4
 

@@ -49,7 +49,7 @@ public struct EpochName: Sendable, Equatable, Comparable {
         } else if bytes.count == 16, bytes[8] == UInt8(ascii: "T"), bytes[15] == UInt8(ascii: "Z"),
                   let year = digits(0..<4), let month = digits(4..<6), let day = digits(6..<8),
                   let hour = digits(9..<11), let minute = digits(11..<13), let second = digits(13..<15) {
-            guard (1...12).contains(month), day >= 1, day <= Self.daysIn(month: month, year: year),
+            guard (1...12).contains(month), day >= 1, day <= Self.daysIn(month: Int(month), year: Int(year)),
                   hour < 24, minute < 60, second < 60 else { throw .invalidDate }
             seconds = Self.daysSinceEpoch(year: year, month: month, day: day) * 86400 + hour * 3600 + minute * 60 + second
         } else {
@@ -61,9 +61,11 @@ public struct EpochName: Sendable, Equatable, Comparable {
 
     public static func < (a: EpochName, b: EpochName) -> Bool { a.seconds < b.seconds }
 
-    private static func isLeap(_ year: Int64) -> Bool { year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) }
+    private static func isLeap(_ year: Int) -> Bool { year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) }
 
-    private static func daysIn(month: Int64, year: Int64) -> Int64 {
+    /// Days in a month (1-12) of the proleptic Gregorian calendar; dates in uploads are
+    /// checked with it too.
+    static func daysIn(month: Int, year: Int) -> Int {
         switch month {
         case 2: isLeap(year) ? 29 : 28
         case 4, 6, 9, 11: 30

@@ -116,13 +116,7 @@ enum ValueChecks {
 
     private static func exists(year: Int, month: Int, day: Int) -> Bool {
         guard month >= 1 && month <= 12 && day >= 1 else { return false }
-        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-        let days = switch month {
-        case 2: leap ? 29 : 28
-        case 4, 6, 9, 11: 30
-        default: 31
-        }
-        return day <= days
+        return day <= EpochName.daysIn(month: month, year: year)
     }
 }
 
