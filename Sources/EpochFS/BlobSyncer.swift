@@ -50,12 +50,19 @@ public final class BlobSyncer: Sendable {
                         fs.logger.error("could not write the metrics file", metadata: ["file": "\(metricsFile)", "error": "\(error)"])
                     }
                 }
-                do {
-                    try fs.syncPublishedBlobs()
-                    try fs.reclaimSpace()
-                    try fs.restoreReserve()
-                } catch {
-                    fs.logger.error("could not sync or reclaim blobs", metadata: ["errno": "\(error)"])
+                // Each step whatever the others do: on a full disk the sync's commit fails,
+                // and the reclaim that gives space back must run all the same.
+                let steps: [(String, () throws(Errno) -> Void)] = [
+                    ("sync published blobs", fs.syncPublishedBlobs),
+                    ("reclaim the space of deleted blobs", fs.reclaimSpace),
+                    ("restore the space reserve", fs.restoreReserve),
+                ]
+                for (step, run) in steps {
+                    do {
+                        try run()
+                    } catch {
+                        fs.logger.error("could not \(step)", metadata: ["errno": "\(error)"])
+                    }
                 }
             }
             done.signal()
