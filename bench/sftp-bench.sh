@@ -12,6 +12,8 @@
 #   --runs N       runs per side (default 3)
 #   --base DIR     root-owned 0755 working directory (default /srv/epochfs-sftpbench)
 #   --cipher C     ssh cipher (default aes128-gcm@openssh.com)
+#   --quota-bytes SIZE   give the district a byte quota (its writes then bypass the kernel's
+#                  writeback cache: see docs/operations.md, "Quotas")
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -22,6 +24,7 @@ RUNS=3
 BASE=/srv/epochfs-sftpbench
 CIPHER=aes128-gcm@openssh.com
 USER_NAME=sftpbench
+QUOTA=
 
 die() { echo "sftp-bench: $*" >&2; exit 1; }
 while [[ $# -gt 0 ]]; do
@@ -31,6 +34,7 @@ while [[ $# -gt 0 ]]; do
         --runs) RUNS=$2; shift 2 ;;
         --base) BASE=$2; shift 2 ;;
         --cipher) CIPHER=$2; shift 2 ;;
+        --quota-bytes) QUOTA=$2; shift 2 ;;
         -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
@@ -74,6 +78,8 @@ EPOCHFS_CONFIG=/nonexistent "$BASE/bin/epochfs" mount "$mnt" --store "$store" >/
 daemon=$(pgrep -f "epochfs mount $mnt " | head -1)
 getent passwd "$USER_NAME" >/dev/null && userdel "$USER_NAME"
 EPOCHFS_CONFIG=/nonexistent "$BASE/bin/epochfs" district add "$USER_NAME" --create-user --store "$store" >/dev/null
+[[ -z $QUOTA ]] || EPOCHFS_CONFIG=/nonexistent "$BASE/bin/epochfs" district set "$USER_NAME" --quota-bytes "$QUOTA" \
+    --store "$store" >/dev/null
 chown "$USER_NAME:$USER_NAME" "$plain/$USER_NAME/upload"
 ssh-keygen -q -t ed25519 -N '' -f "$BASE/ssh/client"
 EPOCHFS_CONFIG=/nonexistent "$BASE/bin/epochfs" keys add "$USER_NAME" "$BASE/ssh/client.pub" --store "$store" >/dev/null
@@ -136,7 +142,7 @@ transfer() {
 src=$work/source.bin
 results=$work/results
 : > "$results"
-echo "sftp-bench: $SIZE MiB, $RUNS runs per side, cipher $CIPHER, epochfs $BIN"
+echo "sftp-bench: $SIZE MiB, $RUNS runs per side, cipher $CIPHER, epochfs $BIN${QUOTA:+, district quota $QUOTA bytes}"
 for run in $(seq "$RUNS"); do
     # New random content every run: a content-addressed store must not see the same file twice.
     dd if=/dev/urandom of="$src" bs=1M count="$SIZE" status=none

@@ -24,6 +24,7 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     public static let noData = Errno(ENODATA)
     public static let notSupported = Errno(EOPNOTSUPP)
     public static let range = Errno(ERANGE)
+    public static let quotaExceeded = Errno(EDQUOT)
 
     public var description: String { String(cString: strerror(rawValue)) }
 

@@ -45,9 +45,11 @@ extension FileSystem {
             if try state.metadata.child(of: .root, named: name) != nil {
                 throw AdminError("'\(name)' is taken in the mount's root")
             }
-            return try state.metadata.database.transaction {
+            let district = try state.metadata.database.transaction {
                 try state.metadata.insertDistrict(name: name, uid: uid, gid: gid, managedUser: managedUser, now: currentTime())
             }
+            state.quotas[district.id] = QuotaAccount(district, usage: .init(entries: 0, bytes: 0))
+            return district
         }
         notifier?.invalidateEntry(parent: .root, name: name)
         notifier?.invalidateInode(.root)
@@ -81,6 +83,7 @@ extension FileSystem {
             }
             complete(removal, state)
             state.epochs = state.epochs.filter { $0.value.record.district != district.id }
+            state.quotas[district.id] = nil
             return district
         }
         notifier?.invalidateEntry(parent: .root, name: name)

@@ -442,7 +442,8 @@ extension FileSystem {
                 suffix += 1
                 name = "\(directory.name).\(suffix)"
             }
-            let taken = Set(try meta.epochTree(ino).filter { $0.record.parent == ino }.map(\.record.name))
+            let tree = try meta.epochTree(ino).map(\.record)
+            let taken = Set(tree.filter { $0.parent == ino }.map(\.name))
             var renamedAside: [(String, String)] = []
             try meta.database.durableTransaction {
                 for file in stored {
@@ -472,6 +473,7 @@ extension FileSystem {
                 try meta.updateEpoch(activity.record)
             }
             state.epochs[ino] = nil
+            leaveQuota(tree, state)
             return (parent, processed, directory.name, name, renamedAside)
         }
         for (name, aside) in renamedAside {
@@ -490,6 +492,19 @@ extension FileSystem {
             notifier.invalidateInode(ino)
         }
         return newName
+    }
+
+    /// A published epoch's entries no longer count against their district's quota: they have
+    /// left `upload/`. (It is sealed, so no file of it is being written.)
+    private func leaveQuota(_ entries: [InodeRecord], _ state: State) {
+        for entry in entries {
+            guard let account = quotaAccount(for: entry, state) else { continue }
+            let bytes = state.open[entry.ino]?.state.withLock { content in
+                defer { content.quota = nil }
+                return content.quota == nil ? 0 : content.size
+            } ?? (entry.isDirectory ? 0 : entry.size)
+            account.credit(bytes: bytes, entries: 1)
+        }
     }
 
     /// The name a received file gets when publishing inserts a file of its name:

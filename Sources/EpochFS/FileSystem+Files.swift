@@ -13,12 +13,21 @@ extension FileSystem {
         let now = currentTime()
         return try locked { state in
             var record = try newEntry(.file, named: name, in: parent, mode: mode, caller: caller, now: now, state)
-            let fd = try state.metadata.database.transaction {
-                record.ino = try state.metadata.insert(record)
-                try state.metadata.touch(parent, mtime: now)
-                return try blobs.createStaging(record.ino)
+            let account = quotaAccount(for: record, state)
+            try chargeEntry(account)
+            let fd: Int32
+            do {
+                fd = try state.metadata.database.transaction {
+                    record.ino = try state.metadata.insert(record)
+                    try state.metadata.touch(parent, mtime: now)
+                    return try blobs.createStaging(record.ino)
+                }
+            } catch {
+                account?.credit(bytes: 0, entries: 1)
+                throw error
             }
             var content = OpenFile.Content(fd: fd, isStaging: true, size: 0, atime: now, mtime: now, ctime: now)
+            content.quota = account
             content.hash = StreamingHash()
             content.changed = true
             content.writerSession = true
@@ -30,7 +39,8 @@ extension FileSystem {
             if writable { state.writers[record.ino, default: 0] += 1 }
             state.lookups[record.ino, default: 0] += 1
             noteEpochChange(record.epoch, &state, now: now)
-            return (attributes(record, state), Handle(ino: record.ino, file: file, writable: writable, openerPID: caller.pid))
+            return (attributes(record, state), Handle(ino: record.ino, file: file, writable: writable, openerPID: caller.pid,
+                                                      directIO: writable && account?.limits.bytes != nil, flags: flags))
         }
     }
 
@@ -47,7 +57,8 @@ extension FileSystem {
                 throw error
             }
         }
-        return Handle(ino: ino, file: file, writable: writable, openerPID: caller.pid)
+        let directIO = writable && file.state.withLock { $0.quota?.limits.bytes != nil }
+        return Handle(ino: ino, file: file, writable: writable, openerPID: caller.pid, directIO: directIO, flags: flags)
     }
 
     /// Opens `ino` (or joins its open state) for one more handle.
@@ -74,6 +85,7 @@ extension FileSystem {
                     atime: record.atime, mtime: record.mtime, ctime: record.ctime)
                 // An inode whose name is gone can still be opened through the kernel's cache.
                 content.orphaned = record.parent == nil
+                content.quota = quotaAccount(for: record, state)
                 file = OpenFile(ino: ino, content: content)
                 state.open[ino] = file
             }
@@ -83,6 +95,7 @@ extension FileSystem {
                     if content.writers == 0 {
                         // A new writing session: whatever interrupted the last one is forgotten.
                         content.closedByExit = false
+                        content.writeFailed = false
                         content.cleanFlushSerial = content.writeSerial
                     }
                     content.writerSession = true
@@ -117,8 +130,15 @@ extension FileSystem {
     public func write(_ handle: Handle, offset: Int64, bytes: UnsafeRawBufferPointer) throws(Errno) -> Int {
         guard let file = handle.file else { throw .isDirectory }
         guard handle.writable else { throw .badHandle }
-        return try file.state.withLock { content throws(Errno) in
-            try makeStaging(&content, ino: file.ino, keeping: content.size)
+        let count = try file.state.withLock { content throws(Errno) in
+            let growth = offset + Int64(bytes.count) - content.size
+            do throws(Errno) {
+                try makeStaging(&content, ino: file.ino, keeping: content.size)
+                if growth > 0 { try charge(&content, bytes: growth, for: "a write") }
+            } catch {
+                content.writeFailed = true
+                throw error
+            }
             do {
                 try Sys.pwriteAll(content.fd, bytes, offset)
             } catch {
@@ -126,6 +146,8 @@ extension FileSystem {
                 // content) and hash the file again at publish.
                 try? Sys.ftruncate(content.fd, content.size)
                 content.hash.invalidate()
+                if growth > 0 { content.quota?.credit(bytes: growth) }
+                content.writeFailed = true
                 throw Errno(error)
             }
             content.hash.wrote(bytes, at: offset, fd: content.fd)
@@ -138,6 +160,8 @@ extension FileSystem {
             content.writeSerial &+= 1
             return bytes.count
         }
+        if handle.syncsWrites { try fsync(handle, dataOnly: true) }
+        return count
     }
 
     /// Truncates by path or by handle.
@@ -176,9 +200,24 @@ extension FileSystem {
 
     /// Changes the size; a truncate to the current size copies nothing and changes nothing.
     private func resize(_ content: inout OpenFile.Content, ino: InodeNumber, to size: Int64) throws(Errno) {
-        guard size != content.size else { return }
-        try makeStaging(&content, ino: ino, keeping: min(size, content.size))
-        try mapErrors { try Sys.ftruncate(content.fd, size) }
+        let old = content.size
+        guard size != old else { return }
+        let charged = max(0, size - old)
+        do {
+            if charged > 0 { try charge(&content, bytes: charged, for: "a truncate") }
+        } catch {
+            content.writeFailed = true
+            throw error
+        }
+        // The account ends up with the size the file really has, whatever fails below.
+        defer { content.quota?.credit(bytes: charged - (content.size - old)) }
+        do {
+            try makeStaging(&content, ino: ino, keeping: min(size, old))
+            try mapErrors { try Sys.ftruncate(content.fd, size) }
+        } catch {
+            content.writeFailed = true
+            throw error
+        }
         content.hash.truncated(to: size)
         content.size = size
         let now = currentTime()
@@ -186,6 +225,17 @@ extension FileSystem {
         content.ctime = now
         content.changed = true
         content.writeSerial &+= 1
+    }
+
+    /// Charges a file's growth to its district's quota, noting a refusal.
+    private func charge(_ content: inout OpenFile.Content, bytes: Int64, for what: String) throws(Errno) {
+        guard let account = content.quota else { return }
+        do {
+            try account.charge(bytes: bytes)
+        } catch {
+            account.noteRefusal(what, logger: logger)
+            throw error
+        }
     }
 
     /// Copy-on-write: before the first change to a published file, its first `keeping` bytes

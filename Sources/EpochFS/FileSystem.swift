@@ -48,6 +48,8 @@ public final class FileSystem: Sendable {
         /// Files written or moved directly into a district's `upload/` (outside any epoch)
         /// since the pipeline last looked: never processed, staff are told.
         var looseFiles: [LooseFile] = []
+        /// What each district holds in `upload/`, by district id.
+        var quotas: [Int64: QuotaAccount]
     }
 
     /// Opens the store under `storeRoot` (created if new) and recovers it.
@@ -70,7 +72,8 @@ public final class FileSystem: Sendable {
         self.keyFiles = keyFiles
         self.staffGID = staffGID
         self.logger = logger
-        self.state = Mutex(State(metadata: metadata, epochs: try Self.loadEpochActivity(metadata, now: currentTime())))
+        self.state = Mutex(State(metadata: metadata, epochs: try Self.loadEpochActivity(metadata, now: currentTime()),
+                                 quotas: try Self.loadQuotaAccounts(metadata)))
     }
 
     /// The store's root lets the key group through to `authorized_keys/` (0711: search, no
@@ -306,10 +309,17 @@ public final class FileSystem: Sendable {
             var record = try newEntry(.directory, named: name, in: parent, mode: mode, caller: caller, now: now, state)
             // A directory made directly in upload/ is a new epoch.
             let isEpoch = record.zone == .uploadTree && record.epoch == nil
-            record = try state.metadata.database.transaction {
-                record.ino = try state.metadata.insert(record, isEpoch: isEpoch)
-                try state.metadata.touch(parent, mtime: now)
-                return record
+            let account = quotaAccount(for: record, state)
+            try chargeEntry(account)
+            do {
+                record = try state.metadata.database.transaction {
+                    record.ino = try state.metadata.insert(record, isEpoch: isEpoch)
+                    try state.metadata.touch(parent, mtime: now)
+                    return record
+                }
+            } catch {
+                account?.credit(bytes: 0, entries: 1)
+                throw error
             }
             if isEpoch {
                 record.epoch = record.ino
@@ -354,6 +364,7 @@ public final class FileSystem: Sendable {
                 if let withdrawing { try state.metadata.updateEpoch(withdrawing) }
                 try state.metadata.touch(parent, mtime: now)
             }
+            quotaAccount(for: record, state)?.credit(bytes: 0, entries: 1)
             if let withdrawing { state.epochs[withdrawing.ino]?.record = withdrawing }
             if isEpoch, let withdrawn = state.epochs.removeValue(forKey: record.ino) {
                 logger.notice("epoch removed from upload/", metadata: [
@@ -430,6 +441,9 @@ public final class FileSystem: Sendable {
     struct Removal {
         var stagingFiles: [InodeNumber] = []
         var orphanedFiles: [OpenFile] = []
+        /// What the removed names held in `upload/`, to credit to their districts (an open
+        /// file's bytes are credited when it is marked orphaned, from its current size).
+        var credits: [(QuotaAccount, bytes: Int64, entries: Int64)] = []
     }
 
     /// Removes `record`'s name inside a transaction: a file the kernel still holds (or that is
@@ -437,9 +451,16 @@ public final class FileSystem: Sendable {
     /// blob reference is dropped.
     func removeName(_ record: InodeRecord, _ state: inout State, _ removal: inout Removal) throws {
         let file = state.open[record.ino]
-        if !record.isDirectory && (file != nil || state.lookups[record.ino] != nil) {
+        if let file, !record.isDirectory {
             try state.metadata.orphan(record)
-            if let file { removal.orphanedFiles.append(file) }
+            removal.orphanedFiles.append(file)
+            return
+        }
+        if let account = quotaAccount(for: record, state) {
+            removal.credits.append((account, record.isDirectory ? 0 : record.size, 1))
+        }
+        if !record.isDirectory && state.lookups[record.ino] != nil {
+            try state.metadata.orphan(record)
             return
         }
         try state.metadata.delete(record)
@@ -449,7 +470,14 @@ public final class FileSystem: Sendable {
 
     /// Carries out a committed removal.
     func complete(_ removal: Removal, _ state: State) {
-        for file in removal.orphanedFiles { file.state.withLock { $0.orphaned = true } }
+        for file in removal.orphanedFiles {
+            file.state.withLock { content in
+                content.orphaned = true
+                content.quota?.credit(bytes: content.size, entries: 1)
+                content.quota = nil
+            }
+        }
+        for (account, bytes, entries) in removal.credits { account.credit(bytes: bytes, entries: entries) }
         for ino in removal.stagingFiles {
             do {
                 try blobs.removeStaging(ino)
@@ -589,11 +617,18 @@ public final class FileSystem: Sendable {
 
     // MARK: Statistics
 
-    public func statfs() throws(Errno) -> FilesystemStatistics {
+    /// The store's disk figures; below a district with a quota, the quota's (what `df` shows
+    /// in its chroot).
+    public func statfs(_ ino: InodeNumber = .root) throws(Errno) -> FilesystemStatistics {
         let st = try mapErrors { try Sys.filesystemStatus(blobs.root) }
-        return FilesystemStatistics(
+        let disk = FilesystemStatistics(
             blockSize: UInt64(st.f_frsize), blocks: UInt64(st.f_blocks), blocksFree: UInt64(st.f_bfree),
             blocksAvailable: UInt64(st.f_bavail), files: UInt64(st.f_files), filesFree: UInt64(st.f_ffree),
             nameMax: 255)
+        guard ino != .root else { return disk }
+        let account = try locked { state in
+            try state.metadata.inode(ino).flatMap { $0.district == 0 ? nil : state.quotas[$0.district] }
+        }
+        return account?.statistics(within: disk) ?? disk
     }
 }

@@ -58,7 +58,7 @@ public final class Metrics: Sendable {
     }
 
     /// The metrics in Prometheus' text format, with the store's gauges.
-    func text(epochs: [String: Int], blobs: MetadataStore.BlobTotals) -> String {
+    func text(epochs: [String: Int], blobs: MetadataStore.BlobTotals, quotas: [QuotaAccount] = []) -> String {
         let c = counters.withLock { $0 }
         var lines: [String] = []
         func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, String)]) {
@@ -82,6 +82,17 @@ public final class Metrics: Sendable {
                c.errors.sorted { $0.key < $1.key }.map { ("{errno=\"\(Self.errnoName($0.key))\"}", "\($0.value)") })
         metric("store_blobs", "gauge", "Blobs in the store (each once).", [("", "\(blobs.count)")])
         metric("store_bytes", "gauge", "Bytes of the blobs in the store (each once).", [("", "\(blobs.bytes)")])
+        // Per district only where a quota is set: thousands of districts without one would
+        // make the file large for nothing.
+        let limited = quotas.map { (label: "{district=\"\($0.district)\"}", usage: $0.usage, limits: $0.limits) }
+        metric("district_upload_bytes", "gauge", "Bytes a district with a quota holds in upload/ (logical sizes).",
+               limited.map { ($0.label, "\($0.usage.bytes)") })
+        metric("district_upload_files", "gauge", "Files and directories a district with a quota holds in upload/.",
+               limited.map { ($0.label, "\($0.usage.entries)") })
+        metric("district_quota_bytes", "gauge", "A district's byte quota.",
+               limited.compactMap { q in q.limits.bytes.map { (q.label, "\($0)") } })
+        metric("district_quota_files", "gauge", "A district's file quota.",
+               limited.compactMap { q in q.limits.files.map { (q.label, "\($0)") } })
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -99,14 +110,15 @@ public final class Metrics: Sendable {
 extension FileSystem {
     /// Writes the metrics file (through a temporary name: the node exporter never reads half).
     public func writeMetrics(to path: String) throws {
-        let (epochs, blobs) = try withState { state in
+        let (epochs, blobs, quotas) = try withState { state in
             var epochs: [String: Int] = [:]
             try state.metadata.database.forEach("SELECT state, count(*) FROM epochs GROUP BY state") {
                 epochs[$0.text(0)] = Int($0.int(1))
             }
-            return (epochs, try state.metadata.blobTotals())
+            let quotas = state.quotas.values.filter { $0.limits.bytes != nil || $0.limits.files != nil }.sorted { $0.district < $1.district }
+            return (epochs, try state.metadata.blobTotals(), quotas)
         }
-        let text = metrics.text(epochs: epochs, blobs: blobs)
+        let text = metrics.text(epochs: epochs, blobs: blobs, quotas: quotas)
         let temporary = path + ".tmp"
         try Data(text.utf8).write(to: URL(fileURLWithPath: temporary))
         chmod(temporary, 0o644)

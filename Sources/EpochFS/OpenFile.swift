@@ -46,8 +46,14 @@ final class OpenFile: Sendable {
         var durable = false
         /// The file was unlinked while open: its row is gone at the last close.
         var orphaned = false
+        /// The district account its size counts against (nil outside `upload/`, and once
+        /// orphaned or published).
+        var quota: QuotaAccount?
+        /// A write or truncate of this writing session failed (over quota, disk full): what
+        /// the file holds is not what its writer sent, however cleanly it closes.
+        var writeFailed = false
 
-        var interrupted: Bool { closedByExit || writeSerial > cleanFlushSerial }
+        var interrupted: Bool { closedByExit || writeFailed || writeSerial > cleanFlushSerial }
 
         /// The size and times held in memory, into the row about to be written.
         func copyAttributes(into record: inout InodeRecord) {
@@ -82,11 +88,21 @@ public final class Handle: Sendable {
     /// The thread that opened the file. Only its own close may publish the file at FLUSH:
     /// a forked child closing its inherited copy sends a FLUSH too, while the file stays open.
     let openerPID: Int32
+    /// Writes through this handle bypass the kernel's page cache and reach the filesystem as
+    /// the writer makes them: set when they count against a byte quota. With the writeback
+    /// cache a refused write would surface only at close or fsync, and the kernel would keep
+    /// a size the store refused (which a resumed upload appends after).
+    public let directIO: Bool
+    /// A direct-I/O handle opened with O_SYNC or O_DSYNC: the kernel leaves making each write
+    /// durable to the filesystem (it does so itself only for writes through its cache).
+    let syncsWrites: Bool
 
-    init(ino: InodeNumber, file: OpenFile?, writable: Bool, openerPID: Int32 = 0) {
+    init(ino: InodeNumber, file: OpenFile?, writable: Bool, openerPID: Int32 = 0, directIO: Bool = false, flags: Int32 = 0) {
         self.ino = ino
         self.file = file
         self.writable = writable
         self.openerPID = openerPID
+        self.directIO = directIO
+        self.syncsWrites = directIO && flags & O_DSYNC != 0
     }
 }

@@ -4,7 +4,7 @@ import Foundation
 public final class MetadataStore {
     public let database: Database
 
-    static let schemaVersion = 3
+    static let schemaVersion = 4
 
     private static let schema = """
         CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -14,7 +14,9 @@ public final class MetadataStore {
             uid INTEGER NOT NULL, gid INTEGER NOT NULL,
             root_ino INTEGER NOT NULL, upload_ino INTEGER NOT NULL, processed_ino INTEGER NOT NULL,
             created INTEGER NOT NULL,
-            managed_user INTEGER NOT NULL DEFAULT 0);
+            managed_user INTEGER NOT NULL DEFAULT 0,
+            quota_bytes INTEGER,
+            quota_files INTEGER);
         CREATE TABLE IF NOT EXISTS inodes(
             ino INTEGER PRIMARY KEY,
             parent INTEGER,
@@ -88,6 +90,10 @@ public final class MetadataStore {
                     'in upload/ before this version of epochfs processed epochs: process it with epochfs epochs process, or delete it',
                     CAST(strftime('%s', 'now') AS INTEGER) * 1000000000
                 FROM inodes i JOIN districts d ON i.parent = d.upload_ino WHERE i.kind = 1;
+            """,
+        3: """
+            ALTER TABLE districts ADD COLUMN quota_bytes INTEGER;
+            ALTER TABLE districts ADD COLUMN quota_files INTEGER;
             """,
     ]
 
@@ -359,10 +365,12 @@ public final class MetadataStore {
     private static func district(_ row: borrowing Row) -> DistrictRecord {
         DistrictRecord(id: row.int(0), name: row.text(1), uid: UInt32(row.int(2)), gid: UInt32(row.int(3)),
                        rootIno: UInt64(row.int(4)), uploadIno: UInt64(row.int(5)),
-                       processedIno: UInt64(row.int(6)), created: row.int(7), managedUser: row.int(8) != 0)
+                       processedIno: UInt64(row.int(6)), created: row.int(7), managedUser: row.int(8) != 0,
+                       quotaBytes: row.optionalInt(9), quotaFiles: row.optionalInt(10))
     }
 
-    private static let districtColumns = "id, name, uid, gid, root_ino, upload_ino, processed_ino, created, managed_user"
+    private static let districtColumns =
+        "id, name, uid, gid, root_ino, upload_ino, processed_ino, created, managed_user, quota_bytes, quota_files"
 
     public func districts() throws -> [DistrictRecord] {
         try database.all("SELECT \(Self.districtColumns) FROM districts ORDER BY name", map: Self.district)
@@ -397,6 +405,36 @@ public final class MetadataStore {
         try database.run("DELETE FROM keys WHERE district = ?", .int(district.id))
         try database.run("DELETE FROM epochs WHERE district = ?", .int(district.id))
         try database.run("DELETE FROM districts WHERE id = ?", .int(district.id))
+    }
+
+    /// Sets (or, with nil, lifts) a district's quota.
+    public func setQuota(of district: DistrictRecord, bytes: Int64?, files: Int64?) throws {
+        try database.run("UPDATE districts SET quota_bytes = ?, quota_files = ? WHERE id = ?",
+                         bytes.map { .int($0) } ?? .null, files.map { .int($0) } ?? .null, .int(district.id))
+    }
+
+    /// What a district holds below its `upload/`, as its quota counts it.
+    public struct UploadUsage: Sendable, Equatable, Codable {
+        /// Files and directories.
+        public var entries: Int64
+        /// The files' sizes added up.
+        public var bytes: Int64
+        public init(entries: Int64, bytes: Int64) {
+            self.entries = entries
+            self.bytes = bytes
+        }
+    }
+
+    /// Every district's `UploadUsage` (districts holding nothing in `upload/` are left out).
+    public func uploadUsage() throws -> [Int64: UploadUsage] {
+        var usage: [Int64: UploadUsage] = [:]
+        try database.forEach("""
+            SELECT district, count(*), coalesce(sum(CASE kind WHEN ?1 THEN size ELSE 0 END), 0)
+            FROM inodes WHERE zone = ?2 AND parent IS NOT NULL GROUP BY district
+            """, [.int(NodeKind.file.rawValue), .int(Zone.uploadTree.rawValue)]) {
+            usage[$0.int(0)] = UploadUsage(entries: $0.int(1), bytes: $0.int(2))
+        }
+        return usage
     }
 
     /// Files and bytes a district holds (below upload/ and upload-processed/).

@@ -106,9 +106,14 @@ public struct DistrictRecord: Sendable, Equatable, Codable {
     public var created: Nanoseconds
     /// The unix user was created with the district (`--create-user`) and goes with it.
     public var managedUser: Bool
+    /// The most it may hold in `upload/`: bytes (its files' sizes added up) and files (files
+    /// and directories). nil: no limit.
+    public var quotaBytes: Int64?
+    public var quotaFiles: Int64?
 
     public init(id: Int64, name: String, uid: UInt32, gid: UInt32, rootIno: UInt64, uploadIno: UInt64,
-                processedIno: UInt64, created: Nanoseconds, managedUser: Bool) {
+                processedIno: UInt64, created: Nanoseconds, managedUser: Bool,
+                quotaBytes: Int64? = nil, quotaFiles: Int64? = nil) {
         self.id = id
         self.name = name
         self.uid = uid
@@ -118,6 +123,8 @@ public struct DistrictRecord: Sendable, Equatable, Codable {
         self.processedIno = processedIno
         self.created = created
         self.managedUser = managedUser
+        self.quotaBytes = quotaBytes
+        self.quotaFiles = quotaFiles
     }
 }
 

@@ -176,9 +176,9 @@ public final class FuseAdapter: Sendable {
             let a = FuseAdapter.from(req)
             a.answer(req) { () throws(Errno) in try a.fs.syncMetadata(); return .ok }
         }
-        ops.statfs = { req, _ in
+        ops.statfs = { req, node in
             let a = FuseAdapter.from(req)
-            a.answer(req) { () throws(Errno) in .statfs(try a.fs.statfs()) }
+            a.answer(req) { () throws(Errno) in .statfs(try a.fs.statfs(FuseAdapter.ino(node))) }
         }
         ops.access = { req, node, mask in
             let a = FuseAdapter.from(req)

@@ -56,6 +56,7 @@ extension FuseAdapter {
             var info = fuse_file_info()
             info.fh = Self.retain(handle)
             cfuse_fi_set_keep_cache(&info, keepCache ? 1 : 0)
+            cfuse_fi_set_direct_io(&info, handle.directIO ? 1 : 0)
             rc = fuse_reply_create(req, &entry, &info)
             // The kernel did not take the handle (interrupted request): close it here.
             if rc != 0, let handle = Self.releaseHandle(info.fh) { fs.release(handle) }
@@ -64,6 +65,7 @@ extension FuseAdapter {
             info.fh = Self.retain(handle)
             cfuse_fi_set_keep_cache(&info, keepCache ? 1 : 0)
             cfuse_fi_set_cache_readdir(&info, cacheDirectory ? 1 : 0)
+            cfuse_fi_set_direct_io(&info, handle.directIO ? 1 : 0)
             rc = fuse_reply_open(req, &info)
             if rc != 0, let handle = Self.releaseHandle(info.fh) { fs.release(handle) }
         case .written(let count):

@@ -9,8 +9,8 @@ import Glibc
 struct DistrictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "district",
-        abstract: "Add, list and remove districts.",
-        subcommands: [Add.self, List.self, Remove.self])
+        abstract: "Add, list, change and remove districts.",
+        subcommands: [Add.self, List.self, Settings.self, Remove.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a district's tree: /<name>/upload and /<name>/upload-processed.")
@@ -86,11 +86,50 @@ struct DistrictCommand: ParsableCommand {
             }
             let response = try perform(.listDistricts, store: store, logger: makeLogger())
             guard response.ok, let summaries = response.districts else { throw CommandError(response.message) }
-            print("NAME\tUID\tGID\tFILES\tBYTES")
+            print("NAME\tUID\tGID\tFILES\tBYTES\tUPLOAD_FILES\tUPLOAD_BYTES\tQUOTA_FILES\tQUOTA_BYTES")
             for summary in summaries {
                 let district = summary.district
-                print("\(district.name)\t\(district.uid)\t\(district.gid)\t\(summary.files)\t\(summary.bytes)")
+                func show(_ value: Int64?) -> String { value.map(String.init) ?? "-" }
+                let columns: [String] = [
+                    district.name, String(district.uid), String(district.gid), String(summary.files), String(summary.bytes),
+                    show(summary.upload?.entries), show(summary.upload?.bytes), show(district.quotaFiles), show(district.quotaBytes),
+                ]
+                print(columns.joined(separator: "\t"))
             }
+        }
+    }
+
+    struct Settings: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set",
+            abstract: "Change a district's settings: its quota in upload/.",
+            discussion: """
+                The quota counts what the district holds in upload/ (epochs not yet processed and loose \
+                files): the logical size of its files, and its files and directories. Processed epochs \
+                do not count. A write, truncate, file or directory that would pass a limit fails with \
+                EDQUOT; nothing stored is touched. A quota below what the district holds is allowed: \
+                it then cannot grow until it is below again.
+                """)
+
+        @Argument(help: "The district.")
+        var name: String
+        @OptionGroup var store: StoreOptions
+        @Option(help: ArgumentHelp("Most bytes it may hold in upload/: a number with an optional K, M, G or T (powers of 1024), or 'none'.",
+                                   valueName: "size"))
+        var quotaBytes: QuotaLimitArgument?
+        @Option(help: ArgumentHelp("Most files and directories it may hold in upload/, or 'none'.", valueName: "count"))
+        var quotaFiles: QuotaLimitArgument?
+
+        func validate() throws {
+            if quotaBytes == nil && quotaFiles == nil {
+                throw ValidationError("nothing to change: pass --quota-bytes, --quota-files or both")
+            }
+        }
+
+        func run() throws {
+            try requireRoot("epochfs district set")
+            let request = ControlRequest.setQuota(district: name, bytes: quotaBytes?.limit, files: quotaFiles?.limit)
+            try report(try perform(request, store: store.resolved(), logger: makeLogger()))
         }
     }
 
@@ -123,4 +162,30 @@ func warn(_ message: String) {
 func report(_ response: ControlResponse) throws {
     guard response.ok else { throw CommandError(response.message) }
     print(response.message)
+}
+
+/// A quota as typed: `none`, a count, or a size with a K, M, G or T suffix (powers of 1024;
+/// `KiB`, `KB` and `k` are read the same way).
+struct QuotaLimitArgument: ExpressibleByArgument {
+    let limit: QuotaLimit
+
+    init?(argument: String) {
+        let text = argument.trimmingCharacters(in: .whitespaces)
+        if ["none", "unlimited"].contains(text.lowercased()) {
+            limit = .unlimited
+            return
+        }
+        let digits = text.prefix { $0.isASCII && $0.isNumber }
+        var unit = text.dropFirst(digits.count).uppercased()
+        for ending in ["IB", "B"] where unit.hasSuffix(ending) {
+            unit = String(unit.dropLast(ending.count))
+            break
+        }
+        let shifts: [String: Int64] = ["": 0, "K": 10, "M": 20, "G": 30, "T": 40, "P": 50]
+        guard !digits.isEmpty, let value = Int64(digits), let shift = shifts[unit],
+              value <= Int64.max >> shift else { return nil }
+        limit = .limit(value << shift)
+    }
+
+    static var defaultCompletionKind: CompletionKind { .default }
 }

@@ -35,7 +35,7 @@ import Testing
             #expect(root.zone == .root)
             #expect(root.district == 0)
             #expect(root.mtime == 42 && root.ctime == 42 && root.atime == 42)
-            #expect(try store.database.first("SELECT value FROM meta WHERE key = 'schema'") { $0.text(0) } == "3")
+            #expect(try store.database.first("SELECT value FROM meta WHERE key = 'schema'") { $0.text(0) } == "4")
         }
     }
 
@@ -51,9 +51,9 @@ import Testing
 
     @Test func refusesAnUnknownSchemaVersion() throws {
         try withStore { store, path throws in
-            try store.database.run("UPDATE meta SET value = '4' WHERE key = 'schema'")
+            try store.database.run("UPDATE meta SET value = '5' WHERE key = 'schema'")
             let error = try #require(throws: DatabaseError.self) { try MetadataStore(path: path, now: 0) }
-            #expect(error.message.contains("schema 4"))
+            #expect(error.message.contains("schema 5"))
         }
     }
 
@@ -71,8 +71,9 @@ import Testing
                 return (epoch, nested, loose)
             }
             // What a store of schema 1 looked like: no managed_user column, no keys table, no
-            // epochs.
+            // epochs, no quotas.
             try store.database.execute("""
+                ALTER TABLE districts DROP COLUMN quota_bytes; ALTER TABLE districts DROP COLUMN quota_files;
                 ALTER TABLE districts DROP COLUMN managed_user; DROP TABLE keys;
                 DROP INDEX inodes_by_epoch; ALTER TABLE inodes DROP COLUMN epoch; DROP TABLE epochs;
                 UPDATE meta SET value = '1' WHERE key = 'schema'
@@ -80,8 +81,9 @@ import Testing
             let again = try MetadataStore(path: path, now: 99)
             let district = try #require(try again.district(named: "old"))
             #expect(district.managedUser == false)
+            #expect(district.quotaBytes == nil && district.quotaFiles == nil)
             #expect(try again.keys(of: district).isEmpty)
-            #expect(try again.database.first("SELECT value FROM meta WHERE key = 'schema'") { $0.text(0) } == "3")
+            #expect(try again.database.first("SELECT value FROM meta WHERE key = 'schema'") { $0.text(0) } == "4")
             // Directories in upload/ became epochs, left for staff (sealed, unrecognised, with a
             // reason): what is below them belongs to them.
             #expect(try again.epochs().map(\.name) == ["1764374400"])
@@ -90,6 +92,19 @@ import Testing
             #expect(try again.epochs().first?.reason.contains("epochs process") == true)
             #expect(try again.inode(nested)?.epoch == epoch)
             #expect(try again.inode(loose)?.epoch == nil)
+            // Its quota counts what upload/ holds: two directories and two (empty) files.
+            #expect(try again.uploadUsage()[district.id] == .init(entries: 4, bytes: 0))
+        }
+    }
+
+    @Test func quotasAreStoredAndLifted() throws {
+        try withStore { store, path throws in
+            let district = try store.database.transaction { try store.insertDistrict(name: "q", uid: 7, gid: 7, now: 1) }
+            try store.setQuota(of: district, bytes: 1 << 30, files: nil)
+            #expect(try MetadataStore(path: path, now: 2).district(named: "q")?.quotaBytes == 1 << 30)
+            try store.setQuota(of: district, bytes: nil, files: 10)
+            let stored = try #require(try store.district(id: district.id))
+            #expect(stored.quotaBytes == nil && stored.quotaFiles == 10)
         }
     }
 

@@ -5,6 +5,8 @@ import Foundation
 public enum ControlRequest: Codable, Sendable {
     case addDistrict(name: String, uid: UInt32, gid: UInt32, managedUser: Bool)
     case removeDistrict(name: String, deleteData: Bool)
+    /// Sets a district's quota; a nil limit is left as it is.
+    case setQuota(district: String, bytes: QuotaLimit?, files: QuotaLimit?)
     case listDistricts
     case addKeys(district: String, keys: [StoredKey])
     case listKeys(district: String)
@@ -31,8 +33,11 @@ public struct EpochSummary: Codable, Sendable {
 /// A district with what it holds, as `epochfs district list` shows it.
 public struct DistrictSummary: Codable, Sendable {
     public var district: DistrictRecord
+    /// Files and bytes below upload/ and upload-processed/.
     public var files: Int64
     public var bytes: Int64
+    /// What it holds in upload/, as its quota counts it.
+    public var upload: MetadataStore.UploadUsage?
 }
 
 public struct ControlResponse: Codable, Sendable {
@@ -72,10 +77,14 @@ extension FileSystem {
             case .removeDistrict(let name, let deleteData):
                 let district = try removeDistrict(name: name, deleteData: deleteData)
                 return ControlResponse(ok: true, message: "district '\(name)' removed", district: district)
+            case .setQuota(let name, let bytes, let files):
+                let (district, used) = try setQuota(of: name, bytes: bytes, files: files)
+                return ControlResponse(ok: true, message: Self.describeQuota(of: district, used: used), district: district)
             case .listDistricts:
+                let upload = quotaUsage()
                 let summaries = try districts().map { district in
                     let usage = try usage(of: district)
-                    return DistrictSummary(district: district, files: usage.files, bytes: usage.bytes)
+                    return DistrictSummary(district: district, files: usage.files, bytes: usage.bytes, upload: upload[district.id])
                 }
                 return ControlResponse(ok: true, message: "\(summaries.count) districts", districts: summaries)
             case .addKeys(let district, let keys):

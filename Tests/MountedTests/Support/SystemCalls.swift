@@ -27,6 +27,7 @@ struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     static let ENODATA = Errno(Glibc.ENODATA)
     static let EOPNOTSUPP = Errno(Glibc.EOPNOTSUPP)
     static let ENOTCONN = Errno(Glibc.ENOTCONN)
+    static let EDQUOT = Errno(Glibc.EDQUOT)
     /// Not an errno: the call could not be made at all (recorded as an issue where it happened).
     static let didNotRun = Errno(-1)
 
@@ -44,7 +45,7 @@ struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
         Glibc.ENOSYS: "ENOSYS", Glibc.ENOTEMPTY: "ENOTEMPTY", Glibc.ENODATA: "ENODATA",
         Glibc.EOPNOTSUPP: "EOPNOTSUPP", Glibc.ENOTCONN: "ENOTCONN", Glibc.EFAULT: "EFAULT",
         Glibc.ERANGE: "ERANGE", Glibc.EMLINK: "EMLINK", Glibc.EFBIG: "EFBIG",
-        Glibc.ESTALE: "ESTALE", Glibc.EAGAIN: "EAGAIN", Glibc.EINTR: "EINTR",
+        Glibc.ESTALE: "ESTALE", Glibc.EAGAIN: "EAGAIN", Glibc.EINTR: "EINTR", Glibc.EDQUOT: "EDQUOT",
     ]
 }
 

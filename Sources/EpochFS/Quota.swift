@@ -1,0 +1,199 @@
+import EpochStore
+import Logging
+import Synchronization
+
+/// A limit on what a district may hold in `upload/`.
+public enum QuotaLimit: Sendable, Equatable, Codable {
+    case unlimited
+    case limit(Int64)
+
+    var value: Int64? {
+        if case .limit(let value) = self { return value }
+        return nil
+    }
+}
+
+/// What a district holds in `upload/` (files and directories, and its files' logical sizes),
+/// against its quota. Kept in memory and changed as files change, so that a write checks it
+/// with an atomic operation, without the metadata lock: loaded from the tree at start, charged
+/// by create, mkdir, writes and truncates that grow a file, and credited when names go, when a
+/// file shrinks and when an epoch is published (it leaves `upload/` then). Open files hold
+/// their district's account, or nil when they are not below `upload/`.
+///
+/// Growth is refused with EDQUOT once it would take the district past a limit; shrinking is
+/// always allowed, so that a district over its quota (one set below what it holds) can delete
+/// its way back under it.
+final class QuotaAccount: Sendable {
+    let district: String
+    private let bytes: Atomic<Int64>
+    private let entries: Atomic<Int64>
+    /// `Int64.max` when there is no limit.
+    private let byteLimit: Atomic<Int64>
+    private let entryLimit: Atomic<Int64>
+    /// When a refusal was last logged (one line a minute per district is enough).
+    private let lastLoggedRefusal = Atomic<Int64>(0)
+
+    init(_ district: DistrictRecord, usage: MetadataStore.UploadUsage) {
+        self.district = district.name
+        bytes = Atomic(usage.bytes)
+        entries = Atomic(usage.entries)
+        byteLimit = Atomic(district.quotaBytes ?? .max)
+        entryLimit = Atomic(district.quotaFiles ?? .max)
+    }
+
+    func setLimits(bytes: Int64?, files: Int64?) {
+        byteLimit.store(bytes ?? .max, ordering: .relaxed)
+        entryLimit.store(files ?? .max, ordering: .relaxed)
+    }
+
+    var usage: MetadataStore.UploadUsage {
+        MetadataStore.UploadUsage(entries: entries.load(ordering: .relaxed), bytes: bytes.load(ordering: .relaxed))
+    }
+
+    var limits: (bytes: Int64?, files: Int64?) {
+        let bytes = byteLimit.load(ordering: .relaxed), files = entryLimit.load(ordering: .relaxed)
+        return (bytes == .max ? nil : bytes, files == .max ? nil : files)
+    }
+
+    /// Bytes the district may still add before its byte limit (nil: no limit).
+    var byteHeadroom: Int64? {
+        let limit = byteLimit.load(ordering: .relaxed)
+        return limit == .max ? nil : max(0, limit - bytes.load(ordering: .relaxed))
+    }
+
+    /// Adds `count` bytes (a file grew), or throws EDQUOT and adds nothing.
+    func charge(bytes count: Int64) throws(Errno) {
+        try Self.charge(count, to: bytes, limit: byteLimit)
+    }
+
+    /// Adds one file or directory, or throws EDQUOT and adds nothing.
+    func chargeEntry() throws(Errno) {
+        try Self.charge(1, to: entries, limit: entryLimit)
+    }
+
+    /// Takes back bytes and entries (a file shrank, names went, an epoch was published).
+    func credit(bytes count: Int64, entries removed: Int64 = 0) {
+        if count != 0 { bytes.subtract(count, ordering: .relaxed) }
+        if removed != 0 { entries.subtract(removed, ordering: .relaxed) }
+    }
+
+    private static func charge(_ count: Int64, to counter: borrowing Atomic<Int64>, limit: borrowing Atomic<Int64>) throws(Errno) {
+        let limit = limit.load(ordering: .relaxed)
+        var current = counter.load(ordering: .relaxed)
+        while true {
+            if current > limit - count { throw .quotaExceeded }
+            let (exchanged, found) = counter.compareExchange(expected: current, desired: current + count, ordering: .relaxed)
+            if exchanged { return }
+            current = found
+        }
+    }
+
+    /// Logs a refused request, at most once a minute for this district.
+    func noteRefusal(_ what: String, logger: Logger) {
+        let now = currentTime()
+        let last = lastLoggedRefusal.load(ordering: .relaxed)
+        guard now - last > 60_000_000_000,
+              lastLoggedRefusal.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged else { return }
+        let usage = self.usage, limits = self.limits
+        logger.warning("district over its quota: \(what) refused with EDQUOT", metadata: [
+            "district": "\(district)", "bytes": "\(usage.bytes)", "quota_bytes": "\(limits.bytes.map { "\($0)" } ?? "-")",
+            "files": "\(usage.entries)", "quota_files": "\(limits.files.map { "\($0)" } ?? "-")"])
+    }
+
+    /// What `df` shows of the district: its quota as the size, what it holds as used, and
+    /// never more free room than the store's disk has. A figure without a limit is the disk's.
+    func statistics(within disk: FilesystemStatistics) -> FilesystemStatistics {
+        let usage = self.usage, limits = self.limits
+        var figures = disk
+        if let quota = limits.bytes {
+            let block = Int64(max(1, disk.blockSize))
+            let total = (quota + block - 1) / block
+            let used = (usage.bytes + block - 1) / block
+            let free = UInt64(max(0, total - used))
+            figures.blocks = UInt64(total)
+            figures.blocksFree = min(free, disk.blocksFree)
+            figures.blocksAvailable = min(free, disk.blocksAvailable)
+        }
+        if let quota = limits.files {
+            figures.files = UInt64(quota)
+            figures.filesFree = min(UInt64(max(0, quota - usage.entries)), disk.filesFree)
+        }
+        return figures
+    }
+}
+
+extension FileSystem {
+    /// One account per district, with what each holds in `upload/` now.
+    static func loadQuotaAccounts(_ metadata: MetadataStore) throws -> [Int64: QuotaAccount] {
+        let usage = try metadata.uploadUsage()
+        var accounts: [Int64: QuotaAccount] = [:]
+        for district in try metadata.districts() {
+            accounts[district.id] = QuotaAccount(district, usage: usage[district.id] ?? .init(entries: 0, bytes: 0))
+        }
+        return accounts
+    }
+
+    /// The account that entries of `record` count against: its district's when it is below
+    /// `upload/` and has a name.
+    func quotaAccount(for record: InodeRecord, _ state: State) -> QuotaAccount? {
+        record.zone == .uploadTree && record.parent != nil ? state.quotas[record.district] : nil
+    }
+
+    /// Charges a new file or directory to its district, noting a refusal.
+    func chargeEntry(_ account: QuotaAccount?) throws(Errno) {
+        guard let account else { return }
+        do {
+            try account.chargeEntry()
+        } catch {
+            account.noteRefusal("creating a file or directory", logger: logger)
+            throw error
+        }
+    }
+
+    /// Sets a district's quota (`epochfs district set`); a nil limit is left as it is.
+    public func setQuota(of name: String, bytes: QuotaLimit?, files: QuotaLimit?) throws -> (DistrictRecord, MetadataStore.UploadUsage) {
+        let result = try withState { state -> (DistrictRecord, MetadataStore.UploadUsage) in
+            var district = try Self.district(named: name, in: state)
+            for limit in [bytes, files] {
+                if let value = limit?.value, value < 0 {
+                    throw AdminError("a quota cannot be negative (\(value)); to lift one, pass 'none'")
+                }
+            }
+            if let bytes { district.quotaBytes = bytes.value }
+            if let files { district.quotaFiles = files.value }
+            try state.metadata.database.transaction {
+                try state.metadata.setQuota(of: district, bytes: district.quotaBytes, files: district.quotaFiles)
+            }
+            let account = state.quotas[district.id]
+            account?.setLimits(bytes: district.quotaBytes, files: district.quotaFiles)
+            return (district, account?.usage ?? .init(entries: 0, bytes: 0))
+        }
+        logger.notice("district quota set", metadata: [
+            "district": "\(name)", "quota_bytes": "\(result.0.quotaBytes.map { "\($0)" } ?? "-")",
+            "quota_files": "\(result.0.quotaFiles.map { "\($0)" } ?? "-")"])
+        return result
+    }
+
+    /// What each district holds in `upload/` as its quota counts it, by district id.
+    public func quotaUsage() -> [Int64: MetadataStore.UploadUsage] {
+        state.withLock { $0.quotas.mapValues(\.usage) }
+    }
+}
+
+extension FileSystem {
+    /// "district 'x': quota 10737418240 bytes (2147483648 used), no file limit (1234 used)",
+    /// with a warning when it holds more than a limit allows.
+    static func describeQuota(of district: DistrictRecord, used: MetadataStore.UploadUsage) -> String {
+        func part(_ limit: Int64?, _ used: Int64, _ unit: String) -> String {
+            limit.map { "\($0) \(unit) (\(used) used)" } ?? "no \(unit) limit (\(used) used)"
+        }
+        var message = "district '\(district.name)': quota \(part(district.quotaBytes, used.bytes, "bytes")), "
+            + part(district.quotaFiles, used.entries, "files")
+        if let limit = district.quotaBytes, used.bytes > limit {
+            message += "; it already holds more bytes in upload/ than that: its uploads fail with EDQUOT until processed or deleted files bring it below"
+        } else if let limit = district.quotaFiles, used.entries > limit {
+            message += "; it already holds more files in upload/ than that: it cannot create any until processed or deleted files bring it below"
+        }
+        return message
+    }
+}
