@@ -40,7 +40,7 @@ extension FileSystem {
             state.lookups[record.ino, default: 0] += 1
             noteEpochChange(record.epoch, &state, now: now)
             return (attributes(record, state), Handle(ino: record.ino, file: file, writable: writable, openerPID: caller.pid,
-                                                      directIO: writable && account?.limits.bytes != nil, flags: flags))
+                                                      directIO: writable && account?.limits.bytes != nil))
         }
     }
 
@@ -58,7 +58,7 @@ extension FileSystem {
             }
         }
         let directIO = writable && file.state.withLock { $0.quota?.limits.bytes != nil }
-        return Handle(ino: ino, file: file, writable: writable, openerPID: caller.pid, directIO: directIO, flags: flags)
+        return Handle(ino: ino, file: file, writable: writable, openerPID: caller.pid, directIO: directIO)
     }
 
     /// Opens `ino` (or joins its open state) for one more handle.
@@ -127,15 +127,36 @@ extension FileSystem {
     /// continue the hashed prefix, into the hash from the same buffer. (Writing outside the
     /// lock to overlap the kernel's parallel writeback was measured slower: out-of-order
     /// completions make the hash read ranges back from the file.)
-    public func write(_ handle: Handle, offset: Int64, bytes: UnsafeRawBufferPointer) throws(Errno) -> Int {
+    ///
+    /// Growth past the district's quota is refused before anything changes; a write that
+    /// crosses the limit writes what fits and returns the shorter count (the writer's next
+    /// write is refused). Either way the writing session counts as interrupted.
+    /// `durable`: the write asks for O_DSYNC semantics (the open's flags or `RWF_DSYNC`); the
+    /// kernel leaves that to the filesystem for direct-I/O handles.
+    public func write(_ handle: Handle, offset: Int64, bytes: UnsafeRawBufferPointer, durable: Bool = false) throws(Errno) -> Int {
         guard let file = handle.file else { throw .isDirectory }
         guard handle.writable else { throw .badHandle }
         let count = try file.state.withLock { content throws(Errno) in
-            let growth = offset + Int64(bytes.count) - content.size
+            var bytes = bytes
+            var growth = max(0, offset + Int64(bytes.count) - content.size)
+            if growth > 0, let account = content.quota {
+                let granted = account.charge(upTo: growth)
+                if granted < growth {
+                    content.writeFailed = true
+                    account.noteRefusal("a write", logger: logger)
+                    let fitting = content.size + granted - offset
+                    guard fitting > 0 else {
+                        account.credit(bytes: granted)
+                        throw Errno.quotaExceeded
+                    }
+                    bytes = UnsafeRawBufferPointer(rebasing: bytes.prefix(Int(fitting)))
+                    growth = granted
+                }
+            }
             do throws(Errno) {
                 try makeStaging(&content, ino: file.ino, keeping: content.size)
-                if growth > 0 { try charge(&content, bytes: growth, for: "a write") }
             } catch {
+                content.quota?.credit(bytes: growth)
                 content.writeFailed = true
                 throw error
             }
@@ -146,7 +167,7 @@ extension FileSystem {
                 // content) and hash the file again at publish.
                 try? Sys.ftruncate(content.fd, content.size)
                 content.hash.invalidate()
-                if growth > 0 { content.quota?.credit(bytes: growth) }
+                content.quota?.credit(bytes: growth)
                 content.writeFailed = true
                 throw Errno(error)
             }
@@ -160,7 +181,7 @@ extension FileSystem {
             content.writeSerial &+= 1
             return bytes.count
         }
-        if handle.syncsWrites { try fsync(handle, dataOnly: true) }
+        if durable && handle.directIO { try fsync(handle, dataOnly: true) }
         return count
     }
 
@@ -169,7 +190,7 @@ extension FileSystem {
         if size < 0 { throw .invalid }
         if let handle, handle.writable, let file = handle.file {
             try file.state.withLock { content throws(Errno) in
-                try resize(&content, ino: ino, to: size)
+                try resize(&content, ino: ino, to: size, failureInterrupts: true)
                 content.writerSession = true
             }
             return
@@ -188,6 +209,7 @@ extension FileSystem {
                 content.attributesDirty = true
                 if !wasStaging && content.writers == 1 {
                     content.writerSession = true
+                    content.writeFailed = false
                     content.cleanFlushSerial = content.writeSerial
                 }
             }
@@ -199,14 +221,18 @@ extension FileSystem {
     }
 
     /// Changes the size; a truncate to the current size copies nothing and changes nothing.
-    private func resize(_ content: inout OpenFile.Content, ino: InodeNumber, to size: Int64) throws(Errno) {
+    /// `failureInterrupts`: a failure leaves the writing session interrupted (an ftruncate
+    /// through the writer's handle; not a truncate by path or `O_TRUNC`, whose caller gets
+    /// the error and whose refusal changes nothing).
+    private func resize(_ content: inout OpenFile.Content, ino: InodeNumber, to size: Int64,
+                        failureInterrupts: Bool = false) throws(Errno) {
         let old = content.size
         guard size != old else { return }
         let charged = max(0, size - old)
         do {
             if charged > 0 { try charge(&content, bytes: charged, for: "a truncate") }
         } catch {
-            content.writeFailed = true
+            if failureInterrupts { content.writeFailed = true }
             throw error
         }
         // The account ends up with the size the file really has, whatever fails below.
@@ -215,7 +241,7 @@ extension FileSystem {
             try makeStaging(&content, ino: ino, keeping: min(size, old))
             try mapErrors { try Sys.ftruncate(content.fd, size) }
         } catch {
-            content.writeFailed = true
+            if failureInterrupts { content.writeFailed = true }
             throw error
         }
         content.hash.truncated(to: size)

@@ -93,16 +93,12 @@ public final class Handle: Sendable {
     /// cache a refused write would surface only at close or fsync, and the kernel would keep
     /// a size the store refused (which a resumed upload appends after).
     public let directIO: Bool
-    /// A direct-I/O handle opened with O_SYNC or O_DSYNC: the kernel leaves making each write
-    /// durable to the filesystem (it does so itself only for writes through its cache).
-    let syncsWrites: Bool
 
-    init(ino: InodeNumber, file: OpenFile?, writable: Bool, openerPID: Int32 = 0, directIO: Bool = false, flags: Int32 = 0) {
+    init(ino: InodeNumber, file: OpenFile?, writable: Bool, openerPID: Int32 = 0, directIO: Bool = false) {
         self.ino = ino
         self.file = file
         self.writable = writable
         self.openerPID = openerPID
         self.directIO = directIO
-        self.syncsWrites = directIO && flags & O_DSYNC != 0
     }
 }

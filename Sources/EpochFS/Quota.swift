@@ -66,6 +66,19 @@ final class QuotaAccount: Sendable {
         try Self.charge(count, to: bytes, limit: byteLimit)
     }
 
+    /// Adds as many of `count` bytes as the limit allows; returns how many.
+    func charge(upTo count: Int64) -> Int64 {
+        let limit = byteLimit.load(ordering: .relaxed)
+        var current = bytes.load(ordering: .relaxed)
+        while true {
+            let granted = min(count, max(0, limit - current))
+            if granted == 0 { return 0 }
+            let (exchanged, found) = bytes.compareExchange(expected: current, desired: current + granted, ordering: .relaxed)
+            if exchanged { return granted }
+            current = found
+        }
+    }
+
     /// Adds one file or directory, or throws EDQUOT and adds nothing.
     func chargeEntry() throws(Errno) {
         try Self.charge(1, to: entries, limit: entryLimit)
@@ -105,10 +118,11 @@ final class QuotaAccount: Sendable {
     func statistics(within disk: FilesystemStatistics) -> FilesystemStatistics {
         let usage = self.usage, limits = self.limits
         var figures = disk
+        func blocks(_ bytes: Int64, of size: Int64) -> Int64 { bytes / size + (bytes % size == 0 ? 0 : 1) }
         if let quota = limits.bytes {
             let block = Int64(max(1, disk.blockSize))
-            let total = (quota + block - 1) / block
-            let used = (usage.bytes + block - 1) / block
+            let total = blocks(quota, of: block)
+            let used = blocks(max(0, usage.bytes), of: block)
             let free = UInt64(max(0, total - used))
             figures.blocks = UInt64(total)
             figures.blocksFree = min(free, disk.blocksFree)
@@ -150,13 +164,16 @@ extension FileSystem {
         }
     }
 
+    /// 2^62: far beyond any disk, and far enough from `Int64.max` that no sum overflows.
+    static let largestQuota: Int64 = 1 << 62
+
     /// Sets a district's quota (`epochfs district set`); a nil limit is left as it is.
     public func setQuota(of name: String, bytes: QuotaLimit?, files: QuotaLimit?) throws -> (DistrictRecord, MetadataStore.UploadUsage) {
         let result = try withState { state -> (DistrictRecord, MetadataStore.UploadUsage) in
             var district = try Self.district(named: name, in: state)
             for limit in [bytes, files] {
-                if let value = limit?.value, value < 0 {
-                    throw AdminError("a quota cannot be negative (\(value)); to lift one, pass 'none'")
+                if let value = limit?.value, value < 0 || value > Self.largestQuota {
+                    throw AdminError("a quota is a number from 0 to \(Self.largestQuota) (got \(value)); to lift one, pass 'none'")
                 }
             }
             if let bytes { district.quotaBytes = bytes.value }

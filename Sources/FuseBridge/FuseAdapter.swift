@@ -130,7 +130,9 @@ public final class FuseAdapter: Sendable {
             a.answer(req) { () throws(Errno) in
                 guard let handle = FuseAdapter.handle(info) else { throw Errno.badHandle }
                 let bytes = UnsafeRawBufferPointer(start: buffer, count: size)
-                return .written(try a.fs.write(handle, offset: Int64(offset), bytes: bytes))
+                // The write's own flags: the open's, with O_DSYNC added for RWF_DSYNC writes.
+                let durable = (info?.pointee.flags ?? 0) & O_DSYNC != 0
+                return .written(try a.fs.write(handle, offset: Int64(offset), bytes: bytes, durable: durable))
             }
         }
         ops.flush = { req, _, info in

@@ -24,7 +24,7 @@ struct SFTPQuotaTests {
             let onMount = ssh.upload(district) + "/2026-11-30T020000"
             #expect(sha256Attribute(of: onMount + "/first.bin") == local.sha256("first.bin"), "the file that fit is whole")
             let cut = try Files.stat(onMount + "/second.bin").st_size
-            #expect(cut <= 2 << 20, "the refused file holds no more than fit (\(cut) bytes)")
+            #expect(cut == 2 << 20, "the refused file holds exactly what fit (\(cut) bytes)")
             #expect(getxattrErrno(onMount + "/second.bin", "user.sha256") == .ENODATA, "and is not a finished upload")
 
             // The district sees its quota with df (sftp prints KiB: size, used, available).
@@ -38,6 +38,9 @@ struct SFTPQuotaTests {
             let resumed = try ssh.sftp(district, ["reput \(local.path("second.bin")) \(epoch)/second.bin"])
             #expect(resumed.succeeded, "\(resumed)\n\(ssh.logTail())")
             #expect(sha256Attribute(of: onMount + "/second.bin") == local.sha256("second.bin"), "reput completed the file")
+            let list = try ssh.mount.epochfs(["district", "list", "--store", ssh.mount.store])
+            let row = list.lines.first { $0.hasPrefix(district.name + "\t") }?.split(separator: "\t").map(String.init) ?? []
+            #expect(row.count == 9 && row[5] == "3" && row[6] == "\(8 << 20)", "an epoch and two files of 4 MiB: \(list)")
         }
     }
 }
