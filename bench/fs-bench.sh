@@ -13,6 +13,8 @@
 #   --file-size B     bytes per small file (default 100)
 #   --cold            also time a read after `echo 3 > /proc/sys/vm/drop_caches`
 #   --district NAME   district to write in (default bench)
+#   --quota-bytes SIZE  give that district a byte quota (its writes then bypass the page cache:
+#                     docs/architecture.md, "Quotas")
 #   --mount-arg ARG   extra argument for `epochfs mount` (repeatable)
 #   --timeout S       give up on a single timed operation after S seconds (default 900)
 #
@@ -49,6 +51,7 @@ FILES=""
 FILE_SIZE=100
 COLD=0
 DISTRICT=bench
+QUOTA=
 MOUNT_ARGS=()
 OP_TIMEOUT=900
 LS_REPEAT=3
@@ -70,6 +73,7 @@ while [[ $# -gt 0 ]]; do
         --file-size) FILE_SIZE=$2; shift 2 ;;
         --cold) COLD=1; shift ;;
         --district) DISTRICT=$2; shift 2 ;;
+        --quota-bytes) QUOTA=$2; shift 2 ;;
         --mount-arg) MOUNT_ARGS+=("$2"); shift 2 ;;
         --timeout) OP_TIMEOUT=$2; shift 2 ;;
         -h|--help) usage; exit 0 ;;
@@ -240,6 +244,11 @@ if ! add_district; then
     do_unmount
     add_district || { sed 's/^/  | /' "$MOUNT_LOG" >&2; die "epochfs district add failed"; }
     do_mount
+fi
+if [[ -n $QUOTA ]]; then
+    timeout 60 "$BIN" district set "$DISTRICT" --quota-bytes "$QUOTA" --store "$STORE" >>"$MOUNT_LOG" 2>&1 \
+        || die "epochfs district set --quota-bytes failed"
+    echo "quota:    $QUOTA bytes for $DISTRICT (writes bypass the page cache)"
 fi
 UPLOAD=$MNT/$DISTRICT/upload
 for i in $(seq 1 50); do
