@@ -142,7 +142,7 @@ extension FileSystem {
             if growth > 0, let account = content.quota {
                 let granted = account.charge(upTo: growth)
                 if granted < growth {
-                    content.writeFailed = true
+                    failed(&content, through: handle)
                     account.noteRefusal("a write", logger: logger)
                     let fitting = content.size + granted - offset
                     guard fitting > 0 else {
@@ -157,7 +157,7 @@ extension FileSystem {
                 try makeStaging(&content, ino: file.ino, keeping: content.size)
             } catch {
                 content.quota?.credit(bytes: growth)
-                content.writeFailed = true
+                failed(&content, through: handle)
                 throw error
             }
             do {
@@ -168,7 +168,7 @@ extension FileSystem {
                 try? Sys.ftruncate(content.fd, content.size)
                 content.hash.invalidate()
                 content.quota?.credit(bytes: growth)
-                content.writeFailed = true
+                failed(&content, through: handle)
                 throw Errno(error)
             }
             content.hash.wrote(bytes, at: offset, fd: content.fd)
@@ -183,6 +183,14 @@ extension FileSystem {
         }
         if durable && handle.directIO { try fsync(handle, dataOnly: true) }
         return count
+    }
+
+    /// A write through `handle` failed or was cut short: the session is interrupted, and a
+    /// write the kernel had taken into its cache leaves it holding bytes (and a size) the store
+    /// does not have, to be dropped at the last close.
+    private func failed(_ content: inout OpenFile.Content, through handle: Handle) {
+        content.writeFailed = true
+        if !handle.directIO { content.kernelCacheStale = true }
     }
 
     /// Truncates by path or by handle.
@@ -401,8 +409,23 @@ extension FileSystem {
         }
         if lastClose {
             state.open[file.ino] = nil
+            let stale = file.state.withLock { $0.kernelCacheStale }
             file.closeDescriptors()
             if orphaned { try deleteOrphanIfUnused(file.ino, &state) }
+            if stale, let parent = record.parent { dropFromKernelCache(file.ino, parent: parent, name: record.name) }
+        }
+    }
+
+    /// Makes the kernel forget a file whose cached pages and size the store refused (a write
+    /// back that failed for the quota or a full disk): its pages and attributes are dropped,
+    /// and so is its name, so that the inode is evicted (the kernel trusts its own size of a
+    /// file under the writeback cache) and looked up afresh. Sent from a queue of its own: a
+    /// thread answering a request must not wait on the kernel.
+    private func dropFromKernelCache(_ ino: InodeNumber, parent: InodeNumber, name: String) {
+        guard let notifier else { return }
+        kernelNotices.async {
+            notifier.invalidateInode(ino)
+            notifier.invalidateEntry(parent: parent, name: name)
         }
     }
 

@@ -32,6 +32,8 @@ public final class FileSystem: Sendable {
     public let metrics = Metrics()
     /// Backups in progress: while one copies blobs, none is reclaimed.
     let backupsRunning = Mutex(0)
+    /// Where notifications to the kernel that arise while answering a request are sent from.
+    let kernelNotices = DispatchQueue(label: "epochfs.kernel-notices")
 
     struct State {
         let metadata: MetadataStore

@@ -52,6 +52,9 @@ final class OpenFile: Sendable {
         /// A write or truncate of this writing session failed (over quota, disk full): what
         /// the file holds is not what its writer sent, however cleanly it closes.
         var writeFailed = false
+        /// A write the kernel had taken into its page cache failed: the kernel holds bytes and
+        /// a size the store does not.
+        var kernelCacheStale = false
 
         var interrupted: Bool { closedByExit || writeFailed || writeSerial > cleanFlushSerial }
 

@@ -43,6 +43,9 @@ struct FullDiskTests {
             }
         }
         #expect(failure == .ENOSPC, "the disk filled after \(written) files with \(String(describing: failure)); log:\n\(fs.logTail())")
+        // The file the disk could not take is not a finished upload.
+        let refused = getxattrErrno(epoch + "/fill\(written).bin", "user.sha256")
+        #expect(refused == .ENODATA || refused == .ENOENT, "fill\(written).bin: \(String(describing: refused))")
 
         // What was stored before is intact, and the mount still answers.
         expectBytes(try Files.read(epoch + "/kept.csv"), kept, "stored before the disk filled")

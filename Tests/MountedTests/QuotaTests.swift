@@ -54,7 +54,8 @@ struct QuotaTests {
             let set = try fs.epochfs(["district", "set", "alpha", "--quota-bytes", "1M", "--store", fs.store])
             #expect(set.succeeded, "\(set)")
             // The writes land in the page cache and succeed; writing them back is refused.
-            try file.write(TestData.random(2 << 20))
+            let sent = TestData.random(2 << 20)
+            try file.write(sent)
             expectRefused("fsync of the refused pages") { try file.sync() }
             // (The kernel reports a writeback error once: this close succeeds. Without the
             // fsync it would fail, with EIO.)
@@ -66,6 +67,11 @@ struct QuotaTests {
             let columns = list.lines.last?.split(separator: "\t").map(String.init) ?? []
             #expect(columns.count == 9 && columns[4] == columns[6] && columns[6] == "\(1 << 20)",
                     "BYTES (the rows) and UPLOAD_BYTES (the count) agree: \(list)")
+            // The kernel is made to forget the size and bytes it could not write back: the
+            // mount shows what the store holds.
+            #expect(eventually(within: 10) { (try? Files.stat(epoch + "/late.bin").st_size) == 1 << 20 },
+                    "the size the store holds, not the one the writer attempted")
+            expectBytes(try Files.read(epoch + "/late.bin"), Array(sent.prefix(1 << 20)), "what the store holds")
             #expect(fs.logTail().contains("over its quota"), "the refusal is logged")
             // A new open writes past the kernel's cache: refused at the write itself.
             let again = try OpenFile(epoch + "/again.bin", O_WRONLY | O_CREAT)
