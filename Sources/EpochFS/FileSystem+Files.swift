@@ -409,7 +409,12 @@ extension FileSystem {
         }
         if lastClose {
             state.open[file.ino] = nil
-            let stale = file.state.withLock { $0.kernelCacheStale }
+            let (stale, account, held) = file.state.withLock { ($0.kernelCacheStale, $0.quota, $0.size) }
+            if let account, let stored = try meta.inode(file.ino)?.size, stored != held {
+                // The count followed the open file's size; from here on the row's counts. They
+                // differ only when writing the row failed (a full disk).
+                account.credit(bytes: held - stored)
+            }
             file.closeDescriptors()
             if orphaned { try deleteOrphanIfUnused(file.ino, &state) }
             if stale, let parent = record.parent { dropFromKernelCache(file.ino, parent: parent, name: record.name) }

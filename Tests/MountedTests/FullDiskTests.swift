@@ -62,6 +62,12 @@ struct FullDiskTests {
         #expect(recovered, "uploads work again once space is freed; log:\n\(fs.logTail())")
         expectBytes(try Files.read(epoch + "/after.csv"), after, "written after space was freed")
 
+        // What the district holds in upload/ is counted right through it all (the count follows
+        // open files' sizes, and commits failed meanwhile).
+        let list = try fs.epochfs(["district", "list", "--store", fs.store])
+        let columns = list.lines.last?.split(separator: "\t").map(String.init) ?? []
+        #expect(columns.count == 9 && columns[4] == columns[6], "BYTES and UPLOAD_BYTES agree: \(list)")
+
         // And the store checks clean.
         try fs.unmount()
         let check = try fs.epochfs(["fsck", "--store", fs.store])
