@@ -64,9 +64,8 @@ struct FullDiskTests {
 
         // What the district holds in upload/ is counted right through it all (the count follows
         // open files' sizes, and commits failed meanwhile).
-        let list = try fs.epochfs(["district", "list", "--store", fs.store])
-        let columns = list.lines.last?.split(separator: "\t").map(String.init) ?? []
-        #expect(columns.count == 9 && columns[4] == columns[6], "BYTES and UPLOAD_BYTES agree: \(list)")
+        let row = try fs.districtRow("alpha")
+        #expect(row["BYTES"] != nil && row["BYTES"] == row["UPLOAD_BYTES"], "BYTES and UPLOAD_BYTES agree: \(row)")
 
         // And the store checks clean.
         try fs.unmount()

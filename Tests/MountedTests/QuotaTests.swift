@@ -40,8 +40,9 @@ struct QuotaTests {
             // Deleting gives the room back at once.
             #expect(try Command.run(["/bin/rm", epoch + "/second.bin"], as: alpha).succeeded)
             #expect(try df(fs.root(.alpha), "avail") == [quota - (3 << 20)])
-            let list = try fs.epochfs(["district", "list", "--store", fs.store])
-            #expect(list.lines.last?.split(separator: "\t").suffix(4) == ["2", "3145728", "20", "\(quota)"], "\(list)")
+            let row = try fs.districtRow("alpha")
+            #expect([row["UPLOAD_FILES"], row["UPLOAD_BYTES"], row["QUOTA_FILES"], row["QUOTA_BYTES"]]
+                    == ["2", "3145728", "20", "\(quota)"], "\(row)")
         }
     }
 
@@ -63,10 +64,9 @@ struct QuotaTests {
             #expect(getxattrErrno(epoch + "/late.bin", "user.sha256") == .ENODATA,
                     "the file is kept as an interrupted upload, not published")
             // The count holds what the store holds: the part written back before the refusal.
-            let list = try fs.epochfs(["district", "list", "--store", fs.store])
-            let columns = list.lines.last?.split(separator: "\t").map(String.init) ?? []
-            #expect(columns.count == 9 && columns[4] == columns[6] && columns[6] == "\(1 << 20)",
-                    "BYTES (the rows) and UPLOAD_BYTES (the count) agree: \(list)")
+            let row = try fs.districtRow("alpha")
+            #expect(row["BYTES"] == row["UPLOAD_BYTES"] && row["UPLOAD_BYTES"] == "\(1 << 20)",
+                    "BYTES (the rows) and UPLOAD_BYTES (the count) agree: \(row)")
             // The kernel is made to forget the size and bytes it could not write back: the
             // mount shows what the store holds.
             #expect(eventually(within: 10) { (try? Files.stat(epoch + "/late.bin").st_size) == 1 << 20 },

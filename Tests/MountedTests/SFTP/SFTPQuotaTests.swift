@@ -38,9 +38,8 @@ struct SFTPQuotaTests {
             let resumed = try ssh.sftp(district, ["reput \(local.path("second.bin")) \(epoch)/second.bin"])
             #expect(resumed.succeeded, "\(resumed)\n\(ssh.logTail())")
             #expect(sha256Attribute(of: onMount + "/second.bin") == local.sha256("second.bin"), "reput completed the file")
-            let list = try ssh.mount.epochfs(["district", "list", "--store", ssh.mount.store])
-            let row = list.lines.first { $0.hasPrefix(district.name + "\t") }?.split(separator: "\t").map(String.init) ?? []
-            #expect(row.count == 9 && row[5] == "3" && row[6] == "\(8 << 20)", "an epoch and two files of 4 MiB: \(list)")
+            let row = try ssh.mount.districtRow(district.name)
+            #expect(row["UPLOAD_FILES"] == "3" && row["UPLOAD_BYTES"] == "\(8 << 20)", "an epoch and two files of 4 MiB: \(row)")
         }
     }
 }

@@ -209,6 +209,17 @@ final class MountFixture {
         guard result.succeeded else { throw CommandError(description: "district add failed: \(result)") }
     }
 
+    /// A district's row of `epochfs district list`, by column name (NAME, BYTES, UPLOAD_BYTES, …).
+    func districtRow(_ name: String) throws -> [String: String] {
+        let list = try epochfs(["district", "list", "--store", store])
+        guard let header = list.lines.first?.split(separator: "\t").map(String.init),
+              let row = list.lines.dropFirst().first(where: { $0.hasPrefix(name + "\t") })?.split(separator: "\t").map(String.init),
+              row.count == header.count else {
+            throw CommandError(description: "no row for \(name) in: \(list)")
+        }
+        return Dictionary(uniqueKeysWithValues: zip(header, row))
+    }
+
     func remove(_ district: District, deleteData: Bool = false) throws -> CommandResult {
         try epochfs(["district", "remove", district.name, "--store", store] + (deleteData ? ["--delete-data"] : []))
     }
