@@ -12,6 +12,8 @@
 #   --runs N       runs per side (default 3)
 #   --base DIR     root-owned 0755 working directory (default /srv/epochfs-sftpbench)
 #   --cipher C     ssh cipher (default aes128-gcm@openssh.com)
+#   --cold-download      drop the page cache (echo 3 > drop_caches) before every download, both
+#                  sides: the download then reads from disk, not from what the upload left cached
 #   --quota-bytes SIZE   give the district a byte quota (its writes then bypass the kernel's
 #                  writeback cache: see docs/operations.md, "Quotas")
 set -euo pipefail
@@ -25,6 +27,7 @@ BASE=/srv/epochfs-sftpbench
 CIPHER=aes128-gcm@openssh.com
 USER_NAME=sftpbench
 QUOTA=
+COLD=0
 
 die() { echo "sftp-bench: $*" >&2; exit 1; }
 while [[ $# -gt 0 ]]; do
@@ -35,6 +38,7 @@ while [[ $# -gt 0 ]]; do
         --base) BASE=$2; shift 2 ;;
         --cipher) CIPHER=$2; shift 2 ;;
         --quota-bytes) QUOTA=$2; shift 2 ;;
+        --cold-download) COLD=1; shift ;;
         -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
@@ -142,7 +146,7 @@ transfer() {
 src=$work/source.bin
 results=$work/results
 : > "$results"
-echo "sftp-bench: $SIZE MiB, $RUNS runs per side, cipher $CIPHER, epochfs $BIN${QUOTA:+, district quota $QUOTA bytes}"
+echo "sftp-bench: $SIZE MiB, $RUNS runs per side, cipher $CIPHER, epochfs $BIN${QUOTA:+, district quota $QUOTA bytes}$([[ $COLD == 0 ]] || echo ", cold downloads")"
 for run in $(seq "$RUNS"); do
     # New random content every run: a content-addressed store must not see the same file twice.
     dd if=/dev/urandom of="$src" bs=1M count="$SIZE" status=none
@@ -152,6 +156,7 @@ for run in $(seq "$RUNS"); do
         line=$(transfer "$side" "put $src /upload/file.bin") || die "upload failed"
         echo "$run $side upload $line" >> "$results"
         sync
+        [[ $COLD == 0 ]] || echo 3 > /proc/sys/vm/drop_caches
         line=$(transfer "$side" "get /upload/file.bin $work/back.bin") || die "download failed"
         echo "$run $side download $line" >> "$results"
         cmp -s "$src" "$work/back.bin" || die "$side: the downloaded file differs from the uploaded one"
