@@ -318,6 +318,24 @@ import Glibc
         }
     }
 
+    @Test func whenTheRowCannotBeWrittenAtCloseTheCountFollowsTheRow() throws {
+        try withStore { store in
+            let fs = store.fs
+            let epoch = try fs.mkdir(parent: store.upload, name: "1764374400", mode: 0o755, caller: alphaCaller).ino
+            let (attributes, handle) = try fs.create(parent: epoch, name: "a.csv", mode: 0o644, flags: writeFlags, caller: alphaCaller)
+            try fs.put(handle, pattern(5000), at: 0)
+            try expectCounted(store, entries: 2, bytes: 5000, "while it is written")
+            // Every commit fails from here (as on a full disk): the close cannot record the size.
+            try fs.state.withLock { try $0.metadata.database.execute("PRAGMA query_only = ON") }
+            _ = try? fs.flush(handle, caller: alphaCaller)
+            fs.release(handle)
+            try fs.state.withLock { try $0.metadata.database.execute("PRAGMA query_only = OFF") }
+            fs.forget([(attributes.ino, 1)])
+            #expect(try store.record(attributes.ino)?.size == 0, "the row kept the size it had")
+            try expectCounted(store, entries: 2, bytes: 0, "the count is what a restart would count")
+        }
+    }
+
     @Test func statfsBelowADistrictShowsItsQuota() throws {
         try withStore { store in
             let fs = store.fs
