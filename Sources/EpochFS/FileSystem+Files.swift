@@ -181,7 +181,20 @@ extension FileSystem {
             content.writeSerial &+= 1
             return bytes.count
         }
-        if durable && handle.directIO { try fsync(handle, dataOnly: true) }
+        if durable && handle.directIO {
+            do {
+                try fsync(handle, dataOnly: true)
+            } catch {
+                // The bytes landed but are not durable: the writer is told, as Linux tells an
+                // O_DSYNC writer, and the kernel (which did not take the new size) forgets the
+                // file at its last close.
+                file.state.withLock { content in
+                    content.writeFailed = true
+                    content.kernelCacheStale = true
+                }
+                throw error
+            }
+        }
         return count
     }
 

@@ -310,10 +310,20 @@ import Glibc
             _ = try pattern(100).withUnsafeBytes { raw throws(Errno) in try fs.write(plain, offset: 100, bytes: raw, durable: true) }
             #expect(try store.record(plainAttributes.ino)?.size == 200)
             fs.release(plain)
+            // A durable write that cannot be made durable fails, and its file is not a finished upload.
+            let (failingAttributes, failing) = try fs.create(parent: epoch, name: "e.csv", mode: 0o644, flags: writeFlags, caller: alphaCaller)
+            try fs.state.withLock { try $0.metadata.database.execute("PRAGMA query_only = ON") }
+            #expect(throws: Errno.self) {
+                _ = try pattern(100).withUnsafeBytes { raw throws(Errno) in try fs.write(failing, offset: 0, bytes: raw, durable: true) }
+            }
+            try fs.state.withLock { try $0.metadata.database.execute("PRAGMA query_only = OFF") }
+            try fs.flush(failing, caller: alphaCaller)
+            fs.release(failing)
+            #expect(try store.record(failingAttributes.ino)?.interrupted == true)
             // An existing file opened for writing is direct too; O_TRUNC gives its bytes back.
             let reopened = try fs.open(plainAttributes.ino, flags: O_WRONLY | O_TRUNC, caller: alphaCaller)
             #expect(reopened.directIO)
-            try expectCounted(store, entries: 4, bytes: 0, "after O_TRUNC")
+            try expectCounted(store, entries: 5, bytes: 100, "after O_TRUNC")
             fs.release(reopened)
         }
     }
