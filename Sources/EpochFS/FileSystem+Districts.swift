@@ -48,7 +48,7 @@ extension FileSystem {
             let district = try state.metadata.database.transaction {
                 try state.metadata.insertDistrict(name: name, uid: uid, gid: gid, managedUser: managedUser, now: currentTime())
             }
-            state.quotas[district.id] = QuotaAccount(district, usage: .init(entries: 0, bytes: 0))
+            state.quotas[district.id] = QuotaAccount(district, usage: .zero)
             return district
         }
         notifier?.invalidateEntry(parent: .root, name: name)

@@ -498,12 +498,11 @@ extension FileSystem {
     /// left `upload/`. (It is sealed, so no file of it is being written.)
     private func leaveQuota(_ entries: [InodeRecord], _ state: State) {
         for entry in entries {
-            guard let account = quotaAccount(for: entry, state) else { continue }
-            let bytes = state.open[entry.ino]?.state.withLock { content in
-                defer { content.quota = nil }
-                return content.quota == nil ? 0 : content.size
-            } ?? (entry.isDirectory ? 0 : entry.size)
-            account.credit(bytes: bytes, entries: 1)
+            if let file = state.open[entry.ino] {
+                file.state.withLock { $0.stopCounting() }
+            } else {
+                quotaAccount(for: entry, state)?.credit(bytes: entry.isDirectory ? 0 : entry.size, entries: 1)
+            }
         }
     }
 

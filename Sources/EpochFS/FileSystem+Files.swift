@@ -40,7 +40,7 @@ extension FileSystem {
             state.lookups[record.ino, default: 0] += 1
             noteEpochChange(record.epoch, &state, now: now)
             return (attributes(record, state), Handle(ino: record.ino, file: file, writable: writable, openerPID: caller.pid,
-                                                      directIO: writable && account?.limits.bytes != nil))
+                                                      directIO: Self.writesDirectly(writable, account)))
         }
     }
 
@@ -57,7 +57,7 @@ extension FileSystem {
                 throw error
             }
         }
-        let directIO = writable && file.state.withLock { $0.quota?.limits.bytes != nil }
+        let directIO = Self.writesDirectly(writable, file.state.withLock { $0.quota })
         return Handle(ino: ino, file: file, writable: writable, openerPID: caller.pid, directIO: directIO)
     }
 

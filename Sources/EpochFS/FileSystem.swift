@@ -475,8 +475,7 @@ public final class FileSystem: Sendable {
         for file in removal.orphanedFiles {
             file.state.withLock { content in
                 content.orphaned = true
-                content.quota?.credit(bytes: content.size, entries: 1)
-                content.quota = nil
+                content.stopCounting()
             }
         }
         for (account, bytes, entries) in removal.credits { account.credit(bytes: bytes, entries: entries) }

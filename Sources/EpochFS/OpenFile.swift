@@ -58,6 +58,13 @@ final class OpenFile: Sendable {
 
         var interrupted: Bool { closedByExit || writeFailed || writeSerial > cleanFlushSerial }
 
+        /// The file stops counting against its district's quota (it lost its name, or its
+        /// epoch left `upload/`): its current size and its entry are given back.
+        mutating func stopCounting() {
+            quota?.credit(bytes: size, entries: 1)
+            quota = nil
+        }
+
         /// The size and times held in memory, into the row about to be written.
         func copyAttributes(into record: inout InodeRecord) {
             record.size = size

@@ -55,33 +55,22 @@ final class QuotaAccount: Sendable {
         return (bytes == .max ? nil : bytes, files == .max ? nil : files)
     }
 
-    /// Bytes the district may still add before its byte limit (nil: no limit).
-    var byteHeadroom: Int64? {
-        let limit = byteLimit.load(ordering: .relaxed)
-        return limit == .max ? nil : max(0, limit - bytes.load(ordering: .relaxed))
-    }
+    /// Whether a byte limit is set (writes then bypass the kernel's page cache).
+    var limitsBytes: Bool { byteLimit.load(ordering: .relaxed) != .max }
 
     /// Adds `count` bytes (a file grew), or throws EDQUOT and adds nothing.
     func charge(bytes count: Int64) throws(Errno) {
-        try Self.charge(count, to: bytes, limit: byteLimit)
+        guard Self.add(count, to: bytes, limit: byteLimit, partly: false) == count else { throw .quotaExceeded }
     }
 
     /// Adds as many of `count` bytes as the limit allows; returns how many.
     func charge(upTo count: Int64) -> Int64 {
-        let limit = byteLimit.load(ordering: .relaxed)
-        var current = bytes.load(ordering: .relaxed)
-        while true {
-            let granted = min(count, max(0, limit - current))
-            if granted == 0 { return 0 }
-            let (exchanged, found) = bytes.compareExchange(expected: current, desired: current + granted, ordering: .relaxed)
-            if exchanged { return granted }
-            current = found
-        }
+        Self.add(count, to: bytes, limit: byteLimit, partly: true)
     }
 
     /// Adds one file or directory, or throws EDQUOT and adds nothing.
     func chargeEntry() throws(Errno) {
-        try Self.charge(1, to: entries, limit: entryLimit)
+        guard Self.add(1, to: entries, limit: entryLimit, partly: false) == 1 else { throw .quotaExceeded }
     }
 
     /// Takes back bytes and entries (a file shrank, names went, an epoch was published).
@@ -90,13 +79,18 @@ final class QuotaAccount: Sendable {
         if removed != 0 { entries.subtract(removed, ordering: .relaxed) }
     }
 
-    private static func charge(_ count: Int64, to counter: borrowing Atomic<Int64>, limit: borrowing Atomic<Int64>) throws(Errno) {
+    /// Adds `count` to `counter` without passing `limit`: as much of it as fits when `partly`,
+    /// else all of it or nothing. Returns what was added.
+    private static func add(_ count: Int64, to counter: borrowing Atomic<Int64>, limit: borrowing Atomic<Int64>,
+                            partly: Bool) -> Int64 {
         let limit = limit.load(ordering: .relaxed)
         var current = counter.load(ordering: .relaxed)
         while true {
-            if current > limit - count { throw .quotaExceeded }
-            let (exchanged, found) = counter.compareExchange(expected: current, desired: current + count, ordering: .relaxed)
-            if exchanged { return }
+            let room = max(0, limit - current)
+            let added = partly ? min(count, room) : (count <= room ? count : 0)
+            if added == 0 { return 0 }
+            let (exchanged, found) = counter.compareExchange(expected: current, desired: current + added, ordering: .relaxed)
+            if exchanged { return added }
             current = found
         }
     }
@@ -142,7 +136,7 @@ extension FileSystem {
         let usage = try metadata.uploadUsage()
         var accounts: [Int64: QuotaAccount] = [:]
         for district in try metadata.districts() {
-            accounts[district.id] = QuotaAccount(district, usage: usage[district.id] ?? .init(entries: 0, bytes: 0))
+            accounts[district.id] = QuotaAccount(district, usage: usage[district.id] ?? .zero)
         }
         return accounts
     }
@@ -151,6 +145,13 @@ extension FileSystem {
     /// `upload/` and has a name.
     func quotaAccount(for record: InodeRecord, _ state: State) -> QuotaAccount? {
         record.zone == .uploadTree && record.parent != nil ? state.quotas[record.district] : nil
+    }
+
+    /// Whether a writable handle on a file counting against `quota` bypasses the kernel's page
+    /// cache: when a byte limit is set, so that the write past it is the one refused, and the
+    /// kernel never caches a size the store refused.
+    static func writesDirectly(_ writable: Bool, _ quota: QuotaAccount?) -> Bool {
+        writable && quota?.limitsBytes == true
     }
 
     /// Charges a new file or directory to its district, noting a refusal.
@@ -183,7 +184,7 @@ extension FileSystem {
             }
             let account = state.quotas[district.id]
             account?.setLimits(bytes: district.quotaBytes, files: district.quotaFiles)
-            return (district, account?.usage ?? .init(entries: 0, bytes: 0))
+            return (district, account?.usage ?? .zero)
         }
         logger.notice("district quota set", metadata: [
             "district": "\(name)", "quota_bytes": "\(result.0.quotaBytes.map { "\($0)" } ?? "-")",

@@ -423,6 +423,7 @@ public final class MetadataStore {
             self.entries = entries
             self.bytes = bytes
         }
+        public static let zero = UploadUsage(entries: 0, bytes: 0)
     }
 
     /// Every district's `UploadUsage` (districts holding nothing in `upload/` are left out).
