@@ -16,7 +16,7 @@ import Glibc
     @Test func directoriesInUploadAreEpochsAndTheirFilesBelongToThem() throws {
         try withStore { store in
             let fs = store.fs
-            let epoch = try fs.mkdir(parent: store.upload, name: "1764374400", mode: 0o755, caller: alphaCaller).ino
+            let epoch = try store.makeEpoch()
             let nested = try fs.mkdir(parent: epoch, name: "extra", mode: 0o755, caller: alphaCaller).ino
             let file = try fs.makeFile(in: nested, "a.csv", bytes("x"))
             let loose = try fs.makeFile(in: store.upload, "loose.csv", bytes("y"))
@@ -62,7 +62,7 @@ import Glibc
     @Test func aSealedEpochRefusesChangesFromEveryoneAndAWithdrawableOneMayBeDeleted() throws {
         try withStore { store in
             let fs = store.fs
-            let epoch = try fs.mkdir(parent: store.upload, name: "1764374400", mode: 0o755, caller: alphaCaller).ino
+            let epoch = try store.makeEpoch()
             let file = try fs.makeFile(in: epoch, "a.csv", bytes("x"))
             let generation = try #require(try fs.epochSummaries().first?.generation)
             #expect(try fs.seal(epoch, generation: generation))
@@ -108,7 +108,7 @@ import Glibc
     @Test func sealingWaitsForWritersAndForTheGenerationItInspected() throws {
         try withStore { store in
             let fs = store.fs
-            let epoch = try fs.mkdir(parent: store.upload, name: "1764374400", mode: 0o755, caller: alphaCaller).ino
+            let epoch = try store.makeEpoch()
             let (_, handle) = try fs.create(parent: epoch, name: "a.csv", mode: 0o644, flags: writeFlags, caller: alphaCaller)
             let before = try #require(try fs.epochSummaries().first?.generation)
             #expect(try fs.epochSnapshot(epoch)?.openWriters == 1)
@@ -134,7 +134,7 @@ import Glibc
             let fs = store.fs
             let notifier = RecordingNotifier()
             fs.notifier = notifier
-            let epoch = try fs.mkdir(parent: store.upload, name: "1764374400", mode: 0o755, caller: alphaCaller).ino
+            let epoch = try store.makeEpoch()
             let file = try fs.makeFile(in: epoch, "a.csv", bytes("x"))
             // A received file with an inserted file's name keeps its bytes under another name.
             try fs.makeFile(in: epoch, "SHA256SUMS", bytes("mine"))

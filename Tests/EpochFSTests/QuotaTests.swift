@@ -42,7 +42,7 @@ import Glibc
     @Test func everyChangeOfWhatUploadHoldsIsCounted() throws {
         try withStore { store in
             let fs = store.fs
-            let epoch = try fs.mkdir(parent: store.upload, name: "1764374400", mode: 0o755, caller: alphaCaller).ino
+            let epoch = try store.makeEpoch()
             let a = try fs.makeFile(in: epoch, "a.csv", pattern(1000))
             try fs.makeFile(in: epoch, "b.csv", pattern(300))
             try expectCounted(store, entries: 3, bytes: 1300, "a directory and two files")
@@ -129,7 +129,7 @@ import Glibc
     @Test func aRemovedDistrictAddedAgainStartsFromNothing() throws {
         try withStore { store in
             let fs = store.fs
-            let epoch = try fs.mkdir(parent: store.upload, name: "1764374400", mode: 0o755, caller: alphaCaller).ino
+            let epoch = try store.makeEpoch()
             try fs.makeFile(in: epoch, "a.csv", pattern(100))
             try setQuota(store, bytes: 1000)
             try fs.removeDistrict(name: "alpha", deleteData: true)
@@ -142,7 +142,7 @@ import Glibc
     @Test func aPublishedEpochNoLongerCounts() throws {
         try withStore { store in
             let fs = store.fs
-            let epoch = try fs.mkdir(parent: store.upload, name: "1764374400", mode: 0o755, caller: alphaCaller).ino
+            let epoch = try store.makeEpoch()
             let file = try fs.makeFile(in: epoch, "a.csv", pattern(4096))
             try fs.makeFile(in: store.upload, "loose.csv", pattern(10))
             let reader = try fs.open(file, flags: O_RDONLY, caller: rootCaller)
@@ -173,7 +173,7 @@ import Glibc
         try withStore { store in
             let fs = store.fs
             try setQuota(store, bytes: 10_000)
-            let epoch = try fs.mkdir(parent: store.upload, name: "1764374400", mode: 0o755, caller: alphaCaller).ino
+            let epoch = try store.makeEpoch()
             let kept = try fs.makeFile(in: epoch, "kept.csv", pattern(6000))
             let (attributes, handle) = try fs.create(parent: epoch, name: "big.csv", mode: 0o644, flags: writeFlags, caller: alphaCaller)
             try fs.put(handle, pattern(3000), at: 0)
@@ -244,7 +244,7 @@ import Glibc
         try withStore { store in
             let fs = store.fs
             try setQuota(store, files: 3)
-            let epoch = try fs.mkdir(parent: store.upload, name: "1764374400", mode: 0o755, caller: alphaCaller).ino
+            let epoch = try store.makeEpoch()
             try fs.makeFile(in: epoch, "a.csv", pattern(10))
             _ = try fs.mkdir(parent: epoch, name: "sub", mode: 0o755, caller: alphaCaller)
             #expect(throws: Errno.quotaExceeded) {
@@ -263,7 +263,7 @@ import Glibc
     @Test func aQuotaBelowWhatIsHeldStopsGrowthButNotDeletion() throws {
         try withStore { store in
             let fs = store.fs
-            let epoch = try fs.mkdir(parent: store.upload, name: "1764374400", mode: 0o755, caller: alphaCaller).ino
+            let epoch = try store.makeEpoch()
             try fs.makeFile(in: epoch, "a.csv", pattern(5000))
             try fs.makeFile(in: epoch, "b.csv", pattern(5000))
             let (district, used) = try fs.setQuota(of: "alpha", bytes: .limit(4000), files: nil)
@@ -293,7 +293,7 @@ import Glibc
     @Test func writesCountingAgainstAByteQuotaBypassTheKernelCacheAndKeepODSYNC() throws {
         try withStore { store in
             let fs = store.fs
-            let epoch = try fs.mkdir(parent: store.upload, name: "1764374400", mode: 0o755, caller: alphaCaller).ino
+            let epoch = try store.makeEpoch()
             let (_, cached) = try fs.create(parent: epoch, name: "a.csv", mode: 0o644, flags: writeFlags, caller: alphaCaller)
             #expect(!cached.directIO, "no quota: the writeback cache")
             fs.release(cached)
@@ -331,7 +331,7 @@ import Glibc
     @Test func whenTheRowCannotBeWrittenAtCloseTheCountFollowsTheRow() throws {
         try withStore { store in
             let fs = store.fs
-            let epoch = try fs.mkdir(parent: store.upload, name: "1764374400", mode: 0o755, caller: alphaCaller).ino
+            let epoch = try store.makeEpoch()
             let (attributes, handle) = try fs.create(parent: epoch, name: "a.csv", mode: 0o644, flags: writeFlags, caller: alphaCaller)
             try fs.put(handle, pattern(5000), at: 0)
             try expectCounted(store, entries: 2, bytes: 5000, "while it is written")
@@ -352,7 +352,7 @@ import Glibc
             let disk = try fs.statfs()
             #expect(try fs.statfs(store.districtRoot).blocks == disk.blocks, "no quota: the disk's figures")
             try setQuota(store, bytes: 1 << 20, files: 50)
-            let epoch = try fs.mkdir(parent: store.upload, name: "1764374400", mode: 0o755, caller: alphaCaller).ino
+            let epoch = try store.makeEpoch()
             try fs.makeFile(in: epoch, "a.csv", pattern(256 << 10))
             for ino in [store.districtRoot, store.upload, epoch] {
                 let figures = try fs.statfs(ino)

@@ -61,6 +61,11 @@ struct TestStore {
         return hashes.sorted()
     }
 
+    /// A new epoch directory in alpha's `upload/`, made by alpha.
+    func makeEpoch(_ name: String = "1764374400") throws -> InodeNumber {
+        try fs.mkdir(parent: upload, name: name, mode: 0o755, caller: alphaCaller).ino
+    }
+
     func stagingFiles() throws -> [InodeNumber] {
         try fs.blobs.stagingFiles().sorted()
     }
