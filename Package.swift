@@ -1,6 +1,8 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+let libfuse = "/opt/epochfs/libfuse"
+
 let package = Package(
     name: "EpochFS",
     platforms: [.macOS(.v15)],
@@ -15,9 +17,12 @@ let package = Package(
     ],
     targets: [
         // libfuse3: the shim header and thin wrappers for what Swift cannot import.
+        // libfuse 3.17, built by scripts/build-libfuse.sh (Debian 12 ships 3.14); linked by
+        // path with an rpath, so the system's libfuse3 can stay installed beside it.
         .target(
             name: "CFuse",
-            linkerSettings: [.linkedLibrary("fuse3")]
+            cSettings: [.unsafeFlags(["-I\(libfuse)/include"])],
+            linkerSettings: [.unsafeFlags(["\(libfuse)/lib/libfuse3.so.4", "-Xlinker", "-rpath", "-Xlinker", "\(libfuse)/lib"])]
         ),
         // Linux system calls glibc hides without _GNU_SOURCE.
         .target(name: "CLinux"),
@@ -61,7 +66,8 @@ let package = Package(
                 "CFuse",
                 "EpochFS",
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: [.unsafeFlags(["-Xcc", "-I\(libfuse)/include"])]
         ),
         // The epoch pipeline: sealing decisions, processing in order, hand-off, publishing.
         .target(

@@ -65,6 +65,10 @@ if [[ -n $binary ]]; then
     put "$binary" /usr/local/bin/epochfs 0755 && binary_changed=1
 fi
 [[ -x /usr/local/bin/epochfs ]] || die "no epochfs binary: build one (swift build -c release) or pass --binary"
+# It is linked against libfuse 3.17 in /opt/epochfs/libfuse (scripts/build-libfuse.sh).
+if missing=$(ldd /usr/local/bin/epochfs | grep 'not found'); then
+    die "/usr/local/bin/epochfs lacks libraries ($missing): run scripts/install-deps.sh on this host"
+fi
 put "$here/epochfs-end-sessions" /usr/local/sbin/epochfs-end-sessions 0755 || true
 put "$here/epochfs-retention" /usr/local/sbin/epochfs-retention 0755 || true
 put "$here/epochfs-sshd-config" /usr/local/share/epochfs/epochfs-sshd-config 0755 || true

@@ -9,6 +9,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-    fuse3 libfuse3-dev libsqlite3-dev sqlite3 attr rsync util-linux coreutils findutils diffutils procps \
+    fuse3 libsqlite3-dev sqlite3 attr rsync util-linux coreutils findutils diffutils procps \
     passwd openssh-server openssh-client lftp python3-paramiko zlib1g-dev zip unzip \
     >/dev/null
+bash "$(dirname "$0")/build-libfuse.sh"

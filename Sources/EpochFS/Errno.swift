@@ -25,6 +25,7 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     public static let notSupported = Errno(EOPNOTSUPP)
     public static let range = Errno(ERANGE)
     public static let quotaExceeded = Errno(EDQUOT)
+    public static let textBusy = Errno(ETXTBSY)
 
     public var description: String { String(cString: strerror(rawValue)) }
 

@@ -40,13 +40,17 @@ extension FileSystem {
             state.lookups[record.ino, default: 0] += 1
             noteEpochChange(record.epoch, &state, now: now)
             return (attributes(record, state), Handle(ino: record.ino, file: file, writable: writable, openerPID: caller.pid,
-                                                      directIO: Self.writesDirectly(writable, account)))
+                                                      directIO: bypassesPageCache(writable: writable, quota: account)))
         }
     }
 
-    public func open(_ ino: InodeNumber, flags: Int32, caller: Caller) throws(Errno) -> Handle {
+    /// Opens `ino` for one more handle. With passthrough, `registerBacking` gives the kernel a
+    /// descriptor as a backing file and returns its id (0 when the kernel refused it).
+    public func open(_ ino: InodeNumber, flags: Int32, caller: Caller,
+                     registerBacking: ((Int32) -> Int32)? = nil) throws(Errno) -> Handle {
         let writable = flags & O_ACCMODE != O_RDONLY
-        let file = try acquire(ino, writable: writable, caller: caller)
+        let (file, backingID) = try acquire(ino, writable: writable, caller: caller,
+                                            registerBacking: usesPassthrough ? registerBacking : nil)
         if writable && flags & O_TRUNC != 0 {
             do {
                 try file.state.withLock { content throws(Errno) in
@@ -57,12 +61,16 @@ extension FileSystem {
                 throw error
             }
         }
-        let directIO = Self.writesDirectly(writable, file.state.withLock { $0.quota })
-        return Handle(ino: ino, file: file, writable: writable, openerPID: caller.pid, directIO: directIO)
+        let directIO = bypassesPageCache(writable: writable, quota: file.state.withLock { $0.quota }, backingID: backingID)
+        return Handle(ino: ino, file: file, writable: writable, openerPID: caller.pid, directIO: directIO, backingID: backingID)
     }
 
-    /// Opens `ino` (or joins its open state) for one more handle.
-    private func acquire(_ ino: InodeNumber, writable: Bool, caller: Caller, startsSession: Bool = true) throws(Errno) -> OpenFile {
+    /// Opens `ino` (or joins its open state) for one more handle; with `registerBacking`, a
+    /// reader reads through the file holding the content when no writer has it open.
+    /// A writer cannot join readers that read through a backing file (ETXTBSY): the kernel
+    /// keeps that file for the inode until they close, and would not see the writer's bytes.
+    private func acquire(_ ino: InodeNumber, writable: Bool, caller: Caller, startsSession: Bool = true,
+                         registerBacking: ((Int32) -> Int32)? = nil) throws(Errno) -> (OpenFile, backingID: Int32) {
         try locked { state in
             guard let record = try state.metadata.inode(ino) else { throw Errno.noEntry }
             if record.isDirectory { throw Errno.isDirectory }
@@ -89,8 +97,17 @@ extension FileSystem {
                 file = OpenFile(ino: ino, content: content)
                 state.open[ino] = file
             }
-            file.state.withLock { content in
+            let backingID = try file.state.withLock { content throws(Errno) -> Int32 in
+                if writable && content.passthroughOpens > 0 { throw Errno.textBusy }
                 content.opens += 1
+                var backingID: Int32 = 0
+                if !writable, content.writers == 0, let registerBacking {
+                    if content.backingID == 0 { content.backingID = max(0, registerBacking(content.fd)) }
+                    if content.backingID != 0 {
+                        content.passthroughOpens += 1
+                        backingID = content.backingID
+                    }
+                }
                 if writable && startsSession {
                     if content.writers == 0 {
                         // A new writing session: whatever interrupted the last one is forgotten.
@@ -101,9 +118,10 @@ extension FileSystem {
                     content.writerSession = true
                 }
                 if writable { content.writers += 1 }
+                return backingID
             }
             if writable { state.writers[ino, default: 0] += 1 }
-            return file
+            return (file, backingID)
         }
     }
 
@@ -219,7 +237,7 @@ extension FileSystem {
         // By path: open the file for the truncate and close it again. A published file that
         // changes is published again; a file still in staging (being written, or interrupted)
         // stays there with its new size: a truncate does not make an upload complete.
-        let file = try acquire(ino, writable: true, caller: caller, startsSession: false)
+        let (file, _) = try acquire(ino, writable: true, caller: caller, startsSession: false)
         let internalHandle = Handle(ino: ino, file: file, writable: true)
         do {
             try file.state.withLock { content throws(Errno) in
@@ -375,18 +393,32 @@ extension FileSystem {
 
     /// Drops a handle. When the last writer goes without having published (no clean close),
     /// the file stays in staging, marked interrupted, to be resumed.
-    public func release(_ handle: Handle) {
+    /// Closes `handle`. `closeBacking` gives the kernel back a passthrough backing file's id
+    /// once the last handle reading through it has closed.
+    public func release(_ handle: Handle, closeBacking: ((Int32) -> Void)? = nil) {
         guard let file = handle.file else { return }
         if handle.writable { prepareDigest(file) }
+        var unusedBacking: Int32 = 0
         do {
-            try locked { state in try release(file, writable: handle.writable, &state) }
+            try locked { state in try release(file, handle: handle, unusedBacking: &unusedBacking, &state) }
         } catch {
             logger.error("closing a file failed", metadata: ["inode": "\(file.ino)", "errno": "\(error)"])
         }
+        if unusedBacking != 0 { closeBacking?(unusedBacking) }
     }
 
-    private func release(_ file: OpenFile, writable: Bool, _ state: inout State) throws {
+    private func release(_ file: OpenFile, handle: Handle, unusedBacking: inout Int32, _ state: inout State) throws {
         let meta = state.metadata
+        let writable = handle.writable
+        if handle.backingID != 0 {
+            file.state.withLock { content in
+                content.passthroughOpens -= 1
+                if content.passthroughOpens == 0 {
+                    unusedBacking = content.backingID
+                    content.backingID = 0
+                }
+            }
+        }
         guard var record = try meta.inode(file.ino) else { return }
         let (lastClose, orphaned) = try file.state.withLock { content -> (Bool, Bool) in
             content.opens -= 1

@@ -34,6 +34,13 @@ public final class FileSystem: Sendable {
     let backupsRunning = Mutex(0)
     /// Where notifications to the kernel that arise while answering a request are sent from.
     let kernelNotices = DispatchQueue(label: "epochfs.kernel-notices")
+    private let passthroughNegotiated = Atomic(false)
+
+    /// The kernel reads files through their backing files (FUSE passthrough) instead of
+    /// asking the filesystem, and there is no writeback cache: set once, at INIT, before the
+    /// first open. See `docs/architecture.md`, "How data moves".
+    public var usesPassthrough: Bool { passthroughNegotiated.load(ordering: .relaxed) }
+    public func enablePassthrough() { passthroughNegotiated.store(true, ordering: .relaxed) }
 
     struct State {
         let metadata: MetadataStore

@@ -55,6 +55,11 @@ final class OpenFile: Sendable {
         /// A write the kernel had taken into its page cache failed: the kernel holds bytes and
         /// a size the store does not.
         var kernelCacheStale = false
+        /// The kernel's id for `fd` as the backing file of passthrough reads (0: none), and
+        /// how many handles read through it. The kernel ties one backing file to an inode for
+        /// as long as any passthrough handle is open, so no writer may join meanwhile.
+        var backingID: Int32 = 0
+        var passthroughOpens = 0
 
         var interrupted: Bool { closedByExit || writeFailed || writeSerial > cleanFlushSerial }
 
@@ -98,17 +103,24 @@ public final class Handle: Sendable {
     /// The thread that opened the file. Only its own close may publish the file at FLUSH:
     /// a forked child closing its inherited copy sends a FLUSH too, while the file stays open.
     let openerPID: Int32
-    /// Writes through this handle bypass the kernel's page cache and reach the filesystem as
-    /// the writer makes them: set when they count against a byte quota. With the writeback
-    /// cache a refused write would surface only at close or fsync, and the kernel would keep
-    /// a size the store refused (which a resumed upload appends after).
+    /// Reads and writes through this handle bypass the kernel's page cache and reach the
+    /// filesystem as the caller makes them. With passthrough, every handle that does not
+    /// read through a backing file. Otherwise (writeback cache), writable handles that count
+    /// against a byte quota: with the writeback cache a refused write would surface only at
+    /// close or fsync, and the kernel would keep a size the store refused (which a resumed
+    /// upload appends after).
     public let directIO: Bool
+    /// Reads through this handle go from the kernel straight to the file holding the content
+    /// (FUSE passthrough): the kernel's id of that backing file, or 0.
+    public let backingID: Int32
 
-    init(ino: InodeNumber, file: OpenFile?, writable: Bool, openerPID: Int32 = 0, directIO: Bool = false) {
+    init(ino: InodeNumber, file: OpenFile?, writable: Bool, openerPID: Int32 = 0, directIO: Bool = false,
+         backingID: Int32 = 0) {
         self.ino = ino
         self.file = file
         self.writable = writable
         self.openerPID = openerPID
         self.directIO = directIO
+        self.backingID = backingID
     }
 }

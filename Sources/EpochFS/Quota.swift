@@ -147,11 +147,14 @@ extension FileSystem {
         record.zone == .uploadTree && record.parent != nil ? state.quotas[record.district] : nil
     }
 
-    /// Whether a writable handle on a file counting against `quota` bypasses the kernel's page
-    /// cache: when a byte limit is set, so that the write past it is the one refused, and the
-    /// kernel never caches a size the store refused.
-    static func writesDirectly(_ writable: Bool, _ quota: QuotaAccount?) -> Bool {
-        writable && quota?.limitsBytes == true
+    /// Whether a handle bypasses the kernel's page cache (`Handle.directIO`). With passthrough,
+    /// every handle that does not read through a backing file: the kernel refuses a cached open
+    /// of an inode that has passthrough opens. Otherwise, a writable handle on a file counting
+    /// against a byte limit, so that the write past it is the one refused and the kernel never
+    /// caches a size the store refused.
+    func bypassesPageCache(writable: Bool, quota: QuotaAccount?, backingID: Int32 = 0) -> Bool {
+        if usesPassthrough { return backingID == 0 }
+        return writable && quota?.limitsBytes == true
     }
 
     /// Charges a new file or directory to its district, noting a refusal.

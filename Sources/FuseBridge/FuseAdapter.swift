@@ -12,12 +12,15 @@ public final class FuseAdapter: Sendable {
     let logger: Logger
     let attributeTimeout: Double
     let entryTimeout: Double
+    /// Ask the kernel for FUSE passthrough (`epochfs mount --no-passthrough` turns it off).
+    let allowPassthrough: Bool
 
-    public init(fs: FileSystem, logger: Logger, cacheTimeout: Double) {
+    public init(fs: FileSystem, logger: Logger, cacheTimeout: Double, passthrough: Bool = true) {
         self.fs = fs
         self.logger = logger
         self.attributeTimeout = cacheTimeout
         self.entryTimeout = cacheTimeout
+        self.allowPassthrough = passthrough
     }
 
     static func from(_ req: fuse_req_t?) -> FuseAdapter {
@@ -114,7 +117,10 @@ public final class FuseAdapter: Sendable {
             let a = FuseAdapter.from(req)
             a.answer(req) { () throws(Errno) in
                 let flags = info?.pointee.flags ?? O_RDONLY
-                return .opened(try a.fs.open(FuseAdapter.ino(node), flags: flags, caller: FuseAdapter.caller(req)), keepCache: true, cacheDirectory: false)
+                let handle = try a.fs.open(FuseAdapter.ino(node), flags: flags, caller: FuseAdapter.caller(req)) { fd in
+                    Int32(fuse_passthrough_open(req, fd))
+                }
+                return .opened(handle, keepCache: true, cacheDirectory: false)
             }
         }
         ops.read = { req, _, size, offset, info in
@@ -145,7 +151,7 @@ public final class FuseAdapter: Sendable {
         ops.release = { req, _, info in
             let a = FuseAdapter.from(req)
             a.answer(req) { () throws(Errno) in
-                if let info, let handle = FuseAdapter.releaseHandle(info.pointee.fh) { a.fs.release(handle) }
+                if let info, let handle = FuseAdapter.releaseHandle(info.pointee.fh) { a.close(handle, req) }
                 return .ok
             }
         }
@@ -206,6 +212,11 @@ public final class FuseAdapter: Sendable {
         return ops
     }
 
+    /// Closes a file handle, and gives back the backing file of the last passthrough reader.
+    func close(_ handle: Handle, _ req: fuse_req_t?) {
+        fs.release(handle) { backingID in _ = fuse_passthrough_close(req, backingID) }
+    }
+
     /// getxattr/listxattr: a size of 0 asks for the length only.
     static func xattrReply(_ value: [UInt8], _ size: Int) -> Reply {
         if size == 0 { return .xattrSize(value.count) }
@@ -258,19 +269,30 @@ public final class FuseAdapter: Sendable {
 
     /// Capabilities and sizes negotiated at INIT.
     func configure(_ conn: UnsafeMutablePointer<fuse_conn_info>) {
-        let wanted: [Int32] = [FUSE_CAP_WRITEBACK_CACHE, FUSE_CAP_ATOMIC_O_TRUNC, FUSE_CAP_PARALLEL_DIROPS,
+        // HANDLE_KILLPRIV_V2: the filesystem clears setuid/setgid itself (it never keeps them,
+        // nor file capabilities), so the kernel marks the mount SB_NOSEC and stops asking for
+        // `security.capability` before every write(2).
+        let wanted: [Int32] = [FUSE_CAP_ATOMIC_O_TRUNC, FUSE_CAP_PARALLEL_DIROPS,
                                FUSE_CAP_SPLICE_WRITE, FUSE_CAP_SPLICE_MOVE, FUSE_CAP_ASYNC_READ,
-                               FUSE_CAP_READDIRPLUS, FUSE_CAP_READDIRPLUS_AUTO, FUSE_CAP_POSIX_ACL]
-        for cap in wanted where conn.pointee.capable & UInt32(cap) != 0 {
-            conn.pointee.want |= UInt32(cap)
+                               FUSE_CAP_READDIRPLUS, FUSE_CAP_READDIRPLUS_AUTO, FUSE_CAP_POSIX_ACL,
+                               FUSE_CAP_HANDLE_KILLPRIV_V2, FUSE_CAP_DIRECT_IO_ALLOW_MMAP]
+        for cap in wanted { _ = fuse_set_feature_flag(conn, UInt64(cap)) }
+        // Passthrough (Linux 6.9 and later; the daemon must be root): reads go from the kernel
+        // to the blob, writes go direct to the daemon. The kernel offers it only without the
+        // writeback cache, which is the way data moves otherwise.
+        if allowPassthrough && fuse_set_feature_flag(conn, UInt64(FUSE_CAP_PASSTHROUGH)) {
+            fs.enablePassthrough()
+        } else {
+            _ = fuse_set_feature_flag(conn, UInt64(FUSE_CAP_WRITEBACK_CACHE))
         }
         // The kernel's own cache decides when data is stale; our content changes only through it.
-        conn.pointee.want &= ~UInt32(FUSE_CAP_AUTO_INVAL_DATA)
+        fuse_unset_feature_flag(conn, UInt64(FUSE_CAP_AUTO_INVAL_DATA))
         conn.pointee.max_write = 1 << 20
         conn.pointee.max_readahead = 1 << 20
         logger.debug("fuse session initialised", metadata: [
             "fuse.proto": "\(conn.pointee.proto_major).\(conn.pointee.proto_minor)",
-            "fuse.writeback": "\(conn.pointee.want & UInt32(FUSE_CAP_WRITEBACK_CACHE) != 0)",
+            "fuse.writeback": "\(fuse_get_feature_flag(conn, UInt64(FUSE_CAP_WRITEBACK_CACHE)))",
+            "fuse.passthrough": "\(fs.usesPassthrough)",
         ])
     }
 }

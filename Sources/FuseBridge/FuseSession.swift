@@ -27,8 +27,9 @@ public final class FuseSession: KernelNotifier, @unchecked Sendable {
     private var thread: pthread_t?
     private let threads: Int
 
-    public init(fs: FileSystem, mountpoint: String, cacheTimeout: Double = 3600, threads: Int = 8, logger: Logger) throws {
-        self.adapter = FuseAdapter(fs: fs, logger: logger, cacheTimeout: cacheTimeout)
+    public init(fs: FileSystem, mountpoint: String, cacheTimeout: Double = 3600, threads: Int = 8,
+                passthrough: Bool = true, logger: Logger) throws {
+        self.adapter = FuseAdapter(fs: fs, logger: logger, cacheTimeout: cacheTimeout, passthrough: passthrough)
         self.mountpoint = mountpoint
         self.logger = logger
         self.threads = threads

@@ -59,15 +59,17 @@ extension FuseAdapter {
             cfuse_fi_set_direct_io(&info, handle.directIO ? 1 : 0)
             rc = fuse_reply_create(req, &entry, &info)
             // The kernel did not take the handle (interrupted request): close it here.
-            if rc != 0, let handle = Self.releaseHandle(info.fh) { fs.release(handle) }
+            if rc != 0, let handle = Self.releaseHandle(info.fh) { close(handle, req) }
         case .opened(let handle, let keepCache, let cacheDirectory):
             var info = fuse_file_info()
             info.fh = Self.retain(handle)
-            cfuse_fi_set_keep_cache(&info, keepCache ? 1 : 0)
+            // A passthrough open must not keep the pages cached before it (the kernel's rule).
+            cfuse_fi_set_keep_cache(&info, keepCache && handle.backingID == 0 ? 1 : 0)
             cfuse_fi_set_cache_readdir(&info, cacheDirectory ? 1 : 0)
             cfuse_fi_set_direct_io(&info, handle.directIO ? 1 : 0)
+            info.backing_id = handle.backingID
             rc = fuse_reply_open(req, &info)
-            if rc != 0, let handle = Self.releaseHandle(info.fh) { fs.release(handle) }
+            if rc != 0, let handle = Self.releaseHandle(info.fh) { close(handle, req) }
         case .written(let count):
             rc = fuse_reply_write(req, count)
         case .data(let fd, let offset, let count):

@@ -35,6 +35,8 @@ struct MountCommand: ParsableCommand {
     var notifyCommand: String?
     @Option(help: "Write Prometheus metrics to this file every 15 s, for the node exporter's textfile collector (default: the configuration's metrics_file).")
     var metricsFile: String?
+    @Flag(help: "Do not use FUSE passthrough even where the kernel offers it: reads go through the daemon and writes through the writeback cache (see docs/performance.md).")
+    var noPassthrough = false
     @Flag(help: .hidden) var daemonChild = false
 
     func run() throws {
@@ -81,6 +83,7 @@ struct MountCommand: ParsableCommand {
         if let profilesDirectory { arguments += ["--profiles-directory", profilesDirectory] }
         if let notifyCommand { arguments += ["--notify-command", notifyCommand] }
         if let metricsFile { arguments += ["--metrics-file", metricsFile] }
+        if noPassthrough { arguments.append("--no-passthrough") }
         process.arguments = arguments
         process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
         process.standardOutput = FileHandle(fileDescriptor: log, closeOnDealloc: false)
@@ -120,7 +123,7 @@ struct MountCommand: ParsableCommand {
         }
         let fs = try FileSystem(storeRoot: store, staffGID: staffGID, keysGroup: keysGroup, logger: logger, exclusiveDatabase: true)
         let session = try FuseSession(fs: fs, mountpoint: mountpoint, cacheTimeout: cacheTimeout,
-                                      threads: threads, logger: logger)
+                                      threads: threads, passthrough: !noPassthrough, logger: logger)
         let control = try ControlServer(path: paths.controlSocket, fs: fs, logger: logger)
         try control.start()
         let syncer = BlobSyncer(fs: fs, metricsFile: metricsFile ?? Configuration.load().metricsFile)

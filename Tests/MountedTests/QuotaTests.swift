@@ -46,9 +46,9 @@ struct QuotaTests {
         }
     }
 
-    @Test("A file opened before its district got a quota writes through the kernel's cache: the refusal surfaces at fsync, and the file stays unfinished")
+    @Test("Without passthrough, a file opened before its district got a quota writes through the kernel's cache: the refusal surfaces at fsync, and the file stays unfinished")
     func refusalSurfacesAtFsyncUnderWritebackCache() throws {
-        try withMount { fs in
+        try withMount(mountArguments: ["--no-passthrough"]) { fs in
             let epoch = fs.upload(.alpha) + "/1764374400"
             try Files.mkdir(epoch)
             let file = try OpenFile(epoch + "/late.bin", O_WRONLY | O_CREAT)
@@ -77,6 +77,24 @@ struct QuotaTests {
             let again = try OpenFile(epoch + "/again.bin", O_WRONLY | O_CREAT)
             expectRefused("a write past the quota") { try again.write(TestData.random(2 << 20)) }
             _ = try? again.close()
+        }
+    }
+
+    @Test("With passthrough, a file opened before its district got a quota is refused at the write itself")
+    func refusalAtTheWriteWithPassthrough() throws {
+        try withMount { fs in
+            let epoch = fs.upload(.alpha) + "/1764374400"
+            try Files.mkdir(epoch)
+            let file = try OpenFile(epoch + "/late.bin", O_WRONLY | O_CREAT)
+            let set = try fs.epochfs(["district", "set", "alpha", "--quota-bytes", "1M", "--store", fs.store])
+            #expect(set.succeeded, "\(set)")
+            let sent = TestData.random(2 << 20)
+            try file.write(Array(sent.prefix(1 << 20)))
+            expectRefused("the write past the quota") { try file.write(Array(sent.suffix(1 << 20))) }
+            _ = try? file.close()
+            #expect(getxattrErrno(epoch + "/late.bin", "user.sha256") == .ENODATA, "kept as an interrupted upload")
+            #expect(try Files.stat(epoch + "/late.bin").st_size == 1 << 20)
+            #expect(try fs.districtRow("alpha")["UPLOAD_BYTES"] == "\(1 << 20)")
         }
     }
 

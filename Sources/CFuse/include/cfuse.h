@@ -1,8 +1,8 @@
 #ifndef CFUSE_H
 #define CFUSE_H
 
-// libfuse 3.14 API; must be defined before the headers are read.
-#define FUSE_USE_VERSION 314
+// libfuse 3.17 API; must be defined before the headers are read.
+#define FUSE_USE_VERSION 317
 #include <stddef.h>
 #include <fuse3/fuse_lowlevel.h>
 #include <stddef.h>
