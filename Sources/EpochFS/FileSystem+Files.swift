@@ -391,10 +391,10 @@ extension FileSystem {
         }
     }
 
-    /// Drops a handle. When the last writer goes without having published (no clean close),
-    /// the file stays in staging, marked interrupted, to be resumed.
-    /// Closes `handle`. `closeBacking` gives the kernel back a passthrough backing file's id
-    /// once the last handle reading through it has closed.
+    /// Closes `handle`. When the last writer goes without having published (no clean close),
+    /// the file stays in staging, marked interrupted, to be resumed. `closeBacking` gives the
+    /// kernel back a passthrough backing file's id once the last handle reading through it
+    /// has closed.
     public func release(_ handle: Handle, closeBacking: ((Int32) -> Void)? = nil) {
         guard let file = handle.file else { return }
         if handle.writable { prepareDigest(file) }
