@@ -1,5 +1,11 @@
 #include "cfuse.h"
 
+#include <stdint.h>
+#include <sys/ioctl.h>
+
+// From the kernel's uapi <linux/fuse.h> (Linux 6.9); Debian 12's headers predate it.
+#define CFUSE_DEV_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
+
 struct fuse_session *cfuse_session_new(int argc, char **argv,
                                        const struct fuse_lowlevel_ops *ops,
                                        void *userdata) {
@@ -22,6 +28,11 @@ void cfuse_fi_set_keep_cache(struct fuse_file_info *fi, int value) { fi->keep_ca
 void cfuse_fi_set_cache_readdir(struct fuse_file_info *fi, int value) { fi->cache_readdir = value ? 1 : 0; }
 void cfuse_fi_set_nonseekable(struct fuse_file_info *fi, int value) { fi->nonseekable = value ? 1 : 0; }
 int cfuse_fi_flush(const struct fuse_file_info *fi) { return fi->flush; }
+
+int cfuse_backing_close(int device_fd, int backing_id) {
+    uint32_t id = (uint32_t)backing_id;
+    return ioctl(device_fd, CFUSE_DEV_IOC_BACKING_CLOSE, &id);
+}
 
 int cfuse_session_loop_mt(struct fuse_session *se, unsigned int max_idle_threads,
                           int clone_fd) {

@@ -2,6 +2,7 @@ import CFuse
 import EpochFS
 import EpochStore
 import Logging
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,6 +15,8 @@ public final class FuseAdapter: Sendable {
     let entryTimeout: Double
     /// Ask the kernel for FUSE passthrough (`epochfs mount --no-passthrough` turns it off).
     let allowPassthrough: Bool
+    /// The session's `/dev/fuse` descriptor, once mounted (for backing-file ioctls).
+    let deviceFD = Atomic<Int32>(-1)
 
     public init(fs: FileSystem, logger: Logger, cacheTimeout: Double, passthrough: Bool = true) {
         self.fs = fs
@@ -151,7 +154,7 @@ public final class FuseAdapter: Sendable {
         ops.release = { req, _, info in
             let a = FuseAdapter.from(req)
             a.answer(req) { () throws(Errno) in
-                if let info, let handle = FuseAdapter.releaseHandle(info.pointee.fh) { a.close(handle, req) }
+                if let info, let handle = FuseAdapter.releaseHandle(info.pointee.fh) { a.close(handle) }
                 return .ok
             }
         }
@@ -213,8 +216,14 @@ public final class FuseAdapter: Sendable {
     }
 
     /// Closes a file handle, and gives back the backing file of the last passthrough reader.
-    func close(_ handle: Handle, _ req: fuse_req_t?) {
-        fs.release(handle) { backingID in _ = fuse_passthrough_close(req, backingID) }
+    func close(_ handle: Handle) {
+        let device = deviceFD.load(ordering: .relaxed)
+        fs.release(handle) { backingID in
+            if cfuse_backing_close(device, backingID) != 0 {
+                self.logger.error("giving a passthrough backing file back failed",
+                                  metadata: ["backing_id": "\(backingID)", "errno": "\(errno)"])
+            }
+        }
     }
 
     /// getxattr/listxattr: a size of 0 asks for the length only.

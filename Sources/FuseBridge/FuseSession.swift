@@ -49,6 +49,7 @@ public final class FuseSession: KernelNotifier, @unchecked Sendable {
             throw MountError("cannot mount on \(mountpoint): it must be an existing, empty directory and this must run as root")
         }
         self.session = created
+        adapter.deviceFD.store(fuse_session_fd(created), ordering: .relaxed)
         fs.notifier = self
         Self.tuneBackingDevice(mountpoint: mountpoint, logger: logger)
     }

@@ -59,7 +59,7 @@ extension FuseAdapter {
             cfuse_fi_set_direct_io(&info, handle.directIO ? 1 : 0)
             rc = fuse_reply_create(req, &entry, &info)
             // The kernel did not take the handle (interrupted request): close it here.
-            if rc != 0, let handle = Self.releaseHandle(info.fh) { close(handle, req) }
+            if rc != 0, let handle = Self.releaseHandle(info.fh) { close(handle) }
         case .opened(let handle, let keepCache, let cacheDirectory):
             var info = fuse_file_info()
             info.fh = Self.retain(handle)
@@ -69,7 +69,7 @@ extension FuseAdapter {
             cfuse_fi_set_direct_io(&info, handle.directIO ? 1 : 0)
             info.backing_id = handle.backingID
             rc = fuse_reply_open(req, &info)
-            if rc != 0, let handle = Self.releaseHandle(info.fh) { close(handle, req) }
+            if rc != 0, let handle = Self.releaseHandle(info.fh) { close(handle) }
         case .written(let count):
             rc = fuse_reply_write(req, count)
         case .data(let fd, let offset, let count):

@@ -26,6 +26,11 @@ void cfuse_fi_set_cache_readdir(struct fuse_file_info *fi, int value);
 void cfuse_fi_set_nonseekable(struct fuse_file_info *fi, int value);
 int cfuse_fi_flush(const struct fuse_file_info *fi);
 
+/// Gives the kernel back a passthrough backing file (what fuse_passthrough_close does), on
+/// the session's device descriptor: usable where no request is at hand any more (after a
+/// reply that failed, the request is gone).
+int cfuse_backing_close(int device_fd, int backing_id);
+
 /// Run the multi-threaded loop with at most `max_threads` idle workers.
 int cfuse_session_loop_mt(struct fuse_session *se, unsigned int max_idle_threads,
                           int clone_fd);

@@ -1,0 +1,103 @@
+@testable import EpochFS
+import EpochStore
+import Synchronization
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The bookkeeping of passthrough backing files: one per open file, registered by the first
+/// reader, given back by the last, and no writer while readers read through it. (The mounted
+/// suite "Passthrough" checks what the kernel does with them.)
+@Suite struct PassthroughBookkeepingTests {
+    /// Stands in for the kernel's backing-file ioctls.
+    final class Kernel: Sendable {
+        let registered = Mutex<[Int32]>([])
+        let closed = Mutex<[Int32]>([])
+        let nextID = Mutex<Int32>(7)
+
+        func register(_ fd: Int32) -> Int32 {
+            #expect(fcntl(fd, F_GETFD) != -1, "a live descriptor")
+            return nextID.withLock { id in
+                defer { id += 1 }
+                registered.withLock { $0.append(id) }
+                return id
+            }
+        }
+
+        func close(_ id: Int32) { closed.withLock { $0.append(id) } }
+    }
+
+    private func published(_ store: TestStore, _ content: [UInt8]) throws -> InodeNumber {
+        let fs = store.fs
+        let (created, handle) = try fs.create(parent: store.upload, name: "roster.csv", mode: 0o644,
+                                              flags: writeFlags, caller: alphaCaller)
+        try fs.put(handle, content, at: 0)
+        try fs.flush(handle, caller: alphaCaller)
+        fs.release(handle)
+        return created.ino
+    }
+
+    @Test func readersShareOneBackingFileAndTheLastGivesItBack() throws {
+        try withStore { store throws in
+            let fs = store.fs
+            fs.enablePassthrough()
+            let ino = try published(store, pattern(10_000, seed: 1))
+            let kernel = Kernel()
+            let first = try fs.open(ino, flags: O_RDONLY, caller: alphaCaller, registerBacking: kernel.register)
+            let second = try fs.open(ino, flags: O_RDONLY, caller: rootCaller, registerBacking: kernel.register)
+            #expect(first.backingID == 7 && second.backingID == 7, "one backing file for the inode")
+            #expect(!first.directIO && !second.directIO)
+            #expect(kernel.registered.withLock { $0 } == [7])
+
+            #expect(throws: Errno.textBusy) { try fs.open(ino, flags: O_WRONLY | O_TRUNC, caller: alphaCaller) }
+            #expect(throws: Errno.textBusy) { try fs.setattr(ino, AttributeChanges(size: 0), handle: nil, caller: alphaCaller) }
+            #expect(try fs.getattr(ino).size == 10_000, "the refused open truncated nothing")
+
+            fs.release(first, closeBacking: kernel.close)
+            #expect(kernel.closed.withLock { $0 }.isEmpty, "another reader still reads through it")
+            fs.release(second, closeBacking: kernel.close)
+            #expect(kernel.closed.withLock { $0 } == [7])
+
+            // Once they are gone a writer may open, and a reader beside it goes through the daemon.
+            let writer = try fs.open(ino, flags: O_WRONLY, caller: alphaCaller, registerBacking: kernel.register)
+            #expect(writer.backingID == 0 && writer.directIO)
+            let reader = try fs.open(ino, flags: O_RDONLY, caller: alphaCaller, registerBacking: kernel.register)
+            #expect(reader.backingID == 0 && reader.directIO, "no passthrough while a writer has the file open")
+            fs.release(reader, closeBacking: kernel.close)
+            fs.release(writer, closeBacking: kernel.close)
+            #expect(kernel.registered.withLock { $0 } == [7])
+
+            // A new reader registers afresh.
+            let again = try fs.open(ino, flags: O_RDONLY, caller: alphaCaller, registerBacking: kernel.register)
+            #expect(again.backingID == 8)
+            fs.release(again, closeBacking: kernel.close)
+            #expect(kernel.closed.withLock { $0 } == [7, 8])
+        }
+    }
+
+    @Test func aRefusedRegistrationFallsBackToDirectIO() throws {
+        try withStore { store throws in
+            let fs = store.fs
+            fs.enablePassthrough()
+            let ino = try published(store, pattern(100, seed: 2))
+            let reader = try fs.open(ino, flags: O_RDONLY, caller: alphaCaller) { _ in 0 }
+            #expect(reader.backingID == 0 && reader.directIO)
+            let writer = try fs.open(ino, flags: O_WRONLY, caller: alphaCaller)
+            fs.release(writer)
+            fs.release(reader)
+        }
+    }
+
+    @Test func withoutPassthroughNothingIsRegistered() throws {
+        try withStore { store throws in
+            let fs = store.fs
+            let ino = try published(store, pattern(100, seed: 3))
+            let kernel = Kernel()
+            let reader = try fs.open(ino, flags: O_RDONLY, caller: alphaCaller, registerBacking: kernel.register)
+            #expect(reader.backingID == 0 && !reader.directIO, "the page cache serves it")
+            fs.release(reader, closeBacking: kernel.close)
+            #expect(kernel.registered.withLock { $0 }.isEmpty)
+        }
+    }
+}
