@@ -48,9 +48,11 @@ extension FileSystem {
     /// descriptor as a backing file and returns its id (0 when the kernel refused it).
     public func open(_ ino: InodeNumber, flags: Int32, caller: Caller,
                      registerBacking: ((Int32) -> Int32)? = nil) throws(Errno) -> Handle {
-        let writable = flags & O_ACCMODE != O_RDONLY
-        let (file, backingID) = try acquire(ino, writable: writable, caller: caller,
-                                            registerBacking: usesPassthrough ? registerBacking : nil)
+        // O_RDONLY|O_TRUNC truncates too (the kernel checked write permission).
+        let writable = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0
+        let registerBacking = usesPassthrough ? registerBacking : nil
+        if registerBacking != nil || writable { waitForReleasesInFlight(ino, writable: writable) }
+        let (file, backingID) = try acquire(ino, writable: writable, caller: caller, registerBacking: registerBacking)
         if writable && flags & O_TRUNC != 0 {
             do {
                 try file.state.withLock { content throws(Errno) in
@@ -63,6 +65,23 @@ extension FileSystem {
         }
         let directIO = bypassesPageCache(writable: writable, quota: file.state.withLock { $0.quota }, backingID: backingID)
         return Handle(ino: ino, file: file, writable: writable, openerPID: caller.pid, directIO: directIO, backingID: backingID)
+    }
+
+    /// The kernel sends RELEASE after close() has returned, from a queue of its own, so the
+    /// open that follows a close can arrive first. With passthrough that would make a writer
+    /// meet a reader that has already gone (ETXTBSY) and a reader meet a writer that has gone
+    /// (no passthrough for it); so such an open waits a little for the release: a writer up to
+    /// half a second before it is refused, a reader 20 ms before it reads through the daemon.
+    private func waitForReleasesInFlight(_ ino: InodeNumber, writable: Bool) {
+        let deadline = ContinuousClock.now + .milliseconds(writable ? 500 : 20)
+        while ContinuousClock.now < deadline {
+            let file = state.withLock { $0.open[ino] }
+            let conflicting = file?.state.withLock { content in
+                writable ? content.passthroughOpens > 0 : content.opens != content.passthroughOpens
+            } ?? false
+            guard conflicting else { return }
+            usleep(1_000)
+        }
     }
 
     /// Opens `ino` (or joins its open state) for one more handle; with `registerBacking`, a
@@ -101,8 +120,17 @@ extension FileSystem {
                 if writable && content.passthroughOpens > 0 { throw Errno.textBusy }
                 content.opens += 1
                 var backingID: Int32 = 0
-                if !writable, content.writers == 0, let registerBacking {
-                    if content.backingID == 0 { content.backingID = max(0, registerBacking(content.fd)) }
+                // Only beside other passthrough handles: the kernel refuses a passthrough open
+                // of an inode that a direct-I/O handle has mapped, and direct-I/O mmap beside one.
+                if !writable, content.opens - 1 == content.passthroughOpens, let registerBacking {
+                    if content.backingID == 0 {
+                        content.backingID = max(0, registerBacking(content.fd))
+                        if content.backingID != 0 {
+                            metrics.backingFiles.add(1, ordering: .relaxed)
+                        } else {
+                            noteBackingRefused()
+                        }
+                    }
                     if content.backingID != 0 {
                         content.passthroughOpens += 1
                         backingID = content.backingID
@@ -137,6 +165,7 @@ extension FileSystem {
                 content.atime = currentTime()
                 content.attributesDirty = true
             }
+            metrics.readBytes.add(count, ordering: .relaxed)
             return (content.fd, Int(count))
         }
     }
@@ -391,6 +420,14 @@ extension FileSystem {
         }
     }
 
+    /// The kernel refused a backing file: the open reads through the daemon. Logged the first
+    /// time only (a store below another FUSE mount or overlayfs is refused every time).
+    private func noteBackingRefused() {
+        if metrics.backingRefusals.add(1, ordering: .relaxed).oldValue == 0 {
+            logger.warning("the kernel refused a passthrough backing file: reads go through the daemon (see the daemon's stderr for the reason; epochfs_passthrough_refusals_total counts them)")
+        }
+    }
+
     /// Closes `handle`. When the last writer goes without having published (no clean close),
     /// the file stays in staging, marked interrupted, to be resumed. `closeBacking` gives the
     /// kernel back a passthrough backing file's id once the last handle reading through it
@@ -416,6 +453,7 @@ extension FileSystem {
                 if content.passthroughOpens == 0 {
                     unusedBacking = content.backingID
                     content.backingID = 0
+                    metrics.backingFiles.subtract(1, ordering: .relaxed)
                 }
             }
         }

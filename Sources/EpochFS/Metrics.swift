@@ -18,6 +18,11 @@ public final class Metrics: Sendable {
     }
 
     private let counters = Mutex(Counters())
+    /// Bytes the daemon answered READ requests with (reads through a backing file are not seen).
+    let readBytes = Atomic<Int64>(0)
+    /// Passthrough backing files the kernel holds for open files, and how often it refused one.
+    let backingFiles = Atomic<Int>(0)
+    let backingRefusals = Atomic<Int>(0)
 
     public init() {}
 
@@ -80,6 +85,12 @@ public final class Metrics: Sendable {
         metric("sealing_delay_seconds_count", "counter", "Epochs sealed.", [("", "\(c.sealed)")])
         metric("request_errors_total", "counter", "Requests answered with an error, by errno (ENOENT of lookups included).",
                c.errors.sorted { $0.key < $1.key }.map { ("{errno=\"\(Self.errnoName($0.key))\"}", "\($0.value)") })
+        metric("read_bytes_total", "counter", "Bytes of file content the daemon read for the kernel (reads through a passthrough backing file are not counted).",
+               [("", "\(readBytes.load(ordering: .relaxed))")])
+        metric("passthrough_backing_files", "gauge", "Backing files the kernel reads open files through (FUSE passthrough).",
+               [("", "\(backingFiles.load(ordering: .relaxed))")])
+        metric("passthrough_refusals_total", "counter", "Opens whose backing file the kernel refused (they read through the daemon).",
+               [("", "\(backingRefusals.load(ordering: .relaxed))")])
         metric("store_blobs", "gauge", "Blobs in the store (each once).", [("", "\(blobs.count)")])
         metric("store_bytes", "gauge", "Bytes of the blobs in the store (each once).", [("", "\(blobs.bytes)")])
         // Per district only where a quota is set: thousands of districts without one would

@@ -298,9 +298,11 @@ public final class FuseAdapter: Sendable {
         fuse_unset_feature_flag(conn, UInt64(FUSE_CAP_AUTO_INVAL_DATA))
         conn.pointee.max_write = 1 << 20
         conn.pointee.max_readahead = 1 << 20
-        logger.debug("fuse session initialised", metadata: [
+        logger.notice(fs.usesPassthrough ? "kernel data path: reads through passthrough, writes direct"
+                                         : "kernel data path: writeback cache", metadata: [
             "fuse.proto": "\(conn.pointee.proto_major).\(conn.pointee.proto_minor)",
-            "fuse.writeback": "\(fuse_get_feature_flag(conn, UInt64(FUSE_CAP_WRITEBACK_CACHE)))",
+            // (fuse_get_feature_flag answers what the kernel offers, not what was asked for.)
+            "fuse.writeback": "\(conn.pointee.want_ext & UInt64(FUSE_CAP_WRITEBACK_CACHE) != 0)",
             "fuse.passthrough": "\(fs.usesPassthrough)",
         ])
     }

@@ -76,6 +76,41 @@ import Glibc
         }
     }
 
+    @Test func readersBesideADirectReaderStayDirect() throws {
+        try withStore { store throws in
+            let fs = store.fs
+            fs.enablePassthrough()
+            let ino = try published(store, pattern(1000, seed: 4))
+            let kernel = Kernel()
+            let writer = try fs.open(ino, flags: O_WRONLY, caller: alphaCaller, registerBacking: kernel.register)
+            let first = try fs.open(ino, flags: O_RDONLY, caller: alphaCaller, registerBacking: kernel.register)
+            fs.release(writer, closeBacking: kernel.close)
+            let second = try fs.open(ino, flags: O_RDONLY, caller: alphaCaller, registerBacking: kernel.register)
+            #expect(first.backingID == 0 && second.backingID == 0, "no backing file beside a direct-I/O handle")
+            #expect(second.directIO)
+            fs.release(first, closeBacking: kernel.close)
+            fs.release(second, closeBacking: kernel.close)
+            let third = try fs.open(ino, flags: O_RDONLY, caller: alphaCaller, registerBacking: kernel.register)
+            #expect(third.backingID == 7)
+            fs.release(third, closeBacking: kernel.close)
+            #expect(kernel.registered.withLock { $0 } == [7] && kernel.closed.withLock { $0 } == [7])
+        }
+    }
+
+    @Test func readOnlyTruncatingOpenIsAWrite() throws {
+        try withStore { store throws in
+            let fs = store.fs
+            fs.enablePassthrough()
+            let ino = try published(store, pattern(1000, seed: 5))
+            let kernel = Kernel()
+            let handle = try fs.open(ino, flags: O_RDONLY | O_TRUNC, caller: alphaCaller, registerBacking: kernel.register)
+            #expect(handle.backingID == 0)
+            #expect(try fs.getattr(ino).size == 0, "O_RDONLY|O_TRUNC truncates, as on Linux")
+            fs.release(handle, closeBacking: kernel.close)
+            #expect(kernel.registered.withLock { $0 }.isEmpty)
+        }
+    }
+
     @Test func aRefusedRegistrationFallsBackToDirectIO() throws {
         try withStore { store throws in
             let fs = store.fs

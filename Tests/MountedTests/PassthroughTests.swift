@@ -7,9 +7,13 @@ import Testing
 /// list and every other mounted suite run in this mode too (where the kernel offers it).
 @Suite("Passthrough", .serialized, .requiresMount)
 struct PassthroughTests {
-    @Test("A reader reads through the blob; a writer cannot join it (ETXTBSY, nothing changes) and can once it closes")
+    @Test("A reader reads through the blob, not the daemon; a writer cannot join it (ETXTBSY, nothing changes) and can once it closes",
+          .requiresPassthrough)
     func writerWaitsForPassthroughReaders() throws {
-        try withMount { fs in
+        let scratch = try TestDirectory(scratch: true)
+        defer { withExtendedLifetime(scratch) {} }
+        let metricsFile = scratch.path + "/epochfs.prom"
+        try withMount(mountArguments: ["--metrics-file", metricsFile]) { fs in
             let path = fs.upload(.alpha) + "/roster.csv"
             let first = TestData.random(3 << 20 + 123)
             try Files.write(path, first)
@@ -32,10 +36,16 @@ struct PassthroughTests {
             expectBytes(try Files.read(path), replacement, "after the readers closed, the writer replaced the content")
             #expect(try Files.sha256Attribute(path) == TestData.sha256(replacement))
             #expect(!fs.logTail().contains("passthrough backing file back failed"), "the kernel took the backing files back")
+            try fs.unmount()  // the daemon writes its metrics once more as it stops
+            let metrics = try Self.metrics(metricsFile)
+            #expect(metrics["epochfs_read_bytes_total"] == 0, "every read went through the blob: \(metrics)")
+            #expect(metrics["epochfs_passthrough_backing_files"] == 0, "every backing file was given back: \(metrics)")
+            #expect(metrics["epochfs_passthrough_refusals_total"] == 0, "\(metrics)")
         }
     }
 
-    @Test("A reader that opens while a writer writes sees the writer's bytes; a file unlinked while read stays readable, and its blob goes at the close")
+    @Test("A reader that opens while a writer writes sees the writer's bytes; a file unlinked while read stays readable, and its blob goes at the close",
+          .requiresPassthrough)
     func readersBesideWritersAndUnlink() throws {
         try withMount { fs in
             let path = fs.upload(.alpha) + "/growing.bin"
@@ -59,7 +69,7 @@ struct PassthroughTests {
         }
     }
 
-    @Test("A shared writable mapping of a file works (direct I/O allows mmap)")
+    @Test("A shared writable mapping of a file works (direct I/O allows mmap)", .requiresPassthrough)
     func sharedWritableMapping() throws {
         try withMount { fs in
             let path = fs.upload(.alpha) + "/mapped.bin"
@@ -79,9 +89,38 @@ struct PassthroughTests {
         }
     }
 
-    @Test("With --no-passthrough, a writer may join open readers (the writeback cache carries the data)")
+    @Test("A reader opened beside a writer reads through the daemon, and so do readers after it while it stays open; its mmap works",
+          .requiresPassthrough)
+    func directReadersKeepLaterReadersDirect() throws {
+        try withMount { fs in
+            let path = fs.upload(.alpha) + "/mixed.bin"
+            let content = TestData.random(64 << 10)
+            let writer = try OpenFile(path, O_WRONLY | O_CREAT)
+            try writer.write(content)
+            let first = try OpenFile(path, O_RDONLY)
+            try writer.close()
+            // The kernel refuses a passthrough open of an inode that a direct handle has
+            // mapped (EIO): the next reader must not ask for one while `first` is open.
+            let map = mmap(nil, content.count, PROT_READ, MAP_SHARED, first.fd, 0)
+            #expect(map != MAP_FAILED, "mmap of a direct handle: \(Errno.current)")
+            let second = try OpenFile(path, O_RDONLY)
+            expectBytes(try second.readToEnd(), content, "a reader beside the mapped one")
+            if let map, map != MAP_FAILED {
+                #expect(Array(UnsafeRawBufferPointer(start: map, count: content.count)) == content, "the mapping reads the content")
+                munmap(map, content.count)
+            }
+            try second.close()
+            try first.close()
+            expectBytes(try Files.read(path), content, "a reader after both closed")
+        }
+    }
+
+    @Test("With --no-passthrough, a writer may join open readers and reads go through the daemon")
     func withoutPassthroughWritersJoinReaders() throws {
-        try withMount(mountArguments: ["--no-passthrough"]) { fs in
+        let scratch = try TestDirectory(scratch: true)
+        defer { withExtendedLifetime(scratch) {} }
+        let metricsFile = scratch.path + "/epochfs.prom"
+        try withMount(mountArguments: ["--no-passthrough", "--metrics-file", metricsFile]) { fs in
             let path = fs.upload(.alpha) + "/shared.bin"
             try Files.write(path, TestData.random(64 << 10))
             let reader = try OpenFile(path, O_RDONLY)
@@ -89,7 +128,25 @@ struct PassthroughTests {
             try Files.write(path, replacement)
             expectBytes(try reader.readToEnd(), replacement, "the open reader sees the new content")
             try reader.close()
+            // After a remount the kernel has nothing of the file cached: the daemon reads it.
+            try fs.unmount()
+            try fs.mount(["--no-passthrough", "--metrics-file", metricsFile])
+            expectBytes(try Files.read(path), replacement, "read again after a remount")
+            try fs.unmount()
+            let metrics = try Self.metrics(metricsFile)
+            #expect((metrics["epochfs_read_bytes_total"] ?? 0) >= Int64(replacement.count), "\(metrics)")
+            #expect(metrics["epochfs_passthrough_backing_files"] == 0, "\(metrics)")
         }
+    }
+
+    /// The metrics file's samples without labels, by name.
+    static func metrics(_ path: String) throws -> [String: Int64] {
+        var samples: [String: Int64] = [:]
+        for line in String(decoding: try Files.read(path), as: UTF8.self).split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, let value = Int64(parts[1]) { samples[String(parts[0])] = value }
+        }
+        return samples
     }
 
     private func expectErrno(_ expected: Errno, _ what: String, sourceLocation: SourceLocation = #_sourceLocation,

@@ -80,7 +80,7 @@ struct QuotaTests {
         }
     }
 
-    @Test("With passthrough, a file opened before its district got a quota is refused at the write itself")
+    @Test("With passthrough, a file opened before its district got a quota is refused at the write itself", .requiresPassthrough)
     func refusalAtTheWriteWithPassthrough() throws {
         try withMount { fs in
             let epoch = fs.upload(.alpha) + "/1764374400"

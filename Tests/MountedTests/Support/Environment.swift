@@ -28,6 +28,26 @@ extension Trait where Self == ConditionTrait {
     }
 }
 
+enum KernelFeatures {
+    /// FUSE passthrough: Linux 6.9 and later (the mount falls back to the writeback cache
+    /// before that, and tests of passthrough's behaviour do not apply).
+    static var passthrough: Bool {
+        var name = utsname()
+        uname(&name)
+        let release = withUnsafeBytes(of: &name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let numbers = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
+        guard numbers.count == 2 else { return false }
+        return (numbers[0], numbers[1]) >= (6, 9)
+    }
+}
+
+extension Trait where Self == ConditionTrait {
+    /// Enabled where the kernel offers FUSE passthrough.
+    static var requiresPassthrough: Self {
+        .enabled(if: KernelFeatures.passthrough, "needs Linux 6.9 or later (FUSE passthrough)")
+    }
+}
+
 /// A district the tests add, with ids that need no unix user.
 struct District: Sendable, CustomStringConvertible {
     let name: String
