@@ -28,22 +28,23 @@ import Glibc
         func close(_ id: Int32) { closed.withLock { $0.append(id) } }
     }
 
-    private func published(_ store: TestStore, _ content: [UInt8]) throws -> InodeNumber {
-        let fs = store.fs
-        let (created, handle) = try fs.create(parent: store.upload, name: "roster.csv", mode: 0o644,
-                                              flags: writeFlags, caller: alphaCaller)
-        try fs.put(handle, content, at: 0)
-        try fs.flush(handle, caller: alphaCaller)
-        fs.release(handle)
-        return created.ino
+    /// A store serving with passthrough, one published file in alpha's `upload/`, and a kernel.
+    private func withPublishedFile(_ content: [UInt8], passthrough: Bool = true,
+                                   _ body: (FileSystem, InodeNumber, Kernel) throws -> Void) throws {
+        try withStore { store throws in
+            let fs = store.fs
+            if passthrough { fs.enablePassthrough() }
+            let (created, handle) = try fs.create(parent: store.upload, name: "roster.csv", mode: 0o644,
+                                                  flags: writeFlags, caller: alphaCaller)
+            try fs.put(handle, content, at: 0)
+            try fs.flush(handle, caller: alphaCaller)
+            fs.release(handle)
+            try body(fs, created.ino, Kernel())
+        }
     }
 
     @Test func readersShareOneBackingFileAndTheLastGivesItBack() throws {
-        try withStore { store throws in
-            let fs = store.fs
-            fs.enablePassthrough()
-            let ino = try published(store, pattern(10_000, seed: 1))
-            let kernel = Kernel()
+        try withPublishedFile(pattern(10_000, seed: 1)) { fs, ino, kernel throws in
             let first = try fs.open(ino, flags: O_RDONLY, caller: alphaCaller, registerBacking: kernel.register)
             let second = try fs.open(ino, flags: O_RDONLY, caller: rootCaller, registerBacking: kernel.register)
             #expect(first.backingID == 7 && second.backingID == 7, "one backing file for the inode")
@@ -77,11 +78,7 @@ import Glibc
     }
 
     @Test func readersBesideADirectReaderStayDirect() throws {
-        try withStore { store throws in
-            let fs = store.fs
-            fs.enablePassthrough()
-            let ino = try published(store, pattern(1000, seed: 4))
-            let kernel = Kernel()
+        try withPublishedFile(pattern(1000, seed: 4)) { fs, ino, kernel throws in
             let writer = try fs.open(ino, flags: O_WRONLY, caller: alphaCaller, registerBacking: kernel.register)
             let first = try fs.open(ino, flags: O_RDONLY, caller: alphaCaller, registerBacking: kernel.register)
             fs.release(writer, closeBacking: kernel.close)
@@ -98,11 +95,7 @@ import Glibc
     }
 
     @Test func readOnlyTruncatingOpenIsAWrite() throws {
-        try withStore { store throws in
-            let fs = store.fs
-            fs.enablePassthrough()
-            let ino = try published(store, pattern(1000, seed: 5))
-            let kernel = Kernel()
+        try withPublishedFile(pattern(1000, seed: 5)) { fs, ino, kernel throws in
             let handle = try fs.open(ino, flags: O_RDONLY | O_TRUNC, caller: alphaCaller, registerBacking: kernel.register)
             #expect(handle.backingID == 0)
             #expect(try fs.getattr(ino).size == 0, "O_RDONLY|O_TRUNC truncates, as on Linux")
@@ -112,10 +105,7 @@ import Glibc
     }
 
     @Test func aRefusedRegistrationFallsBackToDirectIO() throws {
-        try withStore { store throws in
-            let fs = store.fs
-            fs.enablePassthrough()
-            let ino = try published(store, pattern(100, seed: 2))
+        try withPublishedFile(pattern(100, seed: 2)) { fs, ino, kernel throws in
             let reader = try fs.open(ino, flags: O_RDONLY, caller: alphaCaller) { _ in 0 }
             #expect(reader.backingID == 0 && reader.directIO)
             let writer = try fs.open(ino, flags: O_WRONLY, caller: alphaCaller)
@@ -125,10 +115,7 @@ import Glibc
     }
 
     @Test func withoutPassthroughNothingIsRegistered() throws {
-        try withStore { store throws in
-            let fs = store.fs
-            let ino = try published(store, pattern(100, seed: 3))
-            let kernel = Kernel()
+        try withPublishedFile(pattern(100, seed: 3), passthrough: false) { fs, ino, kernel throws in
             let reader = try fs.open(ino, flags: O_RDONLY, caller: alphaCaller, registerBacking: kernel.register)
             #expect(reader.backingID == 0 && !reader.directIO, "the page cache serves it")
             fs.release(reader, closeBacking: kernel.close)

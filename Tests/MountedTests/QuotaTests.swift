@@ -49,11 +49,7 @@ struct QuotaTests {
     @Test("Without passthrough, a file opened before its district got a quota writes through the kernel's cache: the refusal surfaces at fsync, and the file stays unfinished")
     func refusalSurfacesAtFsyncUnderWritebackCache() throws {
         try withMount(mountArguments: ["--no-passthrough"]) { fs in
-            let epoch = fs.upload(.alpha) + "/1764374400"
-            try Files.mkdir(epoch)
-            let file = try OpenFile(epoch + "/late.bin", O_WRONLY | O_CREAT)
-            let set = try fs.epochfs(["district", "set", "alpha", "--quota-bytes", "1M", "--store", fs.store])
-            #expect(set.succeeded, "\(set)")
+            let (epoch, file) = try openThenSetQuota(fs)
             // The writes land in the page cache and succeed; writing them back is refused.
             let sent = TestData.random(2 << 20)
             try file.write(sent)
@@ -83,11 +79,7 @@ struct QuotaTests {
     @Test("With passthrough, a file opened before its district got a quota is refused at the write itself", .requiresPassthrough)
     func refusalAtTheWriteWithPassthrough() throws {
         try withMount { fs in
-            let epoch = fs.upload(.alpha) + "/1764374400"
-            try Files.mkdir(epoch)
-            let file = try OpenFile(epoch + "/late.bin", O_WRONLY | O_CREAT)
-            let set = try fs.epochfs(["district", "set", "alpha", "--quota-bytes", "1M", "--store", fs.store])
-            #expect(set.succeeded, "\(set)")
+            let (epoch, file) = try openThenSetQuota(fs)
             let sent = TestData.random(2 << 20)
             try file.write(Array(sent.prefix(1 << 20)))
             expectRefused("the write past the quota") { try file.write(Array(sent.suffix(1 << 20))) }
@@ -96,6 +88,16 @@ struct QuotaTests {
             #expect(try Files.stat(epoch + "/late.bin").st_size == 1 << 20)
             #expect(try fs.districtRow("alpha")["UPLOAD_BYTES"] == "\(1 << 20)")
         }
+    }
+
+    /// Opens `late.bin` in a new epoch for writing, then gives alpha a 1 MiB byte quota.
+    private func openThenSetQuota(_ fs: MountFixture) throws -> (epoch: String, file: OpenFile) {
+        let epoch = fs.upload(.alpha) + "/1764374400"
+        try Files.mkdir(epoch)
+        let file = try OpenFile(epoch + "/late.bin", O_WRONLY | O_CREAT)
+        let set = try fs.epochfs(["district", "set", "alpha", "--quota-bytes", "1M", "--store", fs.store])
+        #expect(set.succeeded, "\(set)")
+        return (epoch, file)
     }
 
     private func expectRefused(_ what: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
