@@ -13,15 +13,15 @@ if [[ -e $prefix/lib/libfuse3.so.4 && -e $prefix/include/fuse3/fuse_lowlevel.h ]
     exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get install -y -qq --no-install-recommends gcc libc6-dev meson ninja-build pkg-config >/dev/null
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends gcc libc6-dev meson ninja-build pkg-config >/dev/null
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-chmod 0755 "$work"  # apt downloads as _apt
 mkdir -p "$work/lists/partial"
 echo "deb-src http://deb.debian.org/debian trixie main" >"$work/trixie.list"
+# (APT::Sandbox::User=root: the download lands in this root-only directory.)
 apt_trixie=(-o "Dir::Etc::SourceList=$work/trixie.list" -o "Dir::Etc::SourceParts=/dev/null"
-            -o "Dir::State::Lists=$work/lists" -qq)
+            -o "Dir::State::Lists=$work/lists" -o "APT::Sandbox::User=root" -o "DPkg::Lock::Timeout=600" -qq)
 apt-get "${apt_trixie[@]}" update
 (cd "$work" && apt-get "${apt_trixie[@]}" source --download-only fuse3 >/dev/null)
 tarball=$(ls "$work"/fuse3_3.17.*.orig.tar.gz 2>/dev/null | head -n1 || true)

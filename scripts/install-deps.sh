@@ -7,8 +7,9 @@ if ! command -v swift >/dev/null; then
     exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends \
+# Waits for another apt or dpkg (unattended-upgrades on a fresh machine) instead of failing.
+apt-get -o DPkg::Lock::Timeout=600 update -qq
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
     fuse3 libsqlite3-dev sqlite3 attr rsync util-linux coreutils findutils diffutils procps \
     passwd openssh-server openssh-client lftp python3-paramiko zlib1g-dev zip unzip \
     >/dev/null
