@@ -69,7 +69,7 @@ struct PassthroughTests {
         }
     }
 
-    @Test("A shared writable mapping of a file works (direct I/O allows mmap)", .requiresPassthrough)
+    @Test("A shared writable mapping of a file works (with passthrough its handle is direct I/O, which allows mmap)")
     func sharedWritableMapping() throws {
         try withMount { fs in
             let path = fs.upload(.alpha) + "/mapped.bin"

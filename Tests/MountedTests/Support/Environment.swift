@@ -30,8 +30,10 @@ extension Trait where Self == ConditionTrait {
 
 enum KernelFeatures {
     /// FUSE passthrough: Linux 6.9 and later (the mount falls back to the writeback cache
-    /// before that, and tests of passthrough's behaviour do not apply).
+    /// before that, and tests of passthrough's behaviour do not apply), unless this run
+    /// mounts with `--no-passthrough`.
     static var passthrough: Bool {
+        if MountFixture.runArguments.contains("--no-passthrough") { return false }
         var name = utsname()
         uname(&name)
         let release = withUnsafeBytes(of: &name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
@@ -44,7 +46,7 @@ enum KernelFeatures {
 extension Trait where Self == ConditionTrait {
     /// Enabled where the kernel offers FUSE passthrough.
     static var requiresPassthrough: Self {
-        .enabled(if: KernelFeatures.passthrough, "needs Linux 6.9 or later (FUSE passthrough)")
+        .enabled(if: KernelFeatures.passthrough, "needs FUSE passthrough: Linux 6.9 or later, and a run without --no-passthrough")
     }
 }
 

@@ -56,10 +56,16 @@ final class MountFixture {
 
     // MARK: Mounting
 
+    /// `epochfs mount` arguments for every mount of this run, from `EPOCHFS_TEST_MOUNT_ARGS`:
+    /// scripts/test.sh runs the mounted suites a second time with `--no-passthrough`.
+    static let runArguments: [String] = ProcessInfo.processInfo.environment["EPOCHFS_TEST_MOUNT_ARGS"]?
+        .split(separator: " ").map(String.init) ?? []
+
     /// Runs `epochfs mount`, which must return only once the mount is live, and finds its daemon.
     /// A watchdog kills that daemon if the mount is still up after `deadline` seconds, so that a
     /// hung daemon fails the test instead of hanging the run.
     func mount(_ arguments: [String] = [], deadline: Double = 120) throws {
+        let arguments = arguments + Self.runArguments.filter { !arguments.contains($0) }
         let result = try Command.run(
             [binary, "mount", mountpoint, "--store", store, "--staff-group", staffGroup] + arguments,
             timeout: 30, log: logPath)
@@ -86,6 +92,7 @@ final class MountFixture {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["mount", mountpoint, "--store", store, "--staff-group", staffGroup, "--foreground"]
+            + Self.runArguments
         process.environment = Command.environment.merging(environment) { $1 }
         process.currentDirectoryURL = URL(fileURLWithPath: "/")
         process.standardInput = FileHandle.nullDevice
