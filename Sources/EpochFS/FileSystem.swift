@@ -604,7 +604,13 @@ public final class FileSystem: Sendable {
 
     public static let hashAttribute = "user.sha256"
 
+    /// Only `user.sha256` exists. The `security.` namespace (SELinux labels, file capabilities)
+    /// is not supported at all, and says so (EOPNOTSUPP rather than ENODATA): `ls -l` asks for
+    /// every entry's `security.selinux`, one round trip each that no FUSE filesystem serving
+    /// any attribute can have the kernel cache, but coreutils stops asking on a device once it
+    /// answers "not supported".
     public func getxattr(_ ino: InodeNumber, name: String) throws(Errno) -> [UInt8] {
+        if name.hasPrefix("security.") { throw .notSupported }
         guard name == Self.hashAttribute else { throw .noData }
         return try locked { state in
             guard let record = try state.metadata.inode(ino) else { throw Errno.noEntry }

@@ -45,6 +45,7 @@ import Glibc
             let ino = try store.fs.makeFile(in: store.upload, "a", bytes("abc"))
             #expect(try store.fs.hashAttribute(ino) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
             #expect(throws: Errno.noData) { try store.fs.getxattr(ino, name: "user.other") }
+            #expect(throws: Errno.notSupported) { try store.fs.getxattr(ino, name: "security.selinux") }
             #expect(throws: Errno.noData) { try store.fs.getxattr(store.upload, name: FileSystem.hashAttribute) }
             #expect(try store.fs.listxattr(store.upload).isEmpty)
             #expect(throws: Errno.noEntry) { try store.fs.getxattr(InodeNumber(rawValue: 99_999), name: FileSystem.hashAttribute) }

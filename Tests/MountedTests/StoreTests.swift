@@ -51,6 +51,10 @@ struct StoreTests {
             _ = LinuxCalls.setxattr(path, "user.sha256", Array(String(repeating: "0", count: 64).utf8))
             #expect(sha256Attribute(of: path) == hash, "user.sha256 after an attempt to set it")
             #expect(getxattrErrno(path, "user.other") == .ENODATA, "an attribute that is not there")
+            // Not supported at all (so `ls -l` stops asking each entry for its SELinux label).
+            #expect(getxattrErrno(path, "security.selinux") == .EOPNOTSUPP)
+            let listing = try Command.run(["/bin/ls", "-l", fs.upload(.alpha)])
+            #expect(listing.succeeded && listing.stdout.contains(" file\n") && !listing.stdout.contains("?"), "\(listing)")
         }
     }
 
