@@ -51,7 +51,7 @@ extension FileSystem {
         // O_RDONLY|O_TRUNC truncates too (the kernel checked write permission).
         let writable = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0
         let registerBacking = usesPassthrough ? registerBacking : nil
-        if registerBacking != nil || writable { waitForReleasesInFlight(ino, writable: writable) }
+        if registerBacking != nil || (writable && usesPassthrough) { waitForReleasesInFlight(ino, writable: writable) }
         let (file, backingID) = try acquire(ino, writable: writable, caller: caller, registerBacking: registerBacking)
         if writable && flags & O_TRUNC != 0 {
             do {
@@ -76,10 +76,7 @@ extension FileSystem {
         let deadline = ContinuousClock.now + .milliseconds(writable ? 500 : 20)
         while ContinuousClock.now < deadline {
             let file = state.withLock { $0.open[ino] }
-            let conflicting = file?.state.withLock { content in
-                writable ? content.passthroughOpens > 0 : content.opens != content.passthroughOpens
-            } ?? false
-            guard conflicting else { return }
+            guard file?.state.withLock({ $0.passthroughConflicts(writable: writable) }) == true else { return }
             usleep(1_000)
         }
     }
@@ -117,12 +114,11 @@ extension FileSystem {
                 state.open[ino] = file
             }
             let backingID = try file.state.withLock { content throws(Errno) -> Int32 in
-                if writable && content.passthroughOpens > 0 { throw Errno.textBusy }
+                let conflicting = content.passthroughConflicts(writable: writable)
+                if writable && conflicting { throw Errno.textBusy }
                 content.opens += 1
                 var backingID: Int32 = 0
-                // Only beside other passthrough handles: the kernel refuses a passthrough open
-                // of an inode that a direct-I/O handle has mapped, and direct-I/O mmap beside one.
-                if !writable, content.opens - 1 == content.passthroughOpens, let registerBacking {
+                if !writable, !conflicting, let registerBacking {
                     if content.backingID == 0 {
                         content.backingID = max(0, registerBacking(content.fd))
                         if content.backingID != 0 {

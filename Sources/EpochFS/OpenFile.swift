@@ -61,6 +61,14 @@ final class OpenFile: Sendable {
         var backingID: Int32 = 0
         var passthroughOpens = 0
 
+        /// What keeps an open of this file from reading through a backing file (a reader), or
+        /// from joining at all (a writer): any handle that is not a passthrough one stops a
+        /// reader, since the kernel refuses a passthrough open of an inode a direct-I/O handle
+        /// has mapped; any passthrough handle stops a writer (ETXTBSY).
+        func passthroughConflicts(writable: Bool) -> Bool {
+            writable ? passthroughOpens > 0 : opens != passthroughOpens
+        }
+
         var interrupted: Bool { closedByExit || writeFailed || writeSerial > cleanFlushSerial }
 
         /// The file stops counting against its district's quota (it lost its name, or its
