@@ -16,6 +16,7 @@
 #                  sides: the download then reads from disk, not from what the upload left cached
 #   --quota-bytes SIZE   give the district a byte quota (its writes then bypass the kernel's
 #                  writeback cache: see docs/operations.md, "Quotas")
+#   --mount-arg ARG      extra argument for `epochfs mount` (repeatable), e.g. --no-passthrough
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -28,6 +29,7 @@ CIPHER=aes128-gcm@openssh.com
 USER_NAME=sftpbench
 QUOTA=
 COLD=0
+MOUNT_ARGS=()
 
 die() { echo "sftp-bench: $*" >&2; exit 1; }
 while [[ $# -gt 0 ]]; do
@@ -38,6 +40,7 @@ while [[ $# -gt 0 ]]; do
         --base) BASE=$2; shift 2 ;;
         --cipher) CIPHER=$2; shift 2 ;;
         --quota-bytes) QUOTA=$2; shift 2 ;;
+        --mount-arg) MOUNT_ARGS+=("$2"); shift 2 ;;
         --cold-download) COLD=1; shift ;;
         -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
@@ -78,7 +81,7 @@ for group in epochfs-districts epochfs-keys; do getent group "$group" >/dev/null
 getent passwd epochfs-keys >/dev/null || useradd --system --gid epochfs-keys --no-create-home \
     --home-dir /nonexistent --shell /usr/sbin/nologin epochfs-keys
 
-EPOCHFS_CONFIG=/nonexistent "$BASE/bin/epochfs" mount "$mnt" --store "$store" >/dev/null
+EPOCHFS_CONFIG=/nonexistent "$BASE/bin/epochfs" mount "$mnt" --store "$store" "${MOUNT_ARGS[@]}" >/dev/null
 daemon=$(pgrep -f "epochfs mount $mnt " | head -1)
 getent passwd "$USER_NAME" >/dev/null && userdel "$USER_NAME"
 EPOCHFS_CONFIG=/nonexistent "$BASE/bin/epochfs" district add "$USER_NAME" --create-user --store "$store" >/dev/null

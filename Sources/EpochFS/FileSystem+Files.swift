@@ -137,6 +137,7 @@ extension FileSystem {
                         // A new writing session: whatever interrupted the last one is forgotten.
                         content.closedByExit = false
                         content.writeFailed = false
+                        content.lateWriteError = nil
                         content.cleanFlushSerial = content.writeSerial
                     }
                     content.writerSession = true
@@ -176,10 +177,23 @@ extension FileSystem {
     /// write is refused). Either way the writing session counts as interrupted.
     /// `durable`: the write asks for O_DSYNC semantics (the open's flags or `RWF_DSYNC`); the
     /// kernel leaves that to the filesystem for direct-I/O handles.
-    public func write(_ handle: Handle, offset: Int64, bytes: UnsafeRawBufferPointer, durable: Bool = false) throws(Errno) -> Int {
+    ///
+    /// `acknowledge`, when given, is called with the count as soon as the write is accepted
+    /// (quota charged, size and times moved), before the bytes are copied into the staging
+    /// file and hashed, so that the writer's next request overlaps that work; the file stays
+    /// locked until it is done. Once it has been called the write does not throw: a failure
+    /// after it interrupts the session, and every later write, fsync and flush of the session
+    /// fails with it.
+    /// Durable writes are never acknowledged early.
+    public func write(_ handle: Handle, offset: Int64, bytes: UnsafeRawBufferPointer, durable: Bool = false,
+                      acknowledge: ((Int) -> Void)? = nil) throws(Errno) -> Int {
         guard let file = handle.file else { throw .isDirectory }
         guard handle.writable else { throw .badHandle }
+        // A write that must be durable keeps its errors to itself; any other is acknowledged
+        // once it is accepted, before the bytes are copied and hashed.
+        let acknowledge = durable && handle.directIO ? nil : acknowledge
         let count = try file.state.withLock { content throws(Errno) in
+            try reportLateWriteError(content)
             var bytes = bytes
             var growth = max(0, offset + Int64(bytes.count) - content.size)
             if growth > 0, let account = content.quota {
@@ -203,18 +217,7 @@ extension FileSystem {
                 failed(&content, through: handle)
                 throw error
             }
-            do {
-                try Sys.pwriteAll(content.fd, bytes, offset)
-            } catch {
-                // Part of the buffer may have landed: cut anything past the size (it is not
-                // content) and hash the file again at publish.
-                try? Sys.ftruncate(content.fd, content.size)
-                content.hash.invalidate()
-                content.quota?.credit(bytes: growth)
-                failed(&content, through: handle)
-                throw Errno(error)
-            }
-            content.hash.wrote(bytes, at: offset, fd: content.fd)
+            let previousSize = content.size
             content.size = max(content.size, offset + Int64(bytes.count))
             let now = currentTime()
             content.mtime = now
@@ -222,6 +225,26 @@ extension FileSystem {
             content.changed = true
             content.writerSession = true
             content.writeSerial &+= 1
+            // The file stays locked until the bytes are in: whatever reads, stats, syncs or
+            // closes it next sees them.
+            acknowledge?(bytes.count)
+            do {
+                try Sys.pwriteAll(content.fd, bytes, offset)
+            } catch {
+                // Part of the buffer may have landed: cut anything past the old size (it is
+                // not content) and hash the file again at publish.
+                try? Sys.ftruncate(content.fd, previousSize)
+                content.size = previousSize
+                content.hash.invalidate()
+                content.quota?.credit(bytes: growth)
+                failed(&content, through: handle)
+                guard acknowledge != nil else { throw Errno(error) }
+                content.lateWriteError = Errno(error)
+                logger.error("a write failed after it was acknowledged; the upload fails at its next write or close",
+                             metadata: ["inode": "\(file.ino)", "offset": "\(offset)", "error": "\(error)"])
+                return bytes.count
+            }
+            content.hash.wrote(bytes, at: offset, fd: content.fd)
             return bytes.count
         }
         if durable && handle.directIO {
@@ -239,6 +262,11 @@ extension FileSystem {
             }
         }
         return count
+    }
+
+    /// An acknowledged write that failed after its reply fails the rest of its writing session.
+    private func reportLateWriteError(_ content: OpenFile.Content) throws(Errno) {
+        if let error = content.lateWriteError { throw error }
     }
 
     /// A write through `handle` failed or was cut short: the session is interrupted, and a
@@ -262,6 +290,8 @@ extension FileSystem {
         // By path: open the file for the truncate and close it again. A published file that
         // changes is published again; a file still in staging (being written, or interrupted)
         // stays there with its new size: a truncate does not make an upload complete.
+        // Like a writer's open, it waits for passthrough readers whose release is on its way.
+        if usesPassthrough { waitForReleasesInFlight(ino, writable: true) }
         let (file, _) = try acquire(ino, writable: true, caller: caller, startsSession: false)
         let internalHandle = Handle(ino: ino, file: file, writable: true)
         do {
@@ -361,14 +391,23 @@ extension FileSystem {
     public func flush(_ handle: Handle, caller: Caller) throws(Errno) {
         guard let file = handle.file, handle.writable else { return }
         let exiting = Self.processIsExiting(caller.pid)
-        let (lastWriter, cleanWithChanges) = file.state.withLock { content in
+        let (lastWriter, cleanWithChanges, lateError) = file.state.withLock { content in
             // The last close decides: a forked child exiting with an inherited descriptor
             // does not make the parent's later clean close an interruption.
             content.closedByExit = exiting
             if !exiting { content.cleanFlushSerial = content.writeSerial }
             return (content.writers == 1 && !exiting && caller.pid == handle.openerPID,
-                    !exiting && content.isStaging && content.changed)
+                    !exiting && content.isStaging && content.changed, content.lateWriteError)
         }
+        // A write failed after its reply: the session is interrupted, and the close says so.
+        if let lateError {
+            try? finishFlush(file, lastWriter: lastWriter, cleanWithChanges: cleanWithChanges)
+            throw lateError
+        }
+        try finishFlush(file, lastWriter: lastWriter, cleanWithChanges: cleanWithChanges)
+    }
+
+    private func finishFlush(_ file: OpenFile, lastWriter: Bool, cleanWithChanges: Bool) throws(Errno) {
         guard lastWriter || cleanWithChanges else { return }
         if lastWriter { prepareDigest(file) }
         try locked { state in
@@ -599,6 +638,7 @@ extension FileSystem {
     public func fsync(_ handle: Handle, dataOnly: Bool) throws(Errno) {
         guard let file = handle.file else { return }
         let (needsMetadata, published) = try file.state.withLock { content throws(Errno) -> (Bool, Bool) in
+            try reportLateWriteError(content)
             try mapErrors { try Sys.fdatasync(content.fd) }
             return (content.isStaging && !content.durable, !content.isStaging)
         }

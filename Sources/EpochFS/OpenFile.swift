@@ -55,6 +55,11 @@ final class OpenFile: Sendable {
         /// A write the kernel had taken into its page cache failed: the kernel holds bytes and
         /// a size the store does not.
         var kernelCacheStale = false
+        /// A write acknowledged to the kernel before its bytes reached the staging file then
+        /// failed. Every later write, fsync and flush of the writing session fails with it: a
+        /// writer retrying what the kernel reported as a short write must not go on past
+        /// bytes that were lost.
+        var lateWriteError: Errno?
         /// The kernel's id for `fd` as the backing file of passthrough reads (0: none), and
         /// how many handles read through it. The kernel ties one backing file to an inode for
         /// as long as any passthrough handle is open, so no writer may join meanwhile.

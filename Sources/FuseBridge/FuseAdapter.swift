@@ -141,7 +141,15 @@ public final class FuseAdapter: Sendable {
                 let bytes = UnsafeRawBufferPointer(start: buffer, count: size)
                 // The write's own flags: the open's, with O_DSYNC added for RWF_DSYNC writes.
                 let durable = (info?.pointee.flags ?? 0) & O_DSYNC != 0
-                return .written(try a.fs.write(handle, offset: Int64(offset), bytes: bytes, durable: durable))
+                // The reply may go before the bytes are copied and hashed, so that the writer's
+                // next request overlaps that work; a failure after it fails the rest of the
+                // writing session (FileSystem.write).
+                var acknowledged = false
+                let count = try a.fs.write(handle, offset: Int64(offset), bytes: bytes, durable: durable, acknowledge: { count in
+                    a.send(req, .written(count))
+                    acknowledged = true
+                })
+                return acknowledged ? .sent : .written(count)
             }
         }
         ops.flush = { req, _, info in

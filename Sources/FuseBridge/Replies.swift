@@ -6,10 +6,13 @@ import Glibc
 #endif
 
 /// One kernel request, answered exactly once by `answer`: every reply the adapter sends goes
-/// through here, and a handler can only produce a reply value, not forget to send one.
+/// through here, and a handler can only produce a reply value, not forget to send one. (A
+/// write acknowledged early sends its reply through `send` itself and returns `.sent`.)
 enum Reply {
     case error(Errno)
     case none
+    /// The handler already sent its reply through `send` (a write acknowledged early).
+    case sent
     case entry(Attributes)
     case attributes(Attributes)
     case created(Attributes, Handle, keepCache: Bool)
@@ -35,7 +38,7 @@ extension FuseAdapter {
         send(req, reply)
     }
 
-    private func send(_ req: fuse_req_t?, _ reply: Reply) {
+    func send(_ req: fuse_req_t?, _ reply: Reply) {
         let rc: Int32
         switch reply {
         case .error(let errno):
@@ -45,6 +48,8 @@ extension FuseAdapter {
         case .none:
             fuse_reply_none(req)
             rc = 0
+        case .sent:
+            return
         case .entry(let attributes):
             var entry = entryParam(attributes)
             rc = fuse_reply_entry(req, &entry)

@@ -72,4 +72,50 @@ struct FullDiskTests {
         let check = try fs.epochfs(["fsck", "--store", fs.store])
         #expect(check.succeeded, "\(check)")
     }
+
+    /// Writes are acknowledged before the daemon copies their bytes into the staging file, so
+    /// the write the disk cannot take may already have returned: the failure must still reach
+    /// the writer, at its next write or at close, and the file must not be published.
+    @Test("A write the disk cannot take fails the write or the close with ENOSPC, without fsync, and is never published")
+    func lateWriteFailureReachesTheClose() throws {
+        let fs = try MountFixture()
+        defer { fs.tearDown() }
+        try Files.mkdir(fs.store)
+        let tmpfs = try Command.run(["/bin/mount", "-t", "tmpfs", "-o", "size=16m,mode=0700", "tmpfs", fs.store])
+        try #require(tmpfs.succeeded, "\(tmpfs)")
+        defer {
+            _ = try? Command.run(["fusermount3", "-u", fs.mountpoint], timeout: 20)
+            _ = try? Command.run(["/bin/umount", "-l", fs.store], timeout: 20)
+        }
+        try fs.mount()
+        try fs.add(.alpha)
+        let epoch = fs.upload(.alpha) + "/1764374400"
+        try Files.mkdir(epoch)
+
+        // One write call more than the disk has room for, in 256 KiB writes, then close.
+        let path = epoch + "/too-big.bin"
+        let file = try OpenFile(path, O_WRONLY | O_CREAT)
+        var room = statvfs()
+        try sys("statvfs") { statvfs(fs.store, &room) }
+        let chunk = 256 << 10
+        let chunks = Int(room.f_bavail) * Int(room.f_frsize) / chunk + 1
+        var failures: [String] = []
+        for _ in 0..<chunks {
+            do { try file.write(TestData.random(chunk)) } catch let error as SystemCallError {
+                failures.append("write: \(error.errno)")
+                break
+            }
+        }
+        do { try file.close() } catch let error as SystemCallError { failures.append("close: \(error.errno)") }
+        #expect(!failures.isEmpty && failures.allSatisfy { $0.hasSuffix("\(Errno.ENOSPC)") },
+                "\(chunks) writes of 256 KiB onto \(room.f_bavail * room.f_frsize) free bytes: \(failures); log:\n\(fs.logTail())")
+        let published = getxattrErrno(path, "user.sha256")
+        #expect(published == .ENODATA, "too-big.bin: \(String(describing: published))")
+        try sys("unlink too-big.bin") { Glibc.unlink(path) }
+
+        // Room again: an upload goes through.
+        let after = TestData.random(1 << 20)
+        #expect(eventually(within: 15) { (try? Files.write(epoch + "/after.csv", after)) != nil })
+        expectBytes(try Files.read(epoch + "/after.csv"), after, "written once space was freed")
+    }
 }

@@ -150,12 +150,18 @@ enum Files {
         }
     }
 
-    /// Regular files below `path`, as paths relative to it.
+    /// The regular files below `path`, as paths relative to it. Entries that go away while
+    /// they are listed (a store's blobs being reclaimed) are left out.
     static func regularFiles(under path: String) throws -> [String] {
         var result = [String]()
         for name in try list(path) {
             let child = path + "/" + name
-            let st = try stat(child)
+            let st: stat
+            do {
+                st = try stat(child)
+            } catch let error as SystemCallError where error.errno == .ENOENT {
+                continue
+            }
             if st.st_mode & S_IFMT == S_IFDIR {
                 result += try regularFiles(under: child).map { name + "/" + $0 }
             } else if st.st_mode & S_IFMT == S_IFREG {

@@ -1,0 +1,105 @@
+@testable import EpochFS
+import EpochStore
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes are acknowledged before their bytes are copied into the staging file; what happens
+/// when that copy then fails.
+@Suite struct EarlyAcknowledgementTests {
+    @Test func aWriteIsAcknowledgedBeforeItsBytesLandAndTheyAreThereOnceItReturns() throws {
+        try withStore { store throws in
+            let fs = store.fs
+            let (created, handle) = try fs.create(parent: store.upload, name: "a.csv", mode: 0o644,
+                                                  flags: writeFlags, caller: alphaCaller)
+            let content = pattern(70_000, seed: 3)
+            let (count, acknowledged) = try fs.writeAcknowledged(handle, content, at: 0)
+            #expect(count == content.count)
+            #expect(acknowledged == [content.count])
+            try fs.flush(handle, caller: alphaCaller)
+            fs.release(handle)
+            #expect(try fs.contents(created.ino) == content)
+            #expect(try fs.hashAttribute(created.ino) == sha256Hex(content))
+        }
+    }
+
+    @Test func aWriteThatFailsAfterItsAcknowledgementFailsTheRestOfTheSessionAndIsNeverPublished() throws {
+        try withStore { store throws in
+            let fs = store.fs
+            let (created, handle) = try fs.create(parent: store.upload, name: "b.csv", mode: 0o644,
+                                                  flags: writeFlags, caller: alphaCaller)
+            let first = pattern(4096, seed: 4)
+            try fs.put(handle, first, at: 0)
+
+            // The staging file stops taking bytes (a read-only descriptor in its place: EBADF).
+            let file = try #require(handle.file)
+            let readOnly = Glibc.open("/dev/null", O_RDONLY)
+            try #require(readOnly >= 0)
+            let staging = file.state.withLock { $0.fd }
+            file.state.withLock { $0.fd = readOnly }
+            let lost = pattern(4096, seed: 5)
+            let (count, acknowledged) = try fs.writeAcknowledged(handle, lost, at: 4096)
+            #expect(acknowledged == [lost.count] && count == lost.count, "acknowledged before the copy failed")
+            file.state.withLock { $0.fd = staging }
+            Glibc.close(readOnly)
+
+            // The bytes that were lost are not counted, and nothing of the session goes on
+            // past them: a retry of the write, an fsync, the close all fail.
+            #expect(try fs.getattr(created.ino).size == Int64(first.count))
+            #expect(throws: Errno.io) { _ = try fs.writeAcknowledged(handle, lost, at: 4096) }
+            #expect(throws: Errno.io) { try fs.fsync(handle, dataOnly: true) }
+            #expect(throws: Errno.io) { try fs.flush(handle, caller: alphaCaller) }
+            fs.release(handle)
+
+            // Kept as an interrupted upload of what did land, not published.
+            let record = try #require(try store.record(created.ino))
+            #expect(record.staged && record.interrupted && record.blob == nil)
+            #expect(record.size == Int64(first.count))
+            #expect(try fs.contents(created.ino) == first)
+            #expect(throws: Errno.noData) { try fs.hashAttribute(created.ino) }
+
+            // A new writing session (a resumed upload) starts clean and is published.
+            let resumed = try fs.open(created.ino, flags: O_WRONLY | O_APPEND, caller: alphaCaller)
+            try fs.put(resumed, lost, at: Int64(first.count))
+            try fs.flush(resumed, caller: alphaCaller)
+            fs.release(resumed)
+            #expect(try fs.contents(created.ino) == first + lost)
+            #expect(try fs.hashAttribute(created.ino) == sha256Hex(first + lost))
+        }
+    }
+
+    @Test func aDurableWriteOnADirectHandleIsNotAcknowledgedEarly() throws {
+        try withStore { store throws in
+            let fs = store.fs
+            let (created, handle) = try fs.create(parent: store.upload, name: "c.csv", mode: 0o644,
+                                                  flags: writeFlags, caller: alphaCaller)
+            let direct = Handle(ino: created.ino, file: handle.file, writable: true, openerPID: alphaCaller.pid,
+                                directIO: true)
+            let content = pattern(1000, seed: 6)
+            let (count, acknowledged) = try fs.writeAcknowledged(direct, content, at: 0, durable: true)
+            #expect(count == content.count && acknowledged.isEmpty)
+            try fs.flush(handle, caller: alphaCaller)
+            fs.release(handle)
+            #expect(try fs.contents(created.ino) == content)
+        }
+    }
+}
+
+extension FileSystem {
+    /// Writes `bytes` as the adapter does, offering early acknowledgement; returns the count
+    /// and what was acknowledged.
+    func writeAcknowledged(_ handle: Handle, _ bytes: [UInt8], at offset: Int64,
+                           durable: Bool = false) throws -> (count: Int, acknowledged: [Int]) {
+        let acknowledged = Acknowledgements()
+        let count = try bytes.withUnsafeBytes { raw in
+            try write(handle, offset: offset, bytes: raw, durable: durable, acknowledge: acknowledged.record)
+        }
+        return (count, acknowledged.counts)
+    }
+}
+
+private final class Acknowledgements {
+    private(set) var counts: [Int] = []
+    func record(_ count: Int) { counts.append(count) }
+}
