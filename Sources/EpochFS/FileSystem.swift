@@ -23,7 +23,7 @@ public final class FileSystem: Sendable {
     let keyFiles: AuthorizedKeysFiles
     public let staffGID: UInt32
     let logger: Logger
-    let state: Mutex<State>
+    let state: SleepingLock<State>
     private let notifierBox = Mutex<(any KernelNotifier)?>(nil)
     /// Signalled when something below an epoch changed or a writer closed: the pipeline's
     /// sealer waits on it.
@@ -81,7 +81,7 @@ public final class FileSystem: Sendable {
         self.keyFiles = keyFiles
         self.staffGID = staffGID
         self.logger = logger
-        self.state = Mutex(State(metadata: metadata, epochs: try Self.loadEpochActivity(metadata, now: currentTime()),
+        self.state = SleepingLock(State(metadata: metadata, epochs: try Self.loadEpochActivity(metadata, now: currentTime()),
                                  quotas: try Self.loadQuotaAccounts(metadata)))
     }
 

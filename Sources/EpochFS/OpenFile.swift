@@ -9,7 +9,7 @@ import Synchronization
 /// are written back on fsync and when the last handle closes.
 final class OpenFile: Sendable {
     let ino: InodeNumber
-    let state: Mutex<Content>
+    let state: SleepingLock<Content>
 
     struct Content {
         /// The descriptor reads are served from: the blob, or the staging file.
@@ -94,7 +94,7 @@ final class OpenFile: Sendable {
 
     init(ino: InodeNumber, content: Content) {
         self.ino = ino
-        self.state = Mutex(content)
+        self.state = SleepingLock(content)
     }
 
     /// Closes every descriptor; only when nothing can use them any more.
