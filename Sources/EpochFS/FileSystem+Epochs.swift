@@ -273,14 +273,16 @@ extension FileSystem {
 
     /// Marks a sealed epoch `processing` and counts the attempt, durably: an epoch whose
     /// processing crashes the daemon is held after a few attempts instead of crashing it at
-    /// every start.
+    /// every start. ENOENT when the epoch stopped being tracked meanwhile (its district or
+    /// directory was removed).
     public func startProcessing(_ ino: InodeNumber) throws(Errno) {
-        try locked { state in
+        let started = try locked { state in
             try changeEpoch(ino, &state, durable: true) { activity in
                 activity.record.state = .processing
                 activity.record.attempts += 1
             }
         }
+        if started == nil { throw .noEntry }
     }
 
     /// Records a new state (and why) for an epoch that is not published; returns the row.
