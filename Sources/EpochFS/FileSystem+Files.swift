@@ -183,7 +183,8 @@ extension FileSystem {
     /// file and hashed, so that the writer's next request overlaps that work; the file stays
     /// locked until it is done. Once it has been called the write does not throw: a failure
     /// after it interrupts the session, and every later write, fsync and flush of the session
-    /// fails with it.
+    /// fails with it. `acknowledge` runs with the file locked: it must not call back into the
+    /// filesystem.
     /// Durable writes are never acknowledged early.
     public func write(_ handle: Handle, offset: Int64, bytes: UnsafeRawBufferPointer, durable: Bool = false,
                       acknowledge: ((Int) -> Void)? = nil) throws(Errno) -> Int {
@@ -240,6 +241,9 @@ extension FileSystem {
                 failed(&content, through: handle)
                 guard acknowledge != nil else { throw Errno(error) }
                 content.lateWriteError = Errno(error)
+                // The kernel took the acknowledged size even for a direct handle (and keeps
+                // its own under the writeback cache): it forgets the file at the last close.
+                content.kernelCacheStale = true
                 logger.error("a write failed after it was acknowledged; the upload fails at its next write or close",
                              metadata: ["inode": "\(file.ino)", "offset": "\(offset)", "error": "\(error)"])
                 return bytes.count
@@ -496,6 +500,8 @@ extension FileSystem {
         let (lastClose, orphaned) = try file.state.withLock { content -> (Bool, Bool) in
             content.opens -= 1
             if writable { content.writers -= 1 }
+            // The writing session ends here (as interrupted, if a write failed late).
+            if content.writers == 0 { content.lateWriteError = nil }
             if content.orphaned { return (content.opens == 0, true) }
             if content.writers == 0 && content.writerSession && content.isStaging {
                 do {
@@ -638,7 +644,7 @@ extension FileSystem {
     public func fsync(_ handle: Handle, dataOnly: Bool) throws(Errno) {
         guard let file = handle.file else { return }
         let (needsMetadata, published) = try file.state.withLock { content throws(Errno) -> (Bool, Bool) in
-            try reportLateWriteError(content)
+            if handle.writable { try reportLateWriteError(content) }
             try mapErrors { try Sys.fdatasync(content.fd) }
             return (content.isStaging && !content.durable, !content.isStaging)
         }

@@ -16,7 +16,16 @@ final class SleepingLock<Value>: @unchecked Sendable {
     init(_ value: Value) {
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
+        #if DEBUG
+        // Debug builds check: taking the lock twice on one thread is an error, not a hang.
+        var attributes = pthread_mutexattr_t()
+        pthread_mutexattr_init(&attributes)
+        pthread_mutexattr_settype(&attributes, Int32(PTHREAD_MUTEX_ERRORCHECK))
+        pthread_mutex_init(mutex, &attributes)
+        pthread_mutexattr_destroy(&attributes)
+        #else
         pthread_mutex_init(mutex, nil)
+        #endif
         self.value = value
     }
 
@@ -30,7 +39,8 @@ final class SleepingLock<Value>: @unchecked Sendable {
     func withLock<Result, Failure: Error>(
         _ body: (inout sending Value) throws(Failure) -> sending Result
     ) throws(Failure) -> sending Result {
-        pthread_mutex_lock(mutex)
+        let locked = pthread_mutex_lock(mutex)
+        precondition(locked == 0, "SleepingLock taken twice by one thread (errno \(locked))")
         defer { pthread_mutex_unlock(mutex) }
         return try body(&value)
     }

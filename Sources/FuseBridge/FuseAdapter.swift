@@ -145,11 +145,19 @@ public final class FuseAdapter: Sendable {
                 // next request overlaps that work; a failure after it fails the rest of the
                 // writing session (FileSystem.write).
                 var acknowledged = false
-                let count = try a.fs.write(handle, offset: Int64(offset), bytes: bytes, durable: durable, acknowledge: { count in
-                    a.send(req, .written(count))
-                    acknowledged = true
-                })
-                return acknowledged ? .sent : .written(count)
+                do throws(Errno) {
+                    let count = try a.fs.write(handle, offset: Int64(offset), bytes: bytes, durable: durable, acknowledge: { count in
+                        a.send(req, .written(count))
+                        acknowledged = true
+                    })
+                    return acknowledged ? .sent : .written(count)
+                } catch {
+                    guard acknowledged else { throw error }
+                    // Not to happen (write does not throw once it has acknowledged), and the
+                    // request has its answer already: a second one would reach a freed request.
+                    a.logger.error("a write failed after its reply", metadata: ["errno": "\(error)"])
+                    return .sent
+                }
             }
         }
         ops.flush = { req, _, info in

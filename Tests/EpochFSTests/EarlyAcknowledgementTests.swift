@@ -14,7 +14,13 @@ import Glibc
             let (created, handle) = try fs.create(parent: store.upload, name: "a.csv", mode: 0o644,
                                                   flags: writeFlags, caller: alphaCaller)
             let content = pattern(70_000, seed: 3)
-            let (count, acknowledged) = try fs.writeAcknowledged(handle, content, at: 0)
+            let staging = try #require(handle.file).state.withLock { $0.fd }
+            var sizeWhenAcknowledged: Int?
+            let (count, acknowledged) = try fs.writeAcknowledged(handle, content, at: 0) {
+                var st = stat()
+                if fstat(staging, &st) == 0 { sizeWhenAcknowledged = Int(st.st_size) }
+            }
+            #expect(sizeWhenAcknowledged == 0, "the reply goes before the bytes are copied")
             #expect(count == content.count)
             #expect(acknowledged == [content.count])
             try fs.flush(handle, caller: alphaCaller)
@@ -31,6 +37,7 @@ import Glibc
                                                   flags: writeFlags, caller: alphaCaller)
             let first = pattern(4096, seed: 4)
             try fs.put(handle, first, at: 0)
+            let reader = try fs.open(created.ino, flags: O_RDONLY, caller: alphaCaller)
 
             // The staging file stops taking bytes (a read-only descriptor in its place: EBADF).
             let file = try #require(handle.file)
@@ -50,7 +57,13 @@ import Glibc
             #expect(throws: Errno.io) { _ = try fs.writeAcknowledged(handle, lost, at: 4096) }
             #expect(throws: Errno.io) { try fs.fsync(handle, dataOnly: true) }
             #expect(throws: Errno.io) { try fs.flush(handle, caller: alphaCaller) }
+            // A reader's fsync is not the writer's business; the kernel, which took the
+            // acknowledged size, is to forget the file at its last close.
+            try fs.fsync(reader, dataOnly: true)
+            #expect(file.state.withLock { $0.kernelCacheStale })
             fs.release(handle)
+            #expect(file.state.withLock { $0.lateWriteError } == nil, "the error ends with the session")
+            fs.release(reader)
 
             // Kept as an interrupted upload of what did land, not published.
             let record = try #require(try store.record(created.ino))
@@ -89,11 +102,16 @@ import Glibc
 extension FileSystem {
     /// Writes `bytes` as the adapter does, offering early acknowledgement; returns the count
     /// and what was acknowledged.
-    func writeAcknowledged(_ handle: Handle, _ bytes: [UInt8], at offset: Int64,
-                           durable: Bool = false) throws -> (count: Int, acknowledged: [Int]) {
+    func writeAcknowledged(_ handle: Handle, _ bytes: [UInt8], at offset: Int64, durable: Bool = false,
+                           whenAcknowledged: () -> Void = {}) throws -> (count: Int, acknowledged: [Int]) {
         let acknowledged = Acknowledgements()
-        let count = try bytes.withUnsafeBytes { raw in
-            try write(handle, offset: offset, bytes: raw, durable: durable, acknowledge: acknowledged.record)
+        let count = try withoutActuallyEscaping(whenAcknowledged) { observe in
+            try bytes.withUnsafeBytes { raw in
+                try write(handle, offset: offset, bytes: raw, durable: durable) { count in
+                    acknowledged.record(count)
+                    observe()
+                }
+            }
         }
         return (count, acknowledged.counts)
     }
