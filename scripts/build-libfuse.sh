@@ -7,13 +7,29 @@
 # deb-src line of its own (so apt checks it against trixie's signed Release file) and
 # built with meson: under a minute. Nothing of the system's libfuse is replaced; fusermount3
 # and the kernel module stay Debian 12's. Run as root; does nothing when already built.
+#
+# --examples DIR: also build libfuse's example filesystems passthrough_hp and memfs_ll (C++)
+# from the same source into DIR, for bench/fuse-floor.sh (run them with
+# LD_LIBRARY_PATH=/opt/epochfs/libfuse/lib). An installed library is left as it is: rewriting a
+# shared library in place would break a daemon running on it.
 set -euo pipefail
 prefix=/opt/epochfs/libfuse
+examples=
+if [[ ${1:-} == --examples ]]; then
+    [[ -n ${2:-} ]] || { echo "usage: $0 [--examples DIR]" >&2; exit 2; }
+    examples=$2
+fi
+installed=0
 if [[ -e $prefix/lib/libfuse3.so.4 && -e $prefix/include/fuse3/fuse_lowlevel.h ]]; then
+    installed=1
+fi
+if [[ $installed == 1 && ( -z $examples || -x $examples/passthrough_hp ) ]]; then
     exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends gcc libc6-dev meson ninja-build pkg-config >/dev/null
+packages=(gcc libc6-dev meson ninja-build pkg-config)
+[[ -z $examples ]] || packages+=(g++)
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -32,6 +48,15 @@ fi
 tar -xzf "$tarball" -C "$work"
 source_dir=$(find "$work" -maxdepth 1 -type d -name 'fuse-3.17*' | head -n1)
 meson setup "$work/build" "$source_dir" --prefix="$prefix" --libdir=lib --buildtype=release \
-    -Dexamples=false -Dutils=false -Dtests=false -Ddisable-mtab=true >/dev/null
-ninja -C "$work/build" install >/dev/null
-echo "libfuse $(basename "$source_dir" | sed 's/^fuse-//') installed in $prefix"
+    -Dexamples="$([[ -n $examples ]] && echo true || echo false)" -Dutils=false -Dtests=false \
+    -Ddisable-mtab=true >/dev/null
+if [[ $installed == 0 ]]; then
+    ninja -C "$work/build" install >/dev/null
+    echo "libfuse $(basename "$source_dir" | sed 's/^fuse-//') installed in $prefix"
+fi
+if [[ -n $examples ]]; then
+    ninja -C "$work/build" example/passthrough_hp example/memfs_ll >/dev/null
+    mkdir -p "$examples"
+    install -m 0755 "$work/build/example/passthrough_hp" "$work/build/example/memfs_ll" "$examples/"
+    echo "libfuse's passthrough_hp and memfs_ll installed in $examples"
+fi
