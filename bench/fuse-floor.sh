@@ -9,6 +9,9 @@
 # LOOKUP and a GETATTR of the file; counted with the fuse:fuse_request_send tracepoint).
 # The examples are built from the same libfuse source as EpochFS's own
 # (scripts/build-libfuse.sh --examples), once, into the working directory.
+# The files stay until every run is done. Deleting many files slows the next creates on the
+# same ext4 disk for a few minutes, natively too (see bench/fs-bench.sh), so leave some
+# minutes between two invocations, or between this and fs-bench.
 #
 # Usage: bench/fuse-floor.sh [options]          (as root)
 #   --runs N      runs per side (default 3)
