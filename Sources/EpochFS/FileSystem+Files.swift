@@ -51,7 +51,7 @@ extension FileSystem {
         // O_RDONLY|O_TRUNC truncates too (the kernel checked write permission).
         let writable = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0
         let registerBacking = usesPassthrough ? registerBacking : nil
-        if registerBacking != nil || (writable && usesPassthrough) { waitForReleasesInFlight(ino, writable: writable) }
+        if writable || registerBacking != nil { waitForReleasesInFlight(ino, writable: writable) }
         let (file, backingID) = try acquire(ino, writable: writable, caller: caller, registerBacking: registerBacking)
         if writable && flags & O_TRUNC != 0 {
             do {
@@ -73,6 +73,7 @@ extension FileSystem {
     /// (no passthrough for it); so such an open waits a little for the release: a writer up to
     /// half a second before it is refused, a reader 20 ms before it reads through the daemon.
     private func waitForReleasesInFlight(_ ino: InodeNumber, writable: Bool) {
+        guard usesPassthrough else { return }
         let deadline = ContinuousClock.now + .milliseconds(writable ? 500 : 20)
         while ContinuousClock.now < deadline {
             let file = state.withLock { $0.open[ino] }
@@ -190,9 +191,11 @@ extension FileSystem {
                       acknowledge: ((Int) -> Void)? = nil) throws(Errno) -> Int {
         guard let file = handle.file else { throw .isDirectory }
         guard handle.writable else { throw .badHandle }
-        // A write that must be durable keeps its errors to itself; any other is acknowledged
-        // once it is accepted, before the bytes are copied and hashed.
-        let acknowledge = durable && handle.directIO ? nil : acknowledge
+        // The kernel leaves O_DSYNC of a direct write to the filesystem: such a write is synced
+        // before its reply and keeps its errors to itself; any other is acknowledged once it
+        // is accepted, before the bytes are copied and hashed.
+        let syncsBeforeReply = durable && handle.directIO
+        let acknowledge = syncsBeforeReply ? nil : acknowledge
         let count = try file.state.withLock { content throws(Errno) in
             try reportLateWriteError(content)
             var bytes = bytes
@@ -251,7 +254,7 @@ extension FileSystem {
             content.hash.wrote(bytes, at: offset, fd: content.fd)
             return bytes.count
         }
-        if durable && handle.directIO {
+        if syncsBeforeReply {
             do {
                 try fsync(handle, dataOnly: true)
             } catch {
@@ -295,7 +298,7 @@ extension FileSystem {
         // changes is published again; a file still in staging (being written, or interrupted)
         // stays there with its new size: a truncate does not make an upload complete.
         // Like a writer's open, it waits for passthrough readers whose release is on its way.
-        if usesPassthrough { waitForReleasesInFlight(ino, writable: true) }
+        waitForReleasesInFlight(ino, writable: true)
         let (file, _) = try acquire(ino, writable: true, caller: caller, startsSession: false)
         let internalHandle = Handle(ino: ino, file: file, writable: true)
         do {
