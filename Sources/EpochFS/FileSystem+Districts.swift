@@ -49,6 +49,7 @@ extension FileSystem {
                 try state.metadata.insertDistrict(name: name, uid: uid, gid: gid, managedUser: managedUser, now: currentTime())
             }
             state.quotas[district.id] = QuotaAccount(district, usage: .zero)
+            state.districtOwners[district.id] = district.uid
             return district
         }
         notifier?.invalidateEntry(parent: .root, name: name)
@@ -84,6 +85,7 @@ extension FileSystem {
             complete(removal, state)
             state.epochs = state.epochs.filter { $0.value.record.district != district.id }
             state.quotas[district.id] = nil
+            state.districtOwners[district.id] = nil
             return district
         }
         notifier?.invalidateEntry(parent: .root, name: name)

@@ -59,6 +59,8 @@ public final class FileSystem: Sendable {
         var looseFiles: [LooseFile] = []
         /// What each district holds in `upload/`, by district id.
         var quotas: [Int64: QuotaAccount]
+        /// Each district's uid, by district id: `upload-processed/` is presented as its own.
+        var districtOwners: [Int64: UInt32]
     }
 
     /// Opens the store under `storeRoot` (created if new) and recovers it.
@@ -82,7 +84,8 @@ public final class FileSystem: Sendable {
         self.staffGID = staffGID
         self.logger = logger
         self.state = SleepingLock(State(metadata: metadata, epochs: try Self.loadEpochActivity(metadata, now: currentTime()),
-                                 quotas: try Self.loadQuotaAccounts(metadata)))
+                                 quotas: try Self.loadQuotaAccounts(metadata),
+                                 districtOwners: Dictionary(uniqueKeysWithValues: try metadata.districts().map { ($0.id, $0.uid) })))
     }
 
     /// The store's root lets the key group through to `authorized_keys/` (0711: search, no
@@ -146,22 +149,32 @@ public final class FileSystem: Sendable {
 
     // MARK: Presentation
 
-    /// The attributes the kernel sees: the staff group can read everything below a district,
-    /// and `upload/` keeps its fixed mode whatever a client asks for.
+    /// The attributes the kernel sees. Below `/<district>/` nobody but root, the district and
+    /// the staff group may read or search anything, whatever modes clients send (rosters are
+    /// children's personal data): "other" bits are never shown there, the staff group reads
+    /// everything and writes nothing, and `upload/` keeps its fixed mode. `upload-processed/`
+    /// and all below it is presented as the district's, read-only (only root changes it), so
+    /// that the district reads its results, the inserted logs included, and nobody else does.
     func attributes(_ record: InodeRecord, _ state: State) -> Attributes {
         var mode = record.mode & 0o7777
+        var uid = record.uid
         var gid = record.gid
         var size = record.size
         var atime = record.atime, mtime = record.mtime, ctime = record.ctime
+        let search: UInt32 = record.isDirectory ? 0o111 : 0
         switch record.zone {
-        case .root, .districtRoot, .processed:
+        case .root, .districtRoot:
             break
         case .upload:
             gid = staffGID
             mode = 0o750
-        case .uploadTree, .processedTree:
+        case .uploadTree:
             gid = staffGID
-            mode = (mode & ~0o020) | (record.isDirectory ? 0o050 : 0o040)
+            mode = (mode & 0o750) | 0o040 | (search & 0o010)
+        case .processed, .processedTree:
+            uid = state.districtOwners[record.district] ?? uid
+            gid = staffGID
+            mode = 0o440 | (search & 0o110)
         }
         if let file = state.open[record.ino] {
             file.state.withLock { content in
@@ -175,7 +188,7 @@ public final class FileSystem: Sendable {
         return Attributes(
             ino: record.ino, mode: type | mode,
             nlink: record.parent == nil ? 0 : record.isDirectory ? UInt32(2 + record.subdirectories) : 1,
-            uid: record.uid, gid: gid, size: size,
+            uid: uid, gid: gid, size: size,
             blocks: record.isDirectory ? 8 : (size + 4095) / 4096 * 8,
             atime: atime, mtime: mtime, ctime: ctime)
     }
@@ -261,7 +274,7 @@ public final class FileSystem: Sendable {
         return try locked { state in
             guard var record = try state.metadata.inode(ino) else { throw Errno.noEntry }
             let presented = attributes(record, state)
-            let changesOwner = (changes.uid.map { $0 != record.uid } ?? false)
+            let changesOwner = (changes.uid.map { $0 != presented.uid } ?? false)
                 || (changes.gid.map { $0 != record.gid && $0 != presented.gid } ?? false)
             let changesMode = changes.mode.map { $0 & 0o7777 != presented.mode & 0o7777 } ?? false
             try Policy.checkSetattr(record, caller: caller, changesOwner: changesOwner, changesMode: changesMode,

@@ -96,7 +96,7 @@ import Glibc
             let fs = store.fs
             let ino = try fs.makeFile(in: store.upload, "tool", bytes("#!/bin/sh"), mode: 0o755)
             let attributes = try fs.setattr(ino, AttributeChanges(mode: 0o4755), handle: nil, caller: alphaCaller)
-            #expect(attributes.mode & 0o7777 == 0o755)
+            #expect(attributes.mode & 0o7777 == 0o750)
             #expect(try store.record(ino)?.mode == 0o755)
             _ = try fs.setattr(ino, AttributeChanges(mode: 0o7711), handle: nil, caller: alphaCaller)
             #expect(try store.record(ino)?.mode == 0o711)
@@ -152,15 +152,16 @@ import Glibc
             #expect(upload.uid == alphaUID)
             #expect(upload.gid == staffGID)
             let processed = try fs.lookup(parent: store.districtRoot, name: "upload-processed")
-            #expect(processed.mode == UInt32(S_IFDIR) | 0o755)
-            #expect(processed.uid == 0 && processed.gid == 0)
+            #expect(processed.mode == UInt32(S_IFDIR) | 0o550)
+            #expect(processed.uid == alphaUID && processed.gid == staffGID)
         }
     }
 
-    @Test func filesBelowUploadShowTheStaffGroupWithReadAndNeverWrite() throws {
+    @Test func filesBelowUploadShowTheStaffGroupWithReadAndNeverWriteNorOthers() throws {
         try withStore { store throws in
             let fs = store.fs
-            let cases: [(UInt32, UInt32)] = [(0o600, 0o640), (0o666, 0o646), (0o644, 0o644), (0o620, 0o640), (0o000, 0o040)]
+            let cases: [(UInt32, UInt32)] = [(0o600, 0o640), (0o666, 0o640), (0o644, 0o640), (0o620, 0o640), (0o000, 0o040),
+                                             (0o755, 0o750), (0o777, 0o750), (0o007, 0o040)]
             for (index, (requested, shown)) in cases.enumerated() {
                 let ino = try fs.makeFile(in: store.upload, "f\(index)", bytes("x"), mode: requested)
                 let attributes = try fs.getattr(ino)
@@ -174,23 +175,38 @@ import Glibc
             #expect(dir.mode == UInt32(S_IFDIR) | 0o750)
             #expect(dir.gid == staffGID)
             let wide = try fs.mkdir(parent: store.upload, name: "w", mode: 0o777, caller: alphaCaller)
-            #expect(wide.mode == UInt32(S_IFDIR) | 0o757)
+            #expect(wide.mode == UInt32(S_IFDIR) | 0o750)
+            let searchOnly = try fs.mkdir(parent: store.upload, name: "s", mode: 0o711, caller: alphaCaller)
+            #expect(searchOnly.mode == UInt32(S_IFDIR) | 0o750)
 
             let ino = try fs.lookup(parent: store.upload, name: "f0").ino
             let chmodded = try fs.setattr(ino, AttributeChanges(mode: 0o664), handle: nil, caller: alphaCaller)
-            #expect(chmodded.mode == UInt32(S_IFREG) | 0o644)
+            #expect(chmodded.mode == UInt32(S_IFREG) | 0o640)
             #expect(try store.record(ino)?.mode == 0o664)
         }
     }
 
-    @Test func filesBelowUploadProcessedShowTheStaffGroupToo() throws {
+    @Test func uploadProcessedIsShownAsTheDistrictsReadOnlyAndPrivate() throws {
         try withStore { store throws in
             let fs = store.fs
-            let log = try fs.makeFile(in: store.processed, "log", bytes("x"), mode: 0o600, caller: rootCaller)
-            let attributes = try fs.getattr(log)
-            #expect(attributes.mode == UInt32(S_IFREG) | 0o640)
-            #expect(attributes.gid == staffGID)
-            #expect(attributes.uid == 0)
+            for mode: UInt32 in [0o600, 0o644, 0o777, 0o000] {
+                let log = try fs.makeFile(in: store.processed, "log\(mode)", bytes("x"), mode: mode, caller: rootCaller)
+                let attributes = try fs.getattr(log)
+                #expect(attributes.mode == UInt32(S_IFREG) | 0o440, "a root-made file of mode \(String(mode, radix: 8))")
+                #expect(attributes.gid == staffGID)
+                #expect(attributes.uid == alphaUID)
+            }
+            let epoch = try fs.mkdir(parent: store.processed, name: "1764374400", mode: 0o777, caller: rootCaller)
+            #expect(epoch.mode == UInt32(S_IFDIR) | 0o550)
+            #expect(epoch.uid == alphaUID && epoch.gid == staffGID)
+            // A mode or owner would change nothing that anyone sees: even root is refused.
+            #expect(throws: Errno.notPermitted) {
+                try fs.setattr(epoch.ino, AttributeChanges(mode: 0o755), handle: nil, caller: rootCaller)
+            }
+            #expect(throws: Errno.notPermitted) {
+                try fs.setattr(epoch.ino, AttributeChanges(uid: 0), handle: nil, caller: rootCaller)
+            }
+            _ = try fs.setattr(epoch.ino, AttributeChanges(mtime: .at(1)), handle: nil, caller: rootCaller)
         }
     }
 

@@ -113,9 +113,9 @@ struct ZoneTests {
             #expect(alpha.attempt(.symlink("/", directory + "/escape")) == .EPERM)
             #expect(alpha.attempt(.mkfifo(directory + "/fifo")) == .EPERM)
             #expect(alpha.attempt(.chmod(directory + "/tool", 0o4755)) == nil)
-            #expect(attributes(of: directory + "/tool")?.permissions == 0o755, "setuid cleared")
+            #expect(attributes(of: directory + "/tool")?.permissions == 0o750, "setuid cleared")
             #expect(alpha.attempt(.chmod(directory + "/tool", 0o2755)) == nil)
-            #expect(attributes(of: directory + "/tool")?.permissions == 0o755, "setgid cleared")
+            #expect(attributes(of: directory + "/tool")?.permissions == 0o750, "setgid cleared")
             #expect(names(in: directory) == ["tool"])
         }
     }
@@ -177,19 +177,40 @@ struct ZoneTests {
         }
     }
 
-    @Test("an outsider sees the districts' names and nothing inside them")
+    @Test("an outsider sees the districts' names and nothing inside them, whatever modes were sent")
     func outsiderLockedOut() throws {
-        try withMount { fs in
-            let outsider = Identity.outsider
+        try withMount(districts: [.alpha, .beta]) { fs in
+            let epoch = fs.upload(.alpha) + "/1764374400"
             try alpha.must(.write(fs.upload(.alpha) + "/file", "data", mode: 0o644))
-            #expect(outsider.output(.list(fs.mountpoint)) == "alpha\n")
-            #expect(outsider.output(.list(fs.root(.alpha))) == "upload\nupload-processed\n")
-            #expect(outsider.attempt(.list(fs.upload(.alpha))) == .EACCES)
-            #expect(outsider.attempt(.read(fs.upload(.alpha) + "/file")) == .EACCES)
-            #expect(outsider.attempt(.stat(fs.upload(.alpha) + "/file")) == .EACCES)
-            #expect(outsider.attempt(.write(fs.upload(.alpha) + "/new", "x")) == .EACCES)
-            #expect(outsider.attempt(.write(fs.processed(.alpha) + "/new", "x")) == .EACCES)
-            #expect(outsider.attempt(.mkdir(fs.path("new"))) == .EACCES)
+            try alpha.must(.mkdir(epoch, mode: 0o777))
+            try alpha.must(.write(epoch + "/students.csv", "data", mode: 0o666))
+            // What a published epoch holds: the uploader's modes, and root's inserted log.
+            let published = fs.processed(.alpha) + "/1764300000"
+            try Files.mkdir(published, mode: 0o755)
+            try Files.write(published + "/students.csv", Array("data".utf8), mode: 0o644)
+            try Files.write(published + "/processing-succeeded.log", Array("ok\n".utf8), mode: 0o644)
+
+            let zones = [fs.upload(.alpha), epoch, fs.processed(.alpha), published]
+            let files = [fs.upload(.alpha) + "/file", epoch + "/students.csv", published + "/students.csv",
+                         published + "/processing-succeeded.log"]
+            for stranger in [Identity.outsider, beta] {
+                #expect(stranger.output(.list(fs.mountpoint)) == "alpha\nbeta\n")
+                #expect(stranger.output(.list(fs.root(.alpha))) == "upload\nupload-processed\n")
+                for zone in zones {
+                    #expect(stranger.attempt(.list(zone)) == .EACCES, "\(stranger) lists \(zone)")
+                    #expect(stranger.attempt(.write(zone + "/new", "x")) == .EACCES, "\(stranger) writes in \(zone)")
+                }
+                for file in files {
+                    #expect(stranger.attempt(.read(file)) == .EACCES, "\(stranger) reads \(file)")
+                    #expect(stranger.attempt(.stat(file)) == .EACCES, "\(stranger) stats \(file)")
+                }
+                #expect(stranger.attempt(.mkdir(fs.path("new"))) == .EACCES)
+            }
+            // The district itself still lists and reads all of it, its results included.
+            #expect(alpha.output(.list(fs.processed(.alpha))) == "1764300000\n")
+            #expect(alpha.output(.read(published + "/students.csv")) == "data")
+            #expect(alpha.output(.read(published + "/processing-succeeded.log")) == "ok\n")
+            #expect(alpha.attempt(.write(published + "/new", "x")) == .EACCES)
         }
     }
 }
