@@ -605,7 +605,17 @@ extension FileSystem {
     /// to survive a power cut: the bytes are synced first and the commit is durable.
     private func publish(_ record: inout InodeRecord, hash: String, fd: Int32, durable: Bool,
                          _ meta: MetadataStore) throws {
-        if durable { try Sys.fdatasync(fd) }
+        // A durable commit must only name bytes that are durable. The staging file's are
+        // synced here; when the content is already a blob (dedup: the staging copy is deleted
+        // once the row names the blob), that blob's bytes may still wait for the syncer.
+        var syncedExisting = false
+        if durable {
+            try Sys.fdatasync(fd)
+            if try meta.isUnsynced(hash), try Sys.status(blobs.blobPath(hash)) != nil {
+                try blobs.makeDurable([hash])
+                syncedExisting = true
+            }
+        }
         var published = record
         published.blob = hash
         published.staged = false
@@ -615,6 +625,7 @@ extension FileSystem {
             let isNew = try meta.retainBlob(hash, size: published.size)
             if let previous { try meta.releaseBlob(previous) }
             try meta.updateContent(published)
+            if syncedExisting { try meta.markSynced(hash) }
             return isNew
         }
         let isNew = durable ? try meta.database.durableTransaction(body) : try meta.database.transaction(body)

@@ -318,6 +318,16 @@ public final class MetadataStore {
         try database.all("SELECT hash FROM unsynced_blobs LIMIT ?", .int(Int64(limit))) { $0.text(0) }
     }
 
+    /// Whether `hash` was published since its bytes were last made durable.
+    public func isUnsynced(_ hash: String) throws -> Bool {
+        try database.first("SELECT 1 FROM unsynced_blobs WHERE hash = ?", .text(hash)) { _ in true } ?? false
+    }
+
+    /// `hash`'s bytes were made durable: within the caller's transaction.
+    public func markSynced(_ hash: String) throws {
+        try database.run("DELETE FROM unsynced_blobs WHERE hash = ?", .text(hash))
+    }
+
     public func forgetUnsynced(_ hashes: [String]) throws {
         try database.transaction {
             for hash in hashes { try database.run("DELETE FROM unsynced_blobs WHERE hash = ?", .text(hash)) }

@@ -296,6 +296,28 @@ import Glibc
         }
     }
 
+    @Test func aDurablePublishOntoAnExistingBlobSyncsThatBlobFirst() throws {
+        try withStore { store throws in
+            let fs = store.fs
+            let content = pattern(4000, seed: 9)
+            // Fsynced first, closed last: its close is a durable publish.
+            let (_, durable) = try fs.create(parent: store.upload, name: "durable", mode: 0o644, flags: writeFlags,
+                                             caller: alphaCaller)
+            try fs.put(durable, content, at: 0)
+            try fs.fsync(durable, dataOnly: false)
+            // The same bytes published meanwhile, without fsync: a blob the syncer has not synced.
+            try fs.makeFile(in: store.upload, "plain", content)
+            let unsynced = { try fs.state.withLock { try $0.metadata.unsyncedBlobs(limit: 10) } }
+            #expect(try unsynced() == [sha256Hex(content)])
+            // The durable file's staging copy is deleted (dedup) once its row names that blob,
+            // so the blob's bytes must be durable before that row is.
+            try fs.flush(durable, caller: alphaCaller)
+            fs.release(durable)
+            #expect(try unsynced().isEmpty, "the durable publish synced the blob it names")
+            #expect(try store.stagingFiles().isEmpty)
+        }
+    }
+
     @Test func sparseWritesReadAsZerosAndHashAsSuch() throws {
         try withStore { store throws in
             let fs = store.fs
