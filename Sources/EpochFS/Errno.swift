@@ -26,6 +26,8 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     public static let range = Errno(ERANGE)
     public static let quotaExceeded = Errno(EDQUOT)
     public static let textBusy = Errno(ETXTBSY)
+    public static let fileTooLarge = Errno(EFBIG)
+    public static let tooManyOpenFiles = Errno(EMFILE)
 
     public var description: String { String(cString: strerror(rawValue)) }
 

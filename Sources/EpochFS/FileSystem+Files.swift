@@ -13,6 +13,7 @@ extension FileSystem {
         let now = currentTime()
         return try locked { state in
             var record = try newEntry(.file, named: name, in: parent, mode: mode, caller: caller, now: now, state)
+            let budget = try descriptorBudget(for: record, caller: caller, state)
             let account = quotaAccount(for: record, state)
             try chargeEntry(account)
             let fd: Int32
@@ -34,8 +35,9 @@ extension FileSystem {
             content.opens = 1
             let writable = flags & O_ACCMODE != O_RDONLY
             content.writers = writable ? 1 : 0
-            let file = OpenFile(ino: record.ino, content: content)
+            let file = OpenFile(ino: record.ino, content: content, descriptorBudget: budget)
             state.open[record.ino] = file
+            if let budget { state.descriptors[budget, default: 0] += 1 }
             if writable { state.writers[record.ino, default: 0] += 1 }
             state.lookups[record.ino, default: 0] += 1
             noteEpochChange(record.epoch, &state, now: now)
@@ -65,6 +67,18 @@ extension FileSystem {
         }
         let directIO = bypassesPageCache(writable: writable, quota: file.state.withLock { $0.quota }, backingID: backingID)
         return Handle(ino: ino, file: file, writable: writable, openerPID: caller.pid, directIO: directIO, backingID: backingID)
+    }
+
+    /// The district whose budget of open files a new open file counts against, or EMFILE
+    /// when that budget is spent: each district's processes may hold `limits.maxOpenFiles`
+    /// files open (the daemon holds a descriptor for each), so that no district can use up
+    /// the daemon's descriptors and fail another's opens. Root and staff are not counted.
+    func descriptorBudget(for record: InodeRecord, caller: Caller, _ state: State) throws(Errno) -> Int64? {
+        guard !caller.isRoot, record.district != 0, state.districtOwners[record.district] == caller.uid else { return nil }
+        guard state.descriptors[record.district, default: 0] < limits.maxOpenFiles else {
+            throw .tooManyOpenFiles
+        }
+        return record.district
     }
 
     /// The kernel sends RELEASE after close() has returned, from a queue of its own, so the
@@ -97,6 +111,7 @@ extension FileSystem {
             if let existing = state.open[ino] {
                 file = existing
             } else {
+                let budget = try descriptorBudget(for: record, caller: caller, state)
                 let fd: Int32
                 if record.staged {
                     fd = try blobs.openStaging(ino)
@@ -111,8 +126,9 @@ extension FileSystem {
                 // An inode whose name is gone can still be opened through the kernel's cache.
                 content.orphaned = record.parent == nil
                 content.quota = quotaAccount(for: record, state)
-                file = OpenFile(ino: ino, content: content)
+                file = OpenFile(ino: ino, content: content, descriptorBudget: budget)
                 state.open[ino] = file
+                if let budget { state.descriptors[budget, default: 0] += 1 }
             }
             let backingID = try file.state.withLock { content throws(Errno) -> Int32 in
                 let conflicting = content.passthroughConflicts(writable: writable)
@@ -199,6 +215,13 @@ extension FileSystem {
         let count = try file.state.withLock { content throws(Errno) in
             try reportLateWriteError(content)
             var bytes = bytes
+            // Past the largest file a district may have, as Linux does for RLIMIT_FSIZE: what
+            // fits is written (a short count), a write starting at the limit fails.
+            if offset > limits.maxFileSize - Int64(bytes.count) {
+                failed(&content, through: handle)
+                guard offset < limits.maxFileSize else { throw Errno.fileTooLarge }
+                bytes = UnsafeRawBufferPointer(rebasing: bytes.prefix(Int(limits.maxFileSize - offset)))
+            }
             var growth = max(0, offset + Int64(bytes.count) - content.size)
             if growth > 0, let account = content.quota {
                 let granted = account.charge(upTo: growth)
@@ -329,6 +352,10 @@ extension FileSystem {
                         failureInterrupts: Bool = false) throws(Errno) {
         let old = content.size
         guard size != old else { return }
+        if size > limits.maxFileSize {
+            if failureInterrupts { content.writeFailed = true }
+            throw .fileTooLarge
+        }
         let charged = max(0, size - old)
         do {
             if charged > 0 { try charge(&content, bytes: charged, for: "a truncate") }
@@ -448,10 +475,13 @@ extension FileSystem {
         }
     }
 
+    /// A probe that fails for any other reason than the process being gone (no descriptor
+    /// left, say) counts as a live process: a failed probe must never turn a clean close into
+    /// an interrupted upload.
     static func processIsExiting(_ pid: Int32) -> Bool {
         guard pid > 0 else { return false }
         let fd = Glibc.open("/proc/\(pid)/statm", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return true }  // already gone
+        guard fd >= 0 else { return errno == ENOENT || errno == ESRCH }  // gone, or not known
         defer { Glibc.close(fd) }
         var buffer = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
         let count = withUnsafeMutableBytes(of: &buffer) { Glibc.read(fd, $0.baseAddress, $0.count) }
@@ -536,6 +566,10 @@ extension FileSystem {
         }
         if lastClose {
             state.open[file.ino] = nil
+            if let budget = file.descriptorBudget {
+                let left = (state.descriptors[budget] ?? 1) - 1
+                state.descriptors[budget] = left > 0 ? left : nil
+            }
             let (stale, account, held) = file.state.withLock { ($0.kernelCacheStale, $0.quota, $0.size) }
             if let account, let stored = try meta.inode(file.ino)?.size, stored != held {
                 // The count followed the open file's size; from here on the row's counts. They

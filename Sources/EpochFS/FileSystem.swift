@@ -22,6 +22,8 @@ public final class FileSystem: Sendable {
     public let blobs: BlobStore
     let keyFiles: AuthorizedKeysFiles
     public let staffGID: UInt32
+    /// What each district may grow to: file size, depth, open files.
+    public let limits: DistrictLimits
     let logger: Logger
     let state: SleepingLock<State>
     private let notifierBox = Mutex<(any KernelNotifier)?>(nil)
@@ -61,12 +63,15 @@ public final class FileSystem: Sendable {
         var quotas: [Int64: QuotaAccount]
         /// Each district's uid, by district id: `upload-processed/` is presented as its own.
         var districtOwners: [Int64: UInt32]
+        /// Open files (a descriptor each) that districts' own processes hold, by district id.
+        var descriptors: [Int64: Int] = [:]
     }
 
     /// Opens the store under `storeRoot` (created if new) and recovers it.
     /// `exclusiveDatabase` (the daemon) keeps the metadata database to this process alone.
     /// `keysGroup` may read the districts' authorized keys (sshd's `AuthorizedKeysCommandUser`).
-    public init(storeRoot: String, staffGID: UInt32, keysGroup: gid_t? = nil, logger: Logger, exclusiveDatabase: Bool = false) throws {
+    public init(storeRoot: String, staffGID: UInt32, keysGroup: gid_t? = nil, limits: DistrictLimits = DistrictLimits(),
+                logger: Logger, exclusiveDatabase: Bool = false) throws {
         try Self.prepareStoreRoot(storeRoot)
         let blobs = try BlobStore(root: storeRoot)
         let metadata = try MetadataStore(path: storeRoot + "/metadata.db", now: currentTime(), exclusive: exclusiveDatabase)
@@ -82,6 +87,7 @@ public final class FileSystem: Sendable {
         self.blobs = blobs
         self.keyFiles = keyFiles
         self.staffGID = staffGID
+        self.limits = limits
         self.logger = logger
         self.state = SleepingLock(State(metadata: metadata, epochs: try Self.loadEpochActivity(metadata, now: currentTime()),
                                  quotas: try Self.loadQuotaAccounts(metadata),
@@ -329,6 +335,7 @@ public final class FileSystem: Sendable {
         let now = currentTime()
         return try locked { state in
             var record = try newEntry(.directory, named: name, in: parent, mode: mode, caller: caller, now: now, state)
+            try checkDepth(adding: 1, into: try directory(parent, state), state.metadata)
             // A directory made directly in upload/ is a new epoch.
             let isEpoch = record.zone == .uploadTree && record.epoch == nil
             let account = quotaAccount(for: record, state)
@@ -353,6 +360,21 @@ public final class FileSystem: Sendable {
             state.lookups[record.ino, default: 0] += 1
             return attributes(record, state)
         }
+    }
+
+    /// Refuses a tree that would reach deeper below `upload/` than `limits.maxDepth`
+    /// (ENAMETOOLONG): `height` levels of directories put into `parent` (1 for mkdir; a
+    /// moved directory brings its own levels).
+    func checkDepth(adding height: Int, into parent: InodeRecord, _ meta: MetadataStore) throws {
+        guard parent.zone == .uploadTree || parent.zone == .upload else { return }
+        var depth = height
+        var current = parent
+        while current.zone == .uploadTree, depth <= limits.maxDepth, let up = current.parent,
+              let next = try meta.inode(up) {
+            depth += 1
+            current = next
+        }
+        if depth > limits.maxDepth { throw Errno.nameTooLong }
     }
 
     /// The row of a new entry, checked against the parent, the existing names and the zone
@@ -554,6 +576,13 @@ public final class FileSystem: Sendable {
             if source.isDirectory, try isAncestor(source.ino, of: newParent, meta) { throw Errno.invalid }
             let target = try meta.child(of: newParent, named: newName)
             if target?.ino == source.ino { return }
+            func checkDepth(moving directory: InodeRecord, into parent: InodeRecord) throws {
+                guard directory.isDirectory, directory.parent != parent.ino else { return }
+                let height = try meta.directoryHeight(below: directory.ino, limit: limits.maxDepth + 1)
+                try self.checkDepth(adding: 1 + height, into: parent, meta)
+            }
+            try checkDepth(moving: source, into: to)
+            if flags.contains(.exchange), let target { try checkDepth(moving: target, into: from) }
             // The epochs the entries belong to afterwards.
             let destination = Self.epoch(of: source, movedInto: to)
             try checkEpochAllowsChange(source.epoch, state)

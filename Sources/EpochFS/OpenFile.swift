@@ -10,6 +10,9 @@ import Synchronization
 final class OpenFile: Sendable {
     let ino: InodeNumber
     let state: SleepingLock<Content>
+    /// The district whose budget of open files this one counts against (`State.descriptors`):
+    /// the file's own district when its processes opened it; nil for root and staff.
+    let descriptorBudget: Int64?
 
     struct Content {
         /// The descriptor reads are served from: the blob, or the staging file.
@@ -92,9 +95,10 @@ final class OpenFile: Sendable {
         }
     }
 
-    init(ino: InodeNumber, content: Content) {
+    init(ino: InodeNumber, content: Content, descriptorBudget: Int64? = nil) {
         self.ino = ino
         self.state = SleepingLock(content)
+        self.descriptorBudget = descriptorBudget
     }
 
     /// Closes every descriptor; only when nothing can use them any more.

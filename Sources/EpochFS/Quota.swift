@@ -7,7 +7,7 @@ public enum QuotaLimit: Sendable, Equatable, Codable {
     case unlimited
     case limit(Int64)
 
-    var value: Int64? {
+    public var value: Int64? {
         if case .limit(let value) = self { return value }
         return nil
     }

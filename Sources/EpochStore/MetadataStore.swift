@@ -300,6 +300,18 @@ public final class MetadataStore {
             """, ino.sql, map: Self.record)
     }
 
+    /// How many levels of directories lie below the directory `ino` (0: none), counting no
+    /// further than `limit` levels (enough to tell whether a tree is too deep).
+    public func directoryHeight(below ino: InodeNumber, limit: Int) throws -> Int {
+        try database.first("""
+            WITH RECURSIVE tree(ino, depth) AS (
+                SELECT ino, 1 FROM inodes WHERE parent = ? AND kind = \(NodeKind.directory.rawValue)
+                UNION ALL SELECT i.ino, t.depth + 1 FROM inodes i JOIN tree t ON i.parent = t.ino
+                    WHERE i.kind = \(NodeKind.directory.rawValue) AND t.depth < ?)
+            SELECT COALESCE(MAX(depth), 0) FROM tree
+            """, ino.sql, .int(Int64(limit))) { Int($0.int(0)) } ?? 0
+    }
+
     // MARK: Blobs
 
     /// Adds a reference to a blob; true when the blob is new (its file must be put in place).

@@ -45,6 +45,8 @@ struct Configuration {
     var pipeline = PipelineSettings()
     /// Where the daemon writes its Prometheus metrics (none by default).
     var metricsFile: String?
+    /// What each district may grow to (max_file_size, max_depth, max_open_files).
+    var limits = DistrictLimits()
 
     static var path: String {
         ProcessInfo.processInfo.environment["EPOCHFS_CONFIG"] ?? "/etc/epochfs/epochfs.conf"
@@ -70,6 +72,10 @@ struct Configuration {
                 configuration.pipeline.markers = Set(parts[1].split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init))
             case "profiles_directory": configuration.pipeline.profilesDirectory = parts[1]
             case "metrics_file": configuration.metricsFile = parts[1]
+            case "max_file_size":
+                if let size = QuotaLimitArgument(argument: parts[1]) { configuration.limits.maxFileSize = size.limit.value ?? .max }
+            case "max_depth": configuration.limits.maxDepth = Int(parts[1]) ?? configuration.limits.maxDepth
+            case "max_open_files": configuration.limits.maxOpenFiles = Int(parts[1]) ?? configuration.limits.maxOpenFiles
             case "notify_command":
                 configuration.pipeline.notifyCommand = parts[1].split(separator: " ").map(String.init)
             case let key where key.hasPrefix("settle_seconds."):

@@ -35,6 +35,12 @@ struct MountCommand: ParsableCommand {
     var notifyCommand: String?
     @Option(help: "Write Prometheus metrics to this file every 15 s, for the node exporter's textfile collector (default: the configuration's metrics_file).")
     var metricsFile: String?
+    @Option(help: "The largest file a district may have, e.g. 16G (default: the configuration's max_file_size, else 16G); EFBIG beyond.")
+    var maxFileSize: QuotaLimitArgument?
+    @Option(help: "How deep below upload/ a district's directories may go (default: the configuration's max_depth, else 16).")
+    var maxDepth: Int?
+    @Option(help: "Files one district may hold open at once (default: the configuration's max_open_files, else 1024); EMFILE beyond.")
+    var maxOpenFiles: Int?
     @Flag(help: "Do not use FUSE passthrough even where the kernel offers it: reads go through the daemon and writes through the writeback cache (see docs/performance.md).")
     var noPassthrough = false
     @Flag(help: .hidden) var daemonChild = false
@@ -83,6 +89,9 @@ struct MountCommand: ParsableCommand {
         if let profilesDirectory { arguments += ["--profiles-directory", profilesDirectory] }
         if let notifyCommand { arguments += ["--notify-command", notifyCommand] }
         if let metricsFile { arguments += ["--metrics-file", metricsFile] }
+        if let maxFileSize { arguments += ["--max-file-size", String(maxFileSize.limit.value ?? .max)] }
+        if let maxDepth { arguments += ["--max-depth", String(maxDepth)] }
+        if let maxOpenFiles { arguments += ["--max-open-files", String(maxOpenFiles)] }
         if noPassthrough { arguments.append("--no-passthrough") }
         process.arguments = arguments
         process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
@@ -112,6 +121,7 @@ struct MountCommand: ParsableCommand {
         // reading its input, must cost a write error, not the daemon (and every district's mount).
         signal(SIGPIPE, SIG_IGN)
         let logger = makeLogger()
+        raiseDescriptorLimit(logger)
         let paths = StorePaths(root: store)
         guard let lock = try DaemonLock(paths: paths) else {
             throw CommandError("another epochfs daemon is serving \(store): unmount it first, or use another --store")
@@ -121,7 +131,12 @@ struct MountCommand: ParsableCommand {
         if keysGroup == nil {
             logger.warning("no group '\(Configuration.load().keysGroup)': only root can read the districts' keys, so sshd's AuthorizedKeysCommand cannot (run mount-scripts/install.sh)")
         }
-        let fs = try FileSystem(storeRoot: store, staffGID: staffGID, keysGroup: keysGroup, logger: logger, exclusiveDatabase: true)
+        var limits = Configuration.load().limits
+        if let maxFileSize { limits.maxFileSize = maxFileSize.limit.value ?? .max }
+        if let maxDepth { limits.maxDepth = maxDepth }
+        if let maxOpenFiles { limits.maxOpenFiles = maxOpenFiles }
+        let fs = try FileSystem(storeRoot: store, staffGID: staffGID, keysGroup: keysGroup, limits: limits, logger: logger,
+                                exclusiveDatabase: true)
         let session = try FuseSession(fs: fs, mountpoint: mountpoint, cacheTimeout: cacheTimeout,
                                       threads: threads, passthrough: !noPassthrough, logger: logger)
         let control = try ControlServer(path: paths.controlSocket, fs: fs, logger: logger)
@@ -161,4 +176,20 @@ struct MountCommand: ParsableCommand {
         withExtendedLifetime(lock) {}
         logger.notice("unmounted", metadata: ["mountpoint": "\(mountpoint)"])
     }
+}
+
+/// The daemon holds a descriptor per open file of every district: it runs with the hard
+/// limit it is given, not the soft one (1,024 under systemd and most shells). Each district is
+/// held to its own budget (`DistrictLimits.maxOpenFiles`) below that.
+func raiseDescriptorLimit(_ logger: Logger) {
+    var limit = rlimit()
+    guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+    let soft = limit.rlim_cur
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max
+        if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) != 0 {
+            logger.warning("could not raise the descriptor limit", metadata: ["soft": "\(soft)", "hard": "\(limit.rlim_max)"])
+        }
+    }
+    logger.notice("descriptor limit", metadata: ["limit": "\(limit.rlim_cur)", "was": "\(soft)"])
 }

@@ -84,10 +84,10 @@ struct TestStore {
     }
 }
 
-func withStore<T>(_ body: (TestStore) throws -> T) throws -> T {
+func withStore<T>(limits: DistrictLimits = DistrictLimits(), _ body: (TestStore) throws -> T) throws -> T {
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("epochfs-tests-\(UUID().uuidString)").path
     defer { try? FileManager.default.removeItem(atPath: root) }
-    let fs = try FileSystem(storeRoot: root, staffGID: staffGID, logger: quietLogger)
+    let fs = try FileSystem(storeRoot: root, staffGID: staffGID, limits: limits, logger: quietLogger)
     let alpha = try fs.addDistrict(name: "alpha", uid: alphaUID, gid: alphaUID)
     return try body(TestStore(root: root, fs: fs, alpha: alpha))
 }

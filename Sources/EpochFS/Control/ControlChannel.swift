@@ -60,7 +60,12 @@ public final class ControlServer: Sendable {
             if rc < 0 && errno == EINTR { continue }
             if rc < 0 || fds[1].revents != 0 { return }
             let client = accept(listenFD, nil, nil)
-            if client < 0 { continue }
+            if client < 0 {
+                // Out of descriptors, the connection stays queued and poll says so at once:
+                // wait a little instead of spinning on it.
+                if errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM { usleep(100_000) }
+                continue
+            }
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)
             handle(client)
             Sys.close(client)

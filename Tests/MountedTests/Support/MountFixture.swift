@@ -64,10 +64,11 @@ final class MountFixture {
     /// Runs `epochfs mount`, which must return only once the mount is live, and finds its daemon.
     /// A watchdog kills that daemon if the mount is still up after `deadline` seconds, so that a
     /// hung daemon fails the test instead of hanging the run.
-    func mount(_ arguments: [String] = [], deadline: Double = 120) throws {
+    /// `launcher` runs `epochfs mount` under another program (`prlimit`, say).
+    func mount(_ arguments: [String] = [], launcher: [String] = [], deadline: Double = 120) throws {
         let arguments = arguments + Self.runArguments.filter { !arguments.contains($0) }
         let result = try Command.run(
-            [binary, "mount", mountpoint, "--store", store, "--staff-group", staffGroup] + arguments,
+            launcher + [binary, "mount", mountpoint, "--store", store, "--staff-group", staffGroup] + arguments,
             timeout: 30, log: logPath)
         guard result.succeeded else {
             throw CommandError(description: "`epochfs mount` exited \(result.status); log:\n\(logTail())")
@@ -256,12 +257,12 @@ final class MountFixture {
 /// Runs `body` with a fresh mount to which the districts have been added; always tears down.
 func withMount<R>(
     districts: [District] = [.alpha], staffGroup: String = String(Identity.staffGroup),
-    mountArguments: [String] = [],
+    mountArguments: [String] = [], launcher: [String] = [],
     _ body: (MountFixture) throws -> R
 ) throws -> R {
     let fixture = try MountFixture(staffGroup: staffGroup)
     defer { fixture.tearDown() }
-    try fixture.mount(mountArguments)
+    try fixture.mount(mountArguments, launcher: launcher)
     for district in districts { try fixture.add(district) }
     return try body(fixture)
 }
