@@ -454,3 +454,26 @@ struct EpochPipelineTests {
         }
     }
 }
+
+extension EpochPipelineTests {
+    @Test("A manifest of 100 MB of commas: the sealer and the processor read it, and the daemon's memory stays bounded")
+    func hostileManifest() throws {
+        try withMount(mountArguments: ["--settle-seconds", "3600"]) { fs in
+            let epoch = fs.upload(.alpha) + "/1764374400"
+            try mkdirAsDistrict(epoch)
+            let written = try Command.sh("head -c 100000000 /dev/zero | tr '\\0' , > \(shellQuote(epoch + "/manifest.csv"))",
+                                         as: District.alpha.identity, timeout: 120)
+            #expect(written.succeeded, "\(written)")
+            // The marker seals the epoch: the sealer reads the manifest first (does it name files
+            // still to come?), then the processor reads it to recognise the set.
+            try upload([(".done", "")], to: epoch)
+            let summary = try waitForState(fs, .alpha, "1764374400", ["unrecognised", "published", "held"], within: 120)
+            #expect(summary?.epoch.state == "unrecognised", "\(String(describing: summary))")
+            let daemon = try #require(fs.daemon)
+            let status = String(decoding: try Files.read("/proc/\(daemon)/status"), as: UTF8.self)
+            let peak = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }?
+                .split(separator: " ").compactMap { Int($0) }.first ?? 0
+            #expect(peak > 0 && peak < 300 << 10, "the daemon's peak resident memory: \(peak) KiB")
+        }
+    }
+}
