@@ -157,10 +157,12 @@ public final class FileSystem: Sendable {
 
     /// The attributes the kernel sees. Below `/<district>/` nobody but root, the district and
     /// the staff group may read or search anything, whatever modes clients send (rosters are
-    /// children's personal data): "other" bits are never shown there, the staff group reads
-    /// everything and writes nothing, and `upload/` keeps its fixed mode. `upload-processed/`
-    /// and all below it is presented as the district's, read-only (only root changes it), so
-    /// that the district reads its results, the inserted logs included, and nobody else does.
+    /// children's personal data): `upload/` keeps its fixed `0750` (nobody may change it), so
+    /// entries below it keep the modes clients set (`cp -a` and `rsync -a` round-trip them);
+    /// `upload-processed/` and all below it is presented as the district's and read-only
+    /// (`0550`/`0440`; only root changes it), so that the district reads its results, the
+    /// inserted logs included, and nobody else does. The staff group reads everything and
+    /// writes nothing.
     func attributes(_ record: InodeRecord, _ state: State) -> Attributes {
         var mode = record.mode & 0o7777
         var uid = record.uid
@@ -176,7 +178,7 @@ public final class FileSystem: Sendable {
             mode = 0o750
         case .uploadTree:
             gid = staffGID
-            mode = (mode & 0o750) | 0o040 | (search & 0o010)
+            mode = (mode & ~0o020) | 0o040 | (search & 0o010)
         case .processed, .processedTree:
             uid = state.districtOwners[record.district] ?? uid
             gid = staffGID

@@ -113,9 +113,9 @@ struct ZoneTests {
             #expect(alpha.attempt(.symlink("/", directory + "/escape")) == .EPERM)
             #expect(alpha.attempt(.mkfifo(directory + "/fifo")) == .EPERM)
             #expect(alpha.attempt(.chmod(directory + "/tool", 0o4755)) == nil)
-            #expect(attributes(of: directory + "/tool")?.permissions == 0o750, "setuid cleared")
+            #expect(attributes(of: directory + "/tool")?.permissions == 0o755, "setuid cleared")
             #expect(alpha.attempt(.chmod(directory + "/tool", 0o2755)) == nil)
-            #expect(attributes(of: directory + "/tool")?.permissions == 0o750, "setgid cleared")
+            #expect(attributes(of: directory + "/tool")?.permissions == 0o755, "setgid cleared")
             #expect(names(in: directory) == ["tool"])
         }
     }
