@@ -40,6 +40,7 @@ public struct CSVReader {
     private let chunkSize: Int
     private let maxRecordBytes: Int
     private let maxFields: Int
+    private let maxBytes: Int
 
     /// `file` names the file in problems; `fd` is read from its current offset and not closed.
     ///
@@ -52,12 +53,17 @@ public struct CSVReader {
     ///   commas stops at the bound within the chunk. The default is the most columns a
     ///   spreadsheet holds (16,384 in Excel and LibreOffice): no export a district can open
     ///   has more, where rosters have tens of columns; the field ends it allows take 128 KiB.
-    public init(file: String, fd: Int32, chunkSize: Int = 1 << 20, maxRecordBytes: Int = 16 << 20, maxFields: Int = 16_384) {
+    ///
+    /// A file larger than `maxBytes` (unbounded by default; a manifest is small by nature) ends
+    /// the reading with a fatal problem, after at most `maxBytes + 1` bytes read.
+    public init(file: String, fd: Int32, chunkSize: Int = 1 << 20, maxRecordBytes: Int = 16 << 20, maxFields: Int = 16_384,
+                maxBytes: Int = .max) {
         self.file = file
         self.fd = fd
         self.chunkSize = max(chunkSize, 3)
         self.maxRecordBytes = maxRecordBytes
         self.maxFields = max(maxFields, 1)
+        self.maxBytes = max(maxBytes, 0)
     }
 
     /// Calls `body` with every record, in order; blank lines are skipped. Returns the number of
@@ -77,7 +83,9 @@ public struct CSVReader {
         var machine = Machine(file: file, maxFields: maxFields)
         var total = 0
         while true {
-            let count = Glibc.read(fd, chunk.baseAddress!, chunkSize)
+            // Never more than one byte past `maxBytes`: enough to tell that the file is larger.
+            let wanted = maxBytes - total < chunkSize ? maxBytes - total + 1 : chunkSize
+            let count = Glibc.read(fd, chunk.baseAddress!, wanted)
             if count < 0 {
                 if errno == EINTR { continue }
                 throw CSVReadError(file: file, errno: errno)
@@ -87,6 +95,11 @@ public struct CSVReader {
             // regular file return whole chunks).
             let bom = total == 0 && count >= 3 && chunk[0] == 0xEF && chunk[1] == 0xBB && chunk[2] == 0xBF
             total += count
+            if total > maxBytes {
+                problems.add(Problem(file: file, line: 0, column: 0, code: "csv.file-too-large", severity: .fatal,
+                                     message: "larger than \(describe(bytes: maxBytes)), more than this file can be: not read past that"))
+                return total
+            }
             guard try machine.consume(UnsafeBufferPointer(rebasing: chunk[(bom ? 3 : 0)..<count]), &problems, body) else {
                 problems.add(Problem(file: file, line: machine.recordLine, column: maxFields + 1, code: "csv.too-many-fields", severity: .fatal,
                                      message: "a record of more than \(maxFields) fields (a line of commas, or line ends lost?): the rest of the file is not read"))

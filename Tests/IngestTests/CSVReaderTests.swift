@@ -5,7 +5,7 @@ import Testing
 @Suite struct CSVReaderTests {
     /// Reads `bytes` with a small chunk size (so records cross chunk boundaries) and returns
     /// each record's line and fields, the problems, and how many bytes the reader read.
-    private func read(_ bytes: [UInt8], chunkSize: Int = 7, maxRecordBytes: Int = 16 << 20) throws
+    private func read(_ bytes: [UInt8], chunkSize: Int = 7, maxRecordBytes: Int = 16 << 20, maxBytes: Int = .max) throws
         -> (records: [(Int, [String])], problems: [Problem], bytesRead: Int) {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("csv-\(UUID().uuidString)").path
         FileManager.default.createFile(atPath: path, contents: Data(bytes))
@@ -14,7 +14,7 @@ import Testing
         defer { close(fd) }
         var log = ProblemLog()
         var records: [(Int, [String])] = []
-        let bytesRead = try CSVReader(file: "t.csv", fd: fd, chunkSize: chunkSize, maxRecordBytes: maxRecordBytes).read(problems: &log) { record in
+        let bytesRead = try CSVReader(file: "t.csv", fd: fd, chunkSize: chunkSize, maxRecordBytes: maxRecordBytes, maxBytes: maxBytes).read(problems: &log) { record in
             records.append((record.line, (0..<record.count).map { record.string($0) }))
         }
         return (records, log.problems, bytesRead)
@@ -89,6 +89,18 @@ import Testing
         #expect(result.records.map(\.1.count) == [])
         #expect(result.problems.map(\.code) == ["csv.record-too-long"])
         #expect(result.bytesRead == 256)
+    }
+
+    @Test func aFileLargerThanItsBoundIsReadOneBytePastItAndNoFurther() throws {
+        let rows = Array(String(repeating: "a,b\n", count: 100).utf8)
+        let larger = try read(rows, chunkSize: 64, maxBytes: 100)
+        #expect(larger.bytesRead == 101)
+        #expect(larger.problems.map(\.code) == ["csv.file-too-large"])
+        #expect(larger.problems.first?.severity == .fatal)
+        #expect(larger.records.count == 16, "the records of the chunks within the bound")
+        let exact = try read(Array(rows.prefix(100)), chunkSize: 64, maxBytes: 100)
+        #expect(exact.problems.isEmpty)
+        #expect(exact.records.count == 25)
     }
 
     @Test func strayQuotesAreKeptAndReportedWithoutTheRowsContents() throws {
