@@ -39,15 +39,31 @@ public struct CSVReader {
     private let fd: Int32
     private let chunkSize: Int
     private let maxRecordBytes: Int
+    private let maxFields: Int
+    private let maxBytes: Int
 
     /// `file` names the file in problems; `fd` is read from its current offset and not closed.
-    /// A record longer than `maxRecordBytes` (in practice: a quote opened and never closed)
-    /// ends the reading with a fatal problem rather than filling memory with the rest of the file.
-    public init(file: String, fd: Int32, chunkSize: Int = 1 << 20, maxRecordBytes: Int = 16 << 20) {
+    ///
+    /// What one record may hold in memory is bounded: past the bound the reading ends with a
+    /// fatal problem rather than filling memory with the rest of the file.
+    /// - `maxRecordBytes`: its fields' bytes plus the end of each field (in practice: a quote
+    ///   opened and never closed). Checked after each chunk, so a record may pass it by up to
+    ///   one chunk before the reading stops.
+    /// - `maxFields`: its number of fields, checked at every field, so a line of nothing but
+    ///   commas stops at the bound within the chunk. The default is the most columns a
+    ///   spreadsheet holds (16,384 in Excel and LibreOffice): no export a district can open
+    ///   has more, where rosters have tens of columns; the field ends it allows take 128 KiB.
+    ///
+    /// A file larger than `maxBytes` (unbounded by default; a manifest is small by nature) ends
+    /// the reading with a fatal problem, after at most `maxBytes + 1` bytes read.
+    public init(file: String, fd: Int32, chunkSize: Int = 1 << 20, maxRecordBytes: Int = 16 << 20, maxFields: Int = 16_384,
+                maxBytes: Int = .max) {
         self.file = file
         self.fd = fd
         self.chunkSize = max(chunkSize, 3)
         self.maxRecordBytes = maxRecordBytes
+        self.maxFields = max(maxFields, 1)
+        self.maxBytes = max(maxBytes, 0)
     }
 
     /// Calls `body` with every record, in order; blank lines are skipped. Returns the number of
@@ -64,10 +80,12 @@ public struct CSVReader {
     public func read(problems: inout ProblemLog, _ body: (borrowing CSVRecord, inout ProblemLog) throws -> Void) throws -> Int {
         let chunk = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: chunkSize)
         defer { chunk.deallocate() }
-        var machine = Machine(file: file, maxRecordBytes: maxRecordBytes)
+        var machine = Machine(file: file, maxFields: maxFields)
         var total = 0
         while true {
-            let count = Glibc.read(fd, chunk.baseAddress!, chunkSize)
+            // Never more than one byte past `maxBytes`: enough to tell that the file is larger.
+            let wanted = maxBytes - total < chunkSize ? maxBytes - total + 1 : chunkSize
+            let count = Glibc.read(fd, chunk.baseAddress!, wanted)
             if count < 0 {
                 if errno == EINTR { continue }
                 throw CSVReadError(file: file, errno: errno)
@@ -77,10 +95,19 @@ public struct CSVReader {
             // regular file return whole chunks).
             let bom = total == 0 && count >= 3 && chunk[0] == 0xEF && chunk[1] == 0xBB && chunk[2] == 0xBF
             total += count
-            try machine.consume(UnsafeBufferPointer(rebasing: chunk[(bom ? 3 : 0)..<count]), &problems, body)
-            if machine.fieldBytes.count > maxRecordBytes {
+            if total > maxBytes {
+                problems.add(Problem(file: file, line: 0, column: 0, code: "csv.file-too-large", severity: .fatal,
+                                     message: "larger than \(describe(bytes: maxBytes)), more than this file can be: not read past that"))
+                return total
+            }
+            guard try machine.consume(UnsafeBufferPointer(rebasing: chunk[(bom ? 3 : 0)..<count]), &problems, body) else {
+                problems.add(Problem(file: file, line: machine.recordLine, column: maxFields + 1, code: "csv.too-many-fields", severity: .fatal,
+                                     message: "a record of more than \(maxFields) fields (a line of commas, or line ends lost?): the rest of the file is not read"))
+                return total
+            }
+            if machine.recordBytes > maxRecordBytes {
                 problems.add(Problem(file: file, line: machine.recordLine, column: machine.ends.count + 1, code: "csv.record-too-long",
-                                     severity: .fatal, message: "a record longer than \(maxRecordBytes >> 20) MiB (a quote that never closes?): the rest of the file is not read"))
+                                     severity: .fatal, message: "a record longer than \(describe(bytes: maxRecordBytes)) (a quote that never closes?): the rest of the file is not read"))
                 return total
             }
         }
@@ -97,7 +124,7 @@ private struct Machine {
     }
 
     let file: String
-    let maxRecordBytes: Int
+    let maxFields: Int
     var state = State.fieldStart
     /// The current record's fields, unquoted, back to back, and where each ends.
     var fieldBytes: [UInt8] = []
@@ -110,15 +137,20 @@ private struct Machine {
     /// The record had a quoted field: `""` alone on a line is a record of one empty field.
     var quoted = false
 
-    init(file: String, maxRecordBytes: Int) {
+    init(file: String, maxFields: Int) {
         self.file = file
-        self.maxRecordBytes = maxRecordBytes
+        self.maxFields = maxFields
         fieldBytes.reserveCapacity(4096)
         ends.reserveCapacity(64)
     }
 
+    /// What the current record holds in memory: its bytes and the end of each field.
+    var recordBytes: Int { fieldBytes.count + ends.count * MemoryLayout<Int>.stride }
+
+    /// Reads `buffer`, calling `body` with each record it ends. Returns false, with the rest of
+    /// `buffer` not read, when the current record reaches more than `maxFields` fields.
     mutating func consume(_ buffer: UnsafeBufferPointer<UInt8>, _ problems: inout ProblemLog,
-                          _ body: (borrowing CSVRecord, inout ProblemLog) throws -> Void) throws {
+                          _ body: (borrowing CSVRecord, inout ProblemLog) throws -> Void) throws -> Bool {
         let count = buffer.count
         var index = 0
         while index < count {
@@ -135,7 +167,9 @@ private struct Machine {
             case .fieldStart, .unquoted:
                 switch byte {
                 case 0x2C:  // ,
+                    // A comma always opens one more field: `maxFields` ends mean one too many.
                     ends.append(fieldBytes.count)
+                    if ends.count >= maxFields { return false }
                     state = .fieldStart
                 case 0x0A, 0x0D:
                     try endRecord(&problems, body)
@@ -189,6 +223,7 @@ private struct Machine {
                     state = .quoted
                 case 0x2C:
                     ends.append(fieldBytes.count)
+                    if ends.count >= maxFields { return false }
                     state = .fieldStart
                 case 0x0A, 0x0D:
                     try endRecord(&problems, body)
@@ -201,6 +236,7 @@ private struct Machine {
                 }
             }
         }
+        return true
     }
 
     /// The end of the file: the last record, or the report of a quote that never closed.
@@ -240,6 +276,11 @@ private struct Machine {
     private func problem(_ code: String, _ severity: Severity, _ message: String) -> Problem {
         Problem(file: file, line: recordLine, column: ends.count + 1, code: code, severity: severity, message: message)
     }
+}
+
+/// A limit as a problem's message gives it: `16 MiB`, or bytes when not whole MiB.
+private func describe(bytes: Int) -> String {
+    bytes >= 1 << 20 && bytes % (1 << 20) == 0 ? "\(bytes >> 20) MiB" : "\(bytes) bytes"
 }
 
 /// Reports each field of a record that is not valid UTF-8 (typically a Windows-1252 export).

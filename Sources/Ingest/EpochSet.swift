@@ -47,6 +47,10 @@ public enum Recogniser {
                 manifestFindings.append("\(file.path) cannot be read")
                 continue
             }
+            if let oversized = manifest.oversized {
+                manifestFindings.append("\(file.path) is not a manifest: \(oversized), where a manifest has a few dozen rows")
+                continue
+            }
             guard manifest.headerMatches else {
                 manifestFindings.append("\(file.path) does not have the header \(rule.header.joined(separator: ","))")
                 continue
@@ -103,7 +107,7 @@ public enum Recogniser {
         }
         let inventory = SetInventory(files)
         guard let file = inventory.data.first(where: { names($0.name, rule.file, equalIn: profile) }),
-              let manifest = try? Manifest.read(file, rule: rule) else { return [] }
+              let manifest = try? Manifest.read(file, rule: rule), manifest.oversized == nil else { return [] }
         var awaited: [String] = []
         for spec in profile.files {
             guard let mode = manifest.modes[spec.name], mode != Manifest.absent else { continue }
@@ -168,9 +172,20 @@ struct Manifest {
     var rows = 0
     /// Problems found while reading (CSV problems, repeated properties).
     var problems = ProblemLog()
+    /// Why the file is not a manifest: it is larger, or has more rows, than a manifest can
+    /// (a fatal problem says so too). nil when it was read to its end.
+    var oversized: String?
 
-    /// A manifest is a few dozen rows: more than this is not a manifest, and is not read on.
+    /// A manifest is a few dozen short rows: a file larger than this, or of more rows, is not a
+    /// manifest, and is not read on. The daemon reads the manifest of an epoch still being
+    /// uploaded at every look at it, so what it reads must be small whatever the file is.
+    static let maximumBytes = 1 << 20
     static let maximumRows = 10_000
+
+    /// Thrown from the reading to stop it at the row past `maximumRows`.
+    private struct TooManyRows: Error {
+        let line: Int
+    }
 
     static func read(_ file: SetFile, rule: ManifestRule) throws -> Manifest {
         let fd = open(file.location, O_RDONLY | O_CLOEXEC)
@@ -179,27 +194,37 @@ struct Manifest {
         var manifest = Manifest()
         var problems = ProblemLog()
         var first = true
-        try CSVReader(file: file.path, fd: fd, chunkSize: 64 << 10, maxRecordBytes: 1 << 20).read(problems: &problems) { record, problems in
-            if first {
-                first = false
-                manifest.headerMatches = record.count == rule.header.count
-                    && (0..<record.count).allSatisfy { record.string($0) == rule.header[$0] }
-                return
+        let reader = CSVReader(file: file.path, fd: fd, chunkSize: 64 << 10, maxRecordBytes: 1 << 20, maxBytes: maximumBytes)
+        do {
+            let read = try reader.read(problems: &problems) { record, problems in
+                if first {
+                    first = false
+                    manifest.headerMatches = record.count == rule.header.count
+                        && (0..<record.count).allSatisfy { record.string($0) == rule.header[$0] }
+                    return
+                }
+                manifest.rows += 1
+                if manifest.rows > maximumRows { throw TooManyRows(line: record.line) }
+                guard record.count >= 2 else { return }
+                let property = record.string(0)
+                let value = record.string(1)
+                if manifest.properties[property] != nil {
+                    problems.add(Problem(file: file.path, line: record.line, column: 1, code: "manifest.repeated-property", severity: .warning,
+                                         message: "property `\(property)` is given again: the first row counts"))
+                    return
+                }
+                manifest.properties[property] = value
+                manifest.lines[property] = record.line
+                if property.hasPrefix(rule.filePrefix) {
+                    manifest.modes[String(property.dropFirst(rule.filePrefix.count))] = value
+                }
             }
-            manifest.rows += 1
-            guard manifest.rows <= maximumRows, record.count >= 2 else { return }
-            let property = record.string(0)
-            let value = record.string(1)
-            if manifest.properties[property] != nil {
-                problems.add(Problem(file: file.path, line: record.line, column: 1, code: "manifest.repeated-property", severity: .warning,
-                                     message: "property `\(property)` is given again: the first row counts"))
-                return
-            }
-            manifest.properties[property] = value
-            manifest.lines[property] = record.line
-            if property.hasPrefix(rule.filePrefix) {
-                manifest.modes[String(property.dropFirst(rule.filePrefix.count))] = value
-            }
+            // The reader has reported it: it stopped one byte past the bound.
+            if read > maximumBytes { manifest.oversized = "larger than \(maximumBytes >> 20) MiB" }
+        } catch let stop as TooManyRows {
+            problems.add(Problem(file: file.path, line: stop.line, column: 0, code: "manifest.too-many-rows", severity: .fatal,
+                                 message: "more than \(maximumRows) rows, where a manifest has a few dozen: not read past this row"))
+            manifest.oversized = "more than \(maximumRows) rows"
         }
         manifest.problems = problems
         return manifest

@@ -160,6 +160,8 @@ struct ValidationRun {
         let manifest = try Manifest.read(file, rule: rule)
         if let index = files.firstIndex(of: file) { reports[index].rows = manifest.rows }
         for problem in manifest.problems.problems { log.add(problem) }
+        // Its problems say why; the rows read are not a manifest's.
+        guard manifest.oversized == nil else { return nil }
         guard manifest.headerMatches else {
             log.add(Problem(file: file.path, line: 1, column: 0, code: "manifest.header", severity: .fatal,
                             message: "the header must be exactly \(rule.header.joined(separator: ","))"))

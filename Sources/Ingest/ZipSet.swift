@@ -9,7 +9,10 @@ import Glibc
 ///
 /// Archives come from outside and are treated as hostile: entry names that would leave the
 /// extraction directory, symbolic links and duplicates are refused, sizes and compression
-/// ratios are bounded, and nothing is written anywhere but the directory given.
+/// ratios are bounded, and nothing is written anywhere but the directory given. The sizes an
+/// archive declares are hostile too: an archive whose directory declares what it cannot hold
+/// is refused before ZIPFoundation reads it (`ZipDirectory`), declared sizes are never added
+/// or multiplied unchecked, and the limits hold on the bytes really written.
 public enum ZipSet {
     /// Bounds on what one archive may unpack to.
     public struct Limits: Sendable {
@@ -38,6 +41,10 @@ public enum ZipSet {
         var problems: [Problem] = []
         func add(_ file: String, _ code: String, _ severity: Severity, _ message: String) {
             problems.append(Problem(file: file, line: 0, column: 0, code: code, severity: severity, message: message))
+        }
+        if let flaw = ZipDirectory.check(archiveAt: zip.location, entries: limits.maxEntries + 1) {
+            add(zip.path, "zip.corrupt", .fatal, "not a readable zip archive: \(flaw): nothing is extracted")
+            return ([], problems)
         }
         let archive: Archive
         do {
@@ -79,18 +86,23 @@ public enum ZipSet {
                 add(name, "zip.duplicate-entry", .fatal, "the archive has this name twice: which one is meant is unclear")
                 continue
             }
+            // What the headers declare refuses an entry early; it can lie either way, so no sum
+            // or product of it is formed unchecked, and what is written is bounded on its own.
             let declared = Int64(clamping: entry.uncompressedSize)
             let compressed = Int64(clamping: entry.compressedSize)
-            if declared > 0 && (compressed == 0 || declared / compressed > Int64(limits.maxRatio)) {
+            let ratio = Int64(limits.maxRatio)
+            if declared > 0 && (compressed == 0 || declared / compressed > ratio) {
                 add(name, "zip.limit", .fatal, "compressed more than \(limits.maxRatio) to 1 (a zip bomb?): not extracted")
                 continue
             }
-            if total + declared > limits.maxTotalBytes {
+            if declared > limits.maxTotalBytes - total {  // total never passes maxTotalBytes
                 add(name, "zip.limit", .fatal, "the archive unpacks to more than \(limits.maxTotalBytes >> 20) MiB: the rest is not extracted")
                 break
             }
+            // No entry's compressed bytes outnumber the archive's, whatever its headers say.
+            let (product, overflow) = min(compressed, zip.size).multipliedReportingOverflow(by: ratio)
             let location = directory + "/" + name
-            let outcome = try write(entry, of: archive, to: location, ratioLimit: compressed * Int64(limits.maxRatio),
+            let outcome = try write(entry, of: archive, to: location, ratioLimit: overflow ? .max : product,
                                     totalLeft: limits.maxTotalBytes - total)
             switch outcome {
             case .written(let size):

@@ -4,9 +4,9 @@ import Testing
 
 @Suite struct CSVReaderTests {
     /// Reads `bytes` with a small chunk size (so records cross chunk boundaries) and returns
-    /// each record's line and fields, and the problems.
-    private func read(_ bytes: [UInt8], chunkSize: Int = 7, maxRecordBytes: Int = 16 << 20) throws
-        -> (records: [(Int, [String])], problems: [Problem]) {
+    /// each record's line and fields, the problems, and how many bytes the reader read.
+    private func read(_ bytes: [UInt8], chunkSize: Int = 7, maxRecordBytes: Int = 16 << 20, maxBytes: Int = .max) throws
+        -> (records: [(Int, [String])], problems: [Problem], bytesRead: Int) {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("csv-\(UUID().uuidString)").path
         FileManager.default.createFile(atPath: path, contents: Data(bytes))
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -14,13 +14,13 @@ import Testing
         defer { close(fd) }
         var log = ProblemLog()
         var records: [(Int, [String])] = []
-        try CSVReader(file: "t.csv", fd: fd, chunkSize: chunkSize, maxRecordBytes: maxRecordBytes).read(problems: &log) { record in
+        let bytesRead = try CSVReader(file: "t.csv", fd: fd, chunkSize: chunkSize, maxRecordBytes: maxRecordBytes, maxBytes: maxBytes).read(problems: &log) { record in
             records.append((record.line, (0..<record.count).map { record.string($0) }))
         }
-        return (records, log.problems)
+        return (records, log.problems, bytesRead)
     }
 
-    private func read(_ text: String, chunkSize: Int = 7) throws -> (records: [(Int, [String])], problems: [Problem]) {
+    private func read(_ text: String, chunkSize: Int = 7) throws -> (records: [(Int, [String])], problems: [Problem], bytesRead: Int) {
         try read(Array(text.utf8), chunkSize: chunkSize)
     }
 
@@ -61,6 +61,46 @@ import Testing
         #expect(result.records.count == 1)
         #expect(result.problems.map(\.code) == ["csv.record-too-long"])
         #expect(result.problems.first?.line == 2 && result.problems.first?.severity == .fatal)
+    }
+
+    @Test func aRecordOfMillionsOfCommasEndsTheReadingWithinTheFirstChunk() throws {
+        // Empty fields hold no bytes of text: only the number of fields bounds such a record.
+        let commas = [UInt8](repeating: UInt8(ascii: ","), count: 4 << 20)
+        let result = try read(Array("id,name\n".utf8) + commas + Array("\n1,x\n".utf8), chunkSize: 1 << 20)
+        #expect(result.records.map(\.1.count) == [2])
+        #expect(result.problems.map(\.code) == ["csv.too-many-fields"])
+        #expect(result.problems.first?.line == 2 && result.problems.first?.severity == .fatal)
+        #expect(result.bytesRead == 1 << 20, "the reader stopped in the chunk where the record passed the bound")
+    }
+
+    @Test func aRecordOfAsManyFieldsAsASpreadsheetHoldsIsReadAndOneMoreIsNot() throws {
+        let widest = try read(Array(String(repeating: ",", count: 16_383).utf8) + [0x0A], chunkSize: 4096)
+        #expect(widest.records.map(\.1.count) == [16_384])
+        #expect(widest.problems.isEmpty)
+        let wider = try read(Array(String(repeating: ",", count: 16_384).utf8) + [0x0A], chunkSize: 4096)
+        #expect(wider.records.isEmpty)
+        #expect(wider.problems.map(\.code) == ["csv.too-many-fields"])
+        #expect(wider.problems.first?.column == 16_385)
+    }
+
+    @Test func theEndsOfEmptyFieldsCountTowardsTheRecordLimit() throws {
+        // 1,000 empty fields: no bytes of text, but a thousand field ends held in memory.
+        let result = try read(Array(String(repeating: ",", count: 999).utf8) + Array("\na\n".utf8), chunkSize: 256, maxRecordBytes: 1024)
+        #expect(result.records.map(\.1.count) == [])
+        #expect(result.problems.map(\.code) == ["csv.record-too-long"])
+        #expect(result.bytesRead == 256)
+    }
+
+    @Test func aFileLargerThanItsBoundIsReadOneBytePastItAndNoFurther() throws {
+        let rows = Array(String(repeating: "a,b\n", count: 100).utf8)
+        let larger = try read(rows, chunkSize: 64, maxBytes: 100)
+        #expect(larger.bytesRead == 101)
+        #expect(larger.problems.map(\.code) == ["csv.file-too-large"])
+        #expect(larger.problems.first?.severity == .fatal)
+        #expect(larger.records.count == 16, "the records of the chunks within the bound")
+        let exact = try read(Array(rows.prefix(100)), chunkSize: 64, maxBytes: 100)
+        #expect(exact.problems.isEmpty)
+        #expect(exact.records.count == 25)
     }
 
     @Test func strayQuotesAreKeptAndReportedWithoutTheRowsContents() throws {

@@ -68,6 +68,27 @@ import Testing
         #expect(reason(recognition).contains("header"))
     }
 
+    @Test func aManifestOfFiftyMegabytesIsNotAManifest() throws {
+        // Its first rows are a valid manifest: read to its end, it would be recognised.
+        var set = Sets.oneRoster11
+        set["manifest.csv"] = set["manifest.csv"]! + String(repeating: "metadata.note," + String(repeating: "x", count: 1000) + "\n", count: 50_000)
+        let recognition = try recognise(set)
+        #expect(name(recognition) == nil)
+        #expect(reason(recognition).contains("manifest.csv is not a manifest: larger than 1 MiB"))
+        let directory = try TestDirectory()
+        defer { directory.remove() }
+        try directory.write(set)
+        #expect(Recogniser.awaitedFiles(directory.files, profiles: ProfileLibrary.builtIn).isEmpty)
+    }
+
+    @Test func aManifestOfMoreRowsThanAManifestHasIsNotAManifest() throws {
+        var set = Sets.oneRoster11
+        set["manifest.csv"] = set["manifest.csv"]! + String(repeating: "metadata.note,x\n", count: 20_000)
+        let recognition = try recognise(set)
+        #expect(name(recognition) == nil)
+        #expect(reason(recognition).contains("manifest.csv is not a manifest: more than 10000 rows"))
+    }
+
     @Test func nothingKnownIsUnrecognisedWithTheFilesListed() throws {
         let recognition = try recognise(["grades.xlsx": "x", "roster.txt": "y"])
         #expect(reason(recognition).hasPrefix("no manifest.csv and none of the file names of clever"))

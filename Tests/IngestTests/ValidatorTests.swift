@@ -240,6 +240,29 @@ import Testing
         #expect(report.fatal)
     }
 
+    @Test func aManifestLargerThanAManifestIsFatalAndNotReadToItsEnd() throws {
+        var set = Sets.oneRoster11
+        set["manifest.csv"] = set["manifest.csv"]! + String(repeating: "metadata.note," + String(repeating: "x", count: 1000) + "\n", count: 50_000)
+        let report = try Sets.validate(set, profile: "oneroster-1.1")
+        let rows = try #require(report.files.first { $0.path == "manifest.csv" }?.rows)
+        #expect(rows < 1_100, "about 1 MiB of its 1 KB rows is read, not 50 MB")
+        let fatal = report.fatal
+        #expect(fatal)
+        let problem = try #require(report.problems("csv.file-too-large").first)
+        #expect(problem.file == "manifest.csv" && problem.severity == .fatal)
+    }
+
+    @Test func aManifestOfMoreRowsThanAManifestHasIsFatal() throws {
+        var set = Sets.oneRoster11
+        set["manifest.csv"] = set["manifest.csv"]! + String(repeating: "metadata.note,x\n", count: 20_000)
+        let report = try Sets.validate(set, profile: "oneroster-1.1")
+        #expect(report.files.first { $0.path == "manifest.csv" }?.rows == 10_001, "reading stops at the first row past the cap")
+        let fatal = report.fatal
+        #expect(fatal)
+        let problem = try #require(report.problems("manifest.too-many-rows").first)
+        #expect(problem.file == "manifest.csv" && problem.severity == .fatal)
+    }
+
     @Test func anAllAbsentManifestIsAValidSetWithNoChanges() throws {
         let modes = Sets.bulk11.mapValues { _ in "absent" }
         let report = try Sets.validate(["manifest.csv": Sets.manifest(version: "1.1", modes: modes)], profile: "oneroster-1.1")

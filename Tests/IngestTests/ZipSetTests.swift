@@ -155,4 +155,136 @@ import ZIPFoundation
         #expect(limited.problems.map(\.code) == ["zip.limit"])
         #expect(limited.files.map(\.path) == ["students.csv"])
     }
+
+    // MARK: Declared sizes near the top of UInt64
+
+    @Test func theHandWrittenZIP64ArchiveIsReadWhenItsSizesAreTrue() throws {
+        let test = try ZipCase()
+        defer { test.remove() }
+        try Data(CraftedZip.bytes([.stored("a.csv", "id\n1\n"), .deflated("b.csv", "b")])).write(to: URL(fileURLWithPath: test.epoch.path + "/upload.zip"))
+        let (files, problems) = try ZipSet.extract(test.zip, into: test.output.path)
+        #expect(problems == [])
+        #expect(files.map(\.path) == ["a.csv", "b.csv"])
+        #expect(try String(contentsOfFile: test.output.path + "/b.csv", encoding: .utf8) == "b")
+    }
+
+    /// Archives whose second entry declares sizes or an offset no archive of this length can
+    /// hold. Each of them once trapped the process: in the sums and products of `extract`, or
+    /// inside ZIPFoundation, which converts declared values to Int64 and adds them unchecked.
+    static let lyingEntries: [CraftedZip.Entry] = [
+        .stored("b.csv", "b", uncompressedSize: UInt64(Int64.max), compressedSize: .max),
+        .stored("b.csv", "b", uncompressedSize: 100, compressedSize: .max),
+        .deflated("b.csv", "b", compressedSize: .max),
+        .stored("b.csv", "b", uncompressedSize: .max, compressedSize: .max, flags: 1 << 3),  // sizes in a data descriptor
+        .stored("b.csv", "b", localHeaderOffset: .max),
+    ]
+
+    @Test(arguments: lyingEntries)
+    func anArchiveDeclaringImpossibleSizesIsCorruptAndNothingIsExtracted(entry: CraftedZip.Entry) throws {
+        let test = try ZipCase()
+        defer { test.remove() }
+        try Data(CraftedZip.bytes([.stored("a.csv", "id\n1\n"), entry])).write(to: URL(fileURLWithPath: test.epoch.path + "/upload.zip"))
+        let (files, problems) = try ZipSet.extract(test.zip, into: test.output.path)
+        #expect(files.isEmpty)
+        #expect(problems.map(\.code) == ["zip.corrupt"])
+        #expect(problems.first?.severity == .fatal)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: test.output.path).isEmpty)
+    }
+
+    @Test func anArchiveWhoseDirectoryIsSaidToBeginPastItsEndIsCorrupt() throws {
+        let test = try ZipCase()
+        defer { test.remove() }
+        try Data(CraftedZip.bytes([.stored("a.csv", "id\n1\n")], directoryOffset: .max)).write(to: URL(fileURLWithPath: test.epoch.path + "/upload.zip"))
+        let (files, problems) = try ZipSet.extract(test.zip, into: test.output.path)
+        #expect(files.isEmpty)
+        #expect(problems.map(\.code) == ["zip.corrupt"])
+    }
+
+    @Test func declaredSizesAreNeitherAddedNorMultipliedUnchecked() throws {
+        let test = try ZipCase()
+        defer { test.remove() }
+        // A deflated entry whose compressed size is true and whose uncompressed size is not.
+        try Data(CraftedZip.bytes([.stored("a.csv", "id\n1\n"), .deflated("b.csv", "b", uncompressedSize: .max)]))
+            .write(to: URL(fileURLWithPath: test.epoch.path + "/upload.zip"))
+        var limits = ZipSet.Limits()
+        limits.maxRatio = .max
+        let (files, problems) = try ZipSet.extract(test.zip, into: test.output.path, limits: limits)
+        #expect(files.map(\.path) == ["a.csv"])
+        #expect(problems.map(\.code) == ["zip.limit"])
+    }
+}
+
+/// A ZIP64 archive written byte by byte, so that its headers can declare what no zip library
+/// would write: every entry has its sizes (and, if given, its local header's offset) in a ZIP64
+/// extra field, and the archive ends with a ZIP64 end of central directory record and locator.
+enum CraftedZip {
+    struct Entry: Sendable, CustomTestStringConvertible {
+        var name: String
+        /// The entry's bytes as the archive holds them.
+        var data: [UInt8]
+        var method: UInt16
+        var crc: UInt32
+        var uncompressedSize: UInt64
+        var compressedSize: UInt64
+        /// nil: where the local header really is.
+        var localHeaderOffset: UInt64?
+        var flags: UInt16 = 0
+
+        /// Stored as it is; the sizes are the text's unless given.
+        static func stored(_ name: String, _ text: String, uncompressedSize: UInt64? = nil, compressedSize: UInt64? = nil,
+                           localHeaderOffset: UInt64? = nil, flags: UInt16 = 0) -> Entry {
+            let data = Data(text.utf8)
+            return Entry(name: name, data: Array(data), method: 0, crc: data.crc32(checksum: 0),
+                         uncompressedSize: uncompressedSize ?? UInt64(data.count), compressedSize: compressedSize ?? UInt64(data.count),
+                         localHeaderOffset: localHeaderOffset, flags: flags)
+        }
+
+        /// Deflated as one stored block (`text` is under 64 KiB); the sizes are true unless given.
+        static func deflated(_ name: String, _ text: String, uncompressedSize: UInt64? = nil, compressedSize: UInt64? = nil) -> Entry {
+            let data = Data(text.utf8)
+            let length = UInt16(data.count)
+            let block = [0x01] + bytes(length) + bytes(~length) + Array(data)
+            return Entry(name: name, data: block, method: 8, crc: data.crc32(checksum: 0),
+                         uncompressedSize: uncompressedSize ?? UInt64(data.count), compressedSize: compressedSize ?? UInt64(block.count),
+                         localHeaderOffset: nil)
+        }
+
+        var testDescription: String {
+            "method \(method), sizes \(uncompressedSize)/\(compressedSize), offset \(localHeaderOffset.map { "\($0)" } ?? "true"), flags \(flags)"
+        }
+    }
+
+    /// `directoryOffset` is where the ZIP64 end record says the central directory begins; nil: where it does.
+    static func bytes(_ entries: [Entry], directoryOffset: UInt64? = nil) -> [UInt8] {
+        var archive: [UInt8] = []
+        var central: [UInt8] = []
+        for entry in entries {
+            let offset = UInt64(archive.count)
+            let name = Array(entry.name.utf8)
+            var sizes = bytes(entry.uncompressedSize) + bytes(entry.compressedSize)
+            archive += bytes(UInt32(0x0403_4B50)) + bytes(UInt16(45)) + bytes(entry.flags) + bytes(entry.method) + bytes(UInt32(0))
+            archive += bytes(entry.crc) + bytes(UInt32.max) + bytes(UInt32.max) + bytes(UInt16(name.count)) + bytes(UInt16(4 + sizes.count))
+            archive += name + bytes(UInt16(1)) + bytes(UInt16(sizes.count)) + sizes + entry.data
+            if let declared = entry.localHeaderOffset { sizes += bytes(declared) }
+            central += bytes(UInt32(0x0201_4B50)) + bytes(UInt16(45)) + bytes(UInt16(45)) + bytes(entry.flags) + bytes(entry.method)
+            central += bytes(UInt32(0)) + bytes(entry.crc) + bytes(UInt32.max) + bytes(UInt32.max)
+            central += bytes(UInt16(name.count)) + bytes(UInt16(4 + sizes.count)) + bytes(UInt16(0)) + bytes(UInt16(0)) + bytes(UInt16(0))
+            central += bytes(UInt32(0)) + bytes(entry.localHeaderOffset == nil ? UInt32(offset) : UInt32.max)
+            central += name + bytes(UInt16(1)) + bytes(UInt16(sizes.count)) + sizes
+        }
+        let centralOffset = UInt64(archive.count)
+        archive += central
+        let recordOffset = UInt64(archive.count)
+        archive += bytes(UInt32(0x0606_4B50)) + bytes(UInt64(44)) + bytes(UInt16(45)) + bytes(UInt16(45)) + bytes(UInt32(0)) + bytes(UInt32(0))
+        archive += bytes(UInt64(entries.count)) + bytes(UInt64(entries.count)) + bytes(UInt64(central.count)) + bytes(directoryOffset ?? centralOffset)
+        archive += bytes(UInt32(0x0706_4B50)) + bytes(UInt32(0)) + bytes(recordOffset) + bytes(UInt32(1))
+        archive += bytes(UInt32(0x0605_4B50)) + bytes(UInt16(0)) + bytes(UInt16(0)) + bytes(UInt16.max) + bytes(UInt16.max)
+        archive += bytes(UInt32.max) + bytes(UInt32.max) + bytes(UInt16(0))
+        return archive
+    }
+
+    /// Little-endian, as every number in a zip archive is.
+    static func bytes<T: FixedWidthInteger>(_ value: T) -> [UInt8] {
+        withUnsafeBytes(of: value.littleEndian) { Array($0) }
+    }
 }
