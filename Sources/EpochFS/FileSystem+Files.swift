@@ -53,12 +53,14 @@ extension FileSystem {
         // O_RDONLY|O_TRUNC truncates too (the kernel checked write permission).
         let writable = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0
         let registerBacking = usesPassthrough ? registerBacking : nil
-        if writable || registerBacking != nil { waitForReleasesInFlight(ino, writable: writable) }
+        if writable || registerBacking != nil { waitForReleasesInFlight(ino, writable: writable, caller: caller) }
         let (file, backingID) = try acquire(ino, writable: writable, caller: caller, registerBacking: registerBacking)
         if writable && flags & O_TRUNC != 0 {
             do {
-                try file.state.withLock { content throws(Errno) in
-                    try resize(&content, ino: ino, to: 0)
+                try withCopyOnWrite(file, keeping: 0) { () throws(Errno) in
+                    try file.state.withLock { content throws(Errno) in
+                        try resize(&content, ino: ino, to: 0)
+                    }
                 }
             } catch {
                 release(Handle(ino: ino, file: file, writable: writable))
@@ -86,12 +88,21 @@ extension FileSystem {
     /// meet a reader that has already gone (ETXTBSY) and a reader meet a writer that has gone
     /// (no passthrough for it); so such an open waits a little for the release: a writer up to
     /// half a second before it is refused, a reader 20 ms before it reads through the daemon.
-    private func waitForReleasesInFlight(_ ino: InodeNumber, writable: Bool) {
+    ///
+    /// The wait sleeps in a request thread, of which every district shares a few: each caller
+    /// (uid) may have one open waiting at a time, and all together at most
+    /// `ReleaseWaits.total`; an open beyond those does not wait (ETXTBSY for a writer, reads
+    /// through the daemon for a reader), so that no district can keep the threads asleep.
+    func waitForReleasesInFlight(_ ino: InodeNumber, writable: Bool, caller: Caller) {
         guard usesPassthrough else { return }
+        let conflicting = { () -> Bool in
+            let file = self.state.withLock { $0.open[ino] }
+            return file?.state.withLock({ $0.passthroughConflicts(writable: writable) }) == true
+        }
+        guard conflicting(), releaseWaits.withLock({ $0.enter(caller.uid) }) else { return }
+        defer { releaseWaits.withLock { $0.leave(caller.uid) } }
         let deadline = ContinuousClock.now + .milliseconds(writable ? 500 : 20)
-        while ContinuousClock.now < deadline {
-            let file = state.withLock { $0.open[ino] }
-            guard file?.state.withLock({ $0.passthroughConflicts(writable: writable) }) == true else { return }
+        while ContinuousClock.now < deadline, conflicting() {
             usleep(1_000)
         }
     }
@@ -212,7 +223,7 @@ extension FileSystem {
         // is accepted, before the bytes are copied and hashed.
         let syncsBeforeReply = durable && handle.directIO
         let acknowledge = syncsBeforeReply ? nil : acknowledge
-        let count = try file.state.withLock { content throws(Errno) in
+        let count = try withCopyOnWrite(file) { () throws(Errno) in try file.state.withLock { content throws(Errno) in
             try reportLateWriteError(content)
             var bytes = bytes
             // Past the largest file a district may have, as Linux does for RLIMIT_FSIZE: what
@@ -276,7 +287,7 @@ extension FileSystem {
             }
             content.hash.wrote(bytes, at: offset, fd: content.fd)
             return bytes.count
-        }
+        } }
         if syncsBeforeReply {
             do {
                 try fsync(handle, dataOnly: true)
@@ -311,9 +322,11 @@ extension FileSystem {
     func truncate(_ ino: InodeNumber, to size: Int64, handle: Handle?, caller: Caller) throws(Errno) {
         if size < 0 { throw .invalid }
         if let handle, handle.writable, let file = handle.file {
-            try file.state.withLock { content throws(Errno) in
-                try resize(&content, ino: ino, to: size, failureInterrupts: true)
-                content.writerSession = true
+            try withCopyOnWrite(file, keeping: size) { () throws(Errno) in
+                try file.state.withLock { content throws(Errno) in
+                    try resize(&content, ino: ino, to: size, failureInterrupts: true)
+                    content.writerSession = true
+                }
             }
             return
         }
@@ -321,20 +334,22 @@ extension FileSystem {
         // changes is published again; a file still in staging (being written, or interrupted)
         // stays there with its new size: a truncate does not make an upload complete.
         // Like a writer's open, it waits for passthrough readers whose release is on its way.
-        waitForReleasesInFlight(ino, writable: true)
+        waitForReleasesInFlight(ino, writable: true, caller: caller)
         let (file, _) = try acquire(ino, writable: true, caller: caller, startsSession: false)
         let internalHandle = Handle(ino: ino, file: file, writable: true)
         do {
-            try file.state.withLock { content throws(Errno) in
-                let wasStaging = content.isStaging
-                let serial = content.writeSerial
-                try resize(&content, ino: ino, to: size)
-                guard content.writeSerial != serial else { return }
-                content.attributesDirty = true
-                if !wasStaging && content.writers == 1 {
-                    content.writerSession = true
-                    content.writeFailed = false
-                    content.cleanFlushSerial = content.writeSerial
+            try withCopyOnWrite(file, keeping: size) { () throws(Errno) in
+                try file.state.withLock { content throws(Errno) in
+                    let wasStaging = content.isStaging
+                    let serial = content.writeSerial
+                    try resize(&content, ino: ino, to: size)
+                    guard content.writeSerial != serial else { return }
+                    content.attributesDirty = true
+                    if !wasStaging && content.writers == 1 {
+                        content.writerSession = true
+                        content.writeFailed = false
+                        content.cleanFlushSerial = content.writeSerial
+                    }
                 }
             }
         } catch {
@@ -392,17 +407,73 @@ extension FileSystem {
         }
     }
 
-    /// Copy-on-write: before the first change to a published file, its first `keeping` bytes
-    /// are copied (in the kernel) into a new staging file.
-    private func makeStaging(_ content: inout OpenFile.Content, ino: InodeNumber, keeping: Int64) throws(Errno) {
-        guard !content.isStaging else { return }
-        let staging = try mapErrors { try blobs.createStaging(ino) }
+    /// Runs `body`, a write or truncate that takes the file's lock, after copying the blob of a
+    /// published file (up to `keeping` bytes: what the change keeps) into its new staging file
+    /// without that lock. The copy may take a whole file (gigabytes) and must not hold up
+    /// whoever waits for the file's lock, a stat or an open under the metadata lock above all;
+    /// `makeStaging` then takes it. Every change that may copy holds `file.copying` (one copy
+    /// at a time: they are made at the same path). A copy that fails here is made again, and
+    /// fails with the usual bookkeeping, under the lock.
+    func withCopyOnWrite<T>(_ file: OpenFile, keeping: Int64 = .max, _ body: () throws(Errno) -> T) throws(Errno) -> T {
+        guard file.state.withLock({ !$0.isStaging }) else { return try body() }
+        return try file.copying.withLock { _ throws(Errno) -> T in
+            if keeping > 0 { prepareCopy(file, keeping: keeping) }
+            defer {
+                file.state.withLock { content in
+                    guard let unused = content.preparedCopy else { return }
+                    content.preparedCopy = nil
+                    Sys.close(unused.fd)
+                    if !content.isStaging { try? blobs.removeStaging(file.ino) }
+                }
+            }
+            return try body()
+        }
+    }
+
+    /// The copy of `withCopyOnWrite`, on a descriptor of its own (the file's may be retired
+    /// meanwhile); a blob never changes, so no lock is needed to read it.
+    private func prepareCopy(_ file: OpenFile, keeping: Int64) {
+        let source = file.state.withLock { content -> (fd: Int32, count: Int64)? in
+            guard !content.isStaging else { return nil }
+            let copy = fcntl(content.fd, F_DUPFD_CLOEXEC, 0)
+            return copy >= 0 ? (copy, min(keeping, content.size)) : nil
+        }
+        guard let source else { return }
+        defer { Sys.close(source.fd) }
+        guard let staging = try? blobs.createStaging(file.ino) else { return }
         do {
-            try Sys.copyFile(from: content.fd, to: staging, count: keeping)
+            try Sys.copyFile(from: source.fd, to: staging, count: source.count)
         } catch {
             Sys.close(staging)
-            try? blobs.removeStaging(ino)
-            throw Errno(error)
+            try? blobs.removeStaging(file.ino)
+            return
+        }
+        file.state.withLock { $0.preparedCopy = (staging, source.count) }
+    }
+
+    /// Copy-on-write: before the first change to a published file, its first `keeping` bytes
+    /// are copied (in the kernel) into a new staging file, or taken from the copy
+    /// `withCopyOnWrite` made without the lock.
+    private func makeStaging(_ content: inout OpenFile.Content, ino: InodeNumber, keeping: Int64) throws(Errno) {
+        guard !content.isStaging else { return }
+        let staging: Int32
+        if let prepared = content.preparedCopy, prepared.count == keeping {
+            content.preparedCopy = nil
+            staging = prepared.fd
+        } else {
+            if let unusable = content.preparedCopy {
+                // Made at the path copied to next: only its descriptor goes.
+                content.preparedCopy = nil
+                Sys.close(unusable.fd)
+            }
+            staging = try mapErrors { try blobs.createStaging(ino) }
+            do {
+                try Sys.copyFile(from: content.fd, to: staging, count: keeping)
+            } catch {
+                Sys.close(staging)
+                try? blobs.removeStaging(ino)
+                throw Errno(error)
+            }
         }
         content.retiredFDs.append(content.fd)
         content.fd = staging
@@ -461,17 +532,30 @@ extension FileSystem {
         }
     }
 
-    /// Hashes what the streaming hash has not seen, holding only this file's lock: a resumed
-    /// or rewritten file may need the whole file read again, and that must not stall every
-    /// other request behind the metadata lock. The digest is used by the publish that
-    /// follows only if no write or truncate came in between.
+    /// Hashes what the streaming hash has not seen, and makes a file that was fsynced durable,
+    /// before publishing takes the metadata lock, and without the file's own lock: a resumed
+    /// or rewritten file may need the whole file read again (gigabytes), which must hold up
+    /// neither every other request (the metadata lock) nor whoever waits for this file (a stat
+    /// takes its lock under the metadata lock). It reads a descriptor of its own, since the
+    /// file's may be closed meanwhile. The digest is used by the publish that follows only if
+    /// no write or truncate came in between (a write holds the lock until its bytes are in, so
+    /// an unchanged serial means unchanged bytes).
     private func prepareDigest(_ file: OpenFile) {
-        file.state.withLock { content in
+        let work = file.state.withLock { content -> (hash: StreamingHash, fd: Int32, serial: UInt64, size: Int64, durable: Bool)? in
             guard content.writers == 1, content.isStaging, content.writerSession,
-                  content.digest?.serial != content.writeSerial else { return }
-            var hash = content.hash
-            guard let digest = try? hash.finish(fd: content.fd, size: content.size) else { return }
-            content.digest = (content.writeSerial, content.size, digest)
+                  content.digest?.serial != content.writeSerial else { return nil }
+            let fd = fcntl(content.fd, F_DUPFD_CLOEXEC, 0)
+            guard fd >= 0 else { return nil }
+            return (content.hash, fd, content.writeSerial, content.size, content.durable)
+        }
+        guard var work else { return }
+        defer { Sys.close(work.fd) }
+        guard let digest = try? work.hash.finish(fd: work.fd, size: work.size) else { return }
+        // The publish syncs again under the lock, then with nothing left to write.
+        if work.durable { try? Sys.fdatasync(work.fd) }
+        file.state.withLock { content in
+            guard content.writeSerial == work.serial, content.size == work.size else { return }
+            content.digest = (work.serial, work.size, digest)
         }
     }
 
@@ -691,11 +775,17 @@ extension FileSystem {
     /// Makes the file's data and the metadata that names it durable, without publishing it.
     public func fsync(_ handle: Handle, dataOnly: Bool) throws(Errno) {
         guard let file = handle.file else { return }
-        let (needsMetadata, published) = try file.state.withLock { content throws(Errno) -> (Bool, Bool) in
+        // The sync runs on a descriptor of its own, without the file's lock (a stat waits for
+        // that lock under the metadata lock): it covers every write answered before the fsync,
+        // since a write holds the lock until its bytes are in the file.
+        let (fd, needsMetadata, published) = try file.state.withLock { content throws(Errno) -> (Int32, Bool, Bool) in
             if handle.writable { try reportLateWriteError(content) }
-            try mapErrors { try Sys.fdatasync(content.fd) }
-            return (content.isStaging && !content.durable, !content.isStaging)
+            let fd = fcntl(content.fd, F_DUPFD_CLOEXEC, 0)
+            guard fd >= 0 else { throw Errno(errno) }
+            return (fd, content.isStaging && !content.durable, !content.isStaging)
         }
+        defer { Sys.close(fd) }
+        try mapErrors { try Sys.fdatasync(fd) }
         if published {
             // The blob's bytes and the commit that names it.
             try syncMetadata()

@@ -34,6 +34,8 @@ public final class FileSystem: Sendable {
     public let metrics = Metrics()
     /// Backups in progress: while one copies blobs, none is reclaimed.
     let backupsRunning = Mutex(0)
+    /// Opens sleeping in request threads for a release on its way (`waitForReleasesInFlight`).
+    let releaseWaits = Mutex(ReleaseWaits())
     /// Where notifications to the kernel that arise while answering a request are sent from.
     let kernelNotices = DispatchQueue(label: "epochfs.kernel-notices")
     private let passthroughNegotiated = Atomic(false)
@@ -688,5 +690,27 @@ public final class FileSystem: Sendable {
             try state.metadata.inode(ino).flatMap { $0.district == 0 ? nil : state.quotas[$0.district] }
         }
         return account?.statistics(within: disk) ?? disk
+    }
+}
+
+/// Who is waiting in a request thread for a release on its way: one open per caller at a
+/// time, and a few in all, so that the request threads every district shares stay free.
+struct ReleaseWaits: Sendable {
+    /// Of libfuse's 8 request threads (the default), at most this many sleep at once.
+    static let total = 3
+    private(set) var byCaller: [UInt32: Int] = [:]
+    private(set) var count = 0
+
+    /// Takes a place for `uid`'s open, or returns false when it may not wait.
+    mutating func enter(_ uid: UInt32) -> Bool {
+        guard count < Self.total, byCaller[uid] == nil else { return false }
+        byCaller[uid] = 1
+        count += 1
+        return true
+    }
+
+    mutating func leave(_ uid: UInt32) {
+        byCaller[uid] = nil
+        count -= 1
     }
 }

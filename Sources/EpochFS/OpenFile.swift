@@ -10,6 +10,10 @@ import Synchronization
 final class OpenFile: Sendable {
     let ino: InodeNumber
     let state: SleepingLock<Content>
+    /// Held by a writer that copies the file's blob into its new staging file (copy-on-write)
+    /// without `state`: one copy at a time, since every copy is made at the same path. Never
+    /// taken with the metadata lock held, and taken before `state`.
+    let copying = SleepingLock(())
     /// The district whose budget of open files this one counts against (`State.descriptors`):
     /// the file's own district when its processes opened it; nil for root and staff.
     let descriptorBudget: Int64?
@@ -68,6 +72,10 @@ final class OpenFile: Sendable {
         /// as long as any passthrough handle is open, so no writer may join meanwhile.
         var backingID: Int32 = 0
         var passthroughOpens = 0
+        /// A copy of the blob's first `count` bytes in the file's new staging file, made
+        /// without this lock by a writer holding `copying` (`FileSystem.withCopyOnWrite`), for
+        /// `makeStaging` to take.
+        var preparedCopy: (fd: Int32, count: Int64)?
 
         /// What keeps an open of this file from reading through a backing file (a reader), or
         /// from joining at all (a writer): any handle that is not a passthrough one stops a

@@ -1,6 +1,7 @@
 @testable import EpochFS
 import EpochStore
 import Synchronization
+import Foundation
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -120,6 +121,33 @@ import Glibc
             #expect(reader.backingID == 0 && !reader.directIO, "the page cache serves it")
             fs.release(reader, closeBacking: kernel.close)
             #expect(kernel.registered.withLock { $0 }.isEmpty)
+        }
+    }
+
+    @Test func aCallerKeepsAtMostOneRequestThreadWaitingForReleases() throws {
+        try withPublishedFile(pattern(100, seed: 4)) { fs, ino, kernel throws in
+            // A reader that stays open: a writer's open waits for its release, up to 500 ms.
+            let reader = try fs.open(ino, flags: O_RDONLY, caller: alphaCaller, registerBacking: kernel.register)
+            #expect(reader.backingID != 0)
+            let done = DispatchSemaphore(value: 0)
+            Thread.detachNewThread {
+                #expect(throws: Errno.textBusy) { try fs.open(ino, flags: O_WRONLY, caller: alphaCaller) }
+                done.signal()
+            }
+            while fs.releaseWaits.withLock({ $0.count }) == 0 { usleep(100) }
+            // alpha's second open does not wait too, nor does anyone once all places are taken.
+            #expect(throws: Errno.textBusy) { try fs.open(ino, flags: O_WRONLY, caller: alphaCaller) }
+            #expect(fs.releaseWaits.withLock { $0.byCaller } == [alphaUID: 1], "the first open still waits")
+            done.wait()
+            #expect(fs.releaseWaits.withLock { $0.count } == 0)
+
+            var waits = ReleaseWaits()
+            let entered = [waits.enter(1), waits.enter(1), waits.enter(2), waits.enter(3), waits.enter(4)]
+            #expect(entered == [true, false, true, true, false], "one per caller, at most \(ReleaseWaits.total) in all")
+            waits.leave(1)
+            let again = waits.enter(4)
+            #expect(again)
+            fs.release(reader, closeBacking: kernel.close)
         }
     }
 }
