@@ -36,7 +36,9 @@ struct LockTests {
         }
     }
 
-    @Test("While an append copies a published 1 GiB file (copy-on-write), the file can be opened and read")
+    @Test("While an append copies a published 1 GiB file (copy-on-write), the file can be opened and read",
+          .disabled(if: MountFixture.runArguments.contains("--no-passthrough"),
+                    "through the writeback cache the copy happens when the page is written back, which no syscall of the writer shows"))
     func copyOnWriteHoldsUpNobody() throws {
         try withMount { fs in
             let file = fs.upload(.alpha) + "/published.bin"

@@ -153,14 +153,21 @@ final class MountFixture {
         watchdog = Watchdog(daemon: daemon, connection: try connection(), seconds: seconds)
     }
 
-    /// Processes whose command line is `…epochfs … mount <this mountpoint> …`.
+    /// Processes whose command line is `…epochfs … mount <this mountpoint> …`; not a child the
+    /// daemon is starting (between its fork and its exec it shows the daemon's command line).
     func daemonProcesses() -> [pid_t] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap { pid_t($0) }.filter { pid in
+        let found = entries.compactMap { pid_t($0) }.filter { pid in
             guard let bytes = try? Files.read("/proc/\(pid)/cmdline") else { return false }
             let arguments = bytes.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
             guard let program = arguments.first, program.hasSuffix("epochfs") else { return false }
             return arguments.contains("mount") && arguments.contains(mountpoint)
+        }
+        return found.filter { pid in
+            let status = (try? Files.read("/proc/\(pid)/status")).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            let parent = status.split(separator: "\n").first { $0.hasPrefix("PPid:") }?
+                .split(separator: "\t").last.flatMap { pid_t($0.trimmingCharacters(in: .whitespaces)) }
+            return parent.map { !found.contains($0) } ?? true
         }.sorted()
     }
 
