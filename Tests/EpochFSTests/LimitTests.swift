@@ -7,11 +7,13 @@ import Glibc
 
 /// The bounds a district meets whatever its clients send (`DistrictLimits`).
 @Suite struct LimitTests {
-    static let small: DistrictLimits = {
+    static func limits(_ change: (inout DistrictLimits) -> Void) -> DistrictLimits {
         var limits = DistrictLimits()
-        limits.maxFileSize = 1000
+        change(&limits)
         return limits
-    }()
+    }
+
+    static let small = limits { $0.maxFileSize = 1000 }
 
     @Test func aWritePastTheLargestFileIsCutShortThenRefusedAndNeverPublished() throws {
         try withStore(limits: Self.small) { store throws in
@@ -61,11 +63,7 @@ import Glibc
 }
 
 extension LimitTests {
-    static let shallow: DistrictLimits = {
-        var limits = DistrictLimits()
-        limits.maxDepth = 3
-        return limits
-    }()
+    static let shallow = limits { $0.maxDepth = 3 }
 
     @Test func directoriesDeeperThanTheLimitAreRefusedByMkdirAndRename() throws {
         try withStore(limits: Self.shallow) { store throws in

@@ -6,6 +6,14 @@ import Testing
 /// under a lock that another request waits for (see docs/architecture.md, "Concurrency").
 @Suite("Locks across I/O", .serialized, .requiresMount)
 struct LockTests {
+    /// Shell functions: `syscall PID` prints the system call process PID is in (its number,
+    /// x86-64: 1 write, 3 close); `await PID N` waits up to 5 s until it is in call N.
+    static let syscalls = """
+        syscall() { cut -d' ' -f1 /proc/$1/syscall 2>/dev/null; }
+        await() { for i in $(seq 1000); do [ "$(syscall $1)" = "$2" ] && return; sleep 0.005; done; }
+
+        """
+
     @Test("While a close hashes a 2 GiB file, the file can be opened and read")
     func hashingAtCloseHoldsUpNobody() throws {
         try withMount(districts: [.alpha, .beta]) { fs in
@@ -14,17 +22,14 @@ struct LockTests {
             let beta = "setpriv --reuid=\(District.beta.uid) --regid=\(District.beta.gid) --clear-groups --"
             // truncate's close publishes the file: it hashes 2 GiB (of holes) before close()
             // returns. Once truncate is inside close() (syscall 3), others open and read.
-            let script = """
+            let script = Self.syscalls + """
                 \(alpha) truncate -s 2G \(shellQuote(file)) &
                 closer=$!
-                for i in $(seq 1000); do
-                    [ "$(cut -d' ' -f1 /proc/$closer/syscall 2>/dev/null)" = 3 ] && break
-                    sleep 0.005
-                done
-                echo "before: $(cut -d' ' -f1 /proc/$closer/syscall 2>/dev/null)"
+                await $closer 3
+                echo "before: $(syscall $closer)"
                 \(alpha) head -c 1 \(shellQuote(file)) | wc -c
                 \(beta) sh -c 'printf x > \(fs.upload(.beta))/other && cat \(fs.upload(.beta))/other' && echo
-                echo "after: $(cut -d' ' -f1 /proc/$closer/syscall 2>/dev/null)"
+                echo "after: $(syscall $closer)"
                 wait $closer
                 """
             let result = try Command.sh(script, timeout: 120)
@@ -47,17 +52,14 @@ struct LockTests {
             #expect(try Command.sh("\(alpha) truncate -s 1G \(shellQuote(file))").succeeded)
             #expect(getxattrErrno(file, "user.sha256") == nil, "the file is published: an append copies it")
             // The append's first write copies the blob into a staging file (write(2) is syscall 1).
-            let script = """
+            let script = Self.syscalls + """
                 \(alpha) sh -c 'printf y >> \(file)' &
                 writer=$!
-                for i in $(seq 1000); do
-                    [ "$(cut -d' ' -f1 /proc/$writer/syscall 2>/dev/null)" = 1 ] && break
-                    sleep 0.005
-                done
-                echo "before: $(cut -d' ' -f1 /proc/$writer/syscall 2>/dev/null)"
+                await $writer 1
+                echo "before: $(syscall $writer)"
                 \(alpha) head -c 1 \(shellQuote(file))
                 echo
-                echo "after: $(cut -d' ' -f1 /proc/$writer/syscall 2>/dev/null)"
+                echo "after: $(syscall $writer)"
                 wait $writer
                 """
             let result = try Command.sh(script, timeout: 120)
