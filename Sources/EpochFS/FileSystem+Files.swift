@@ -35,14 +35,15 @@ extension FileSystem {
             content.opens = 1
             let writable = flags & O_ACCMODE != O_RDONLY
             content.writers = writable ? 1 : 0
-            let file = OpenFile(ino: record.ino, content: content, descriptorBudget: budget)
+            let file = OpenFile(ino: record.ino, content: content)
             state.open[record.ino] = file
             if let budget { state.descriptors[budget, default: 0] += 1 }
             if writable { state.writers[record.ino, default: 0] += 1 }
             state.lookups[record.ino, default: 0] += 1
             noteEpochChange(record.epoch, &state, now: now)
             return (attributes(record, state), Handle(ino: record.ino, file: file, writable: writable, openerPID: caller.pid,
-                                                      directIO: bypassesPageCache(writable: writable, quota: account)))
+                                                      directIO: bypassesPageCache(writable: writable, quota: account),
+                                                      budget: budget))
         }
     }
 
@@ -54,7 +55,10 @@ extension FileSystem {
         let writable = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0
         let registerBacking = usesPassthrough ? registerBacking : nil
         if writable || registerBacking != nil { waitForReleasesInFlight(ino, writable: writable, caller: caller) }
-        let (file, backingID) = try acquire(ino, writable: writable, caller: caller, registerBacking: registerBacking)
+        let (file, backingID, budget) = try acquire(ino, writable: writable, caller: caller, registerBacking: registerBacking)
+        let directIO = bypassesPageCache(writable: writable, quota: file.state.withLock { $0.quota }, backingID: backingID)
+        let handle = Handle(ino: ino, file: file, writable: writable, openerPID: caller.pid, directIO: directIO,
+                            backingID: backingID, budget: budget)
         if writable && flags & O_TRUNC != 0 {
             do {
                 try withCopyOnWrite(file, keeping: 0) { () throws(Errno) in
@@ -63,18 +67,18 @@ extension FileSystem {
                     }
                 }
             } catch {
-                release(Handle(ino: ino, file: file, writable: writable))
+                release(handle)
                 throw error
             }
         }
-        let directIO = bypassesPageCache(writable: writable, quota: file.state.withLock { $0.quota }, backingID: backingID)
-        return Handle(ino: ino, file: file, writable: writable, openerPID: caller.pid, directIO: directIO, backingID: backingID)
+        return handle
     }
 
-    /// The district whose budget of open files a new open file counts against, or EMFILE
-    /// when that budget is spent: each district's processes may hold `limits.maxOpenFiles`
-    /// files open (the daemon holds a descriptor for each), so that no district can use up
-    /// the daemon's descriptors and fail another's opens. Root and staff are not counted.
+    /// The district whose budget of open files a new handle counts against, or EMFILE when
+    /// that budget is spent: each district's processes may hold `limits.maxOpenFiles` files
+    /// open (the daemon holds a descriptor for each open file, and a copy-on-write's old one
+    /// only while a read replies from it), so that no district can use up the daemon's
+    /// descriptors and fail another's opens. Root and staff are not counted.
     func descriptorBudget(for record: InodeRecord, caller: Caller, _ state: State) throws(Errno) -> Int64? {
         guard !caller.isRoot, record.district != 0, state.districtOwners[record.district] == caller.uid else { return nil }
         guard state.descriptors[record.district, default: 0] < limits.maxOpenFiles else {
@@ -111,18 +115,20 @@ extension FileSystem {
     /// reader reads through the file holding the content when no writer has it open.
     /// A writer cannot join readers that read through a backing file (ETXTBSY): the kernel
     /// keeps that file for the inode until they close, and would not see the writer's bytes.
-    private func acquire(_ ino: InodeNumber, writable: Bool, caller: Caller, startsSession: Bool = true,
-                         registerBacking: ((Int32) -> Int32)? = nil) throws(Errno) -> (OpenFile, backingID: Int32) {
+    /// `charged`: the open counts against the caller's district's budget of open files (not
+    /// the filesystem's own short opens, such as a truncate by path).
+    private func acquire(_ ino: InodeNumber, writable: Bool, caller: Caller, startsSession: Bool = true, charged: Bool = true,
+                         registerBacking: ((Int32) -> Int32)? = nil) throws(Errno) -> (OpenFile, backingID: Int32, budget: Int64?) {
         try locked { state in
             guard let record = try state.metadata.inode(ino) else { throw Errno.noEntry }
             if record.isDirectory { throw Errno.isDirectory }
             if writable && !caller.isRoot && !Policy.districtMayWrite(record.zone) { throw Errno.accessDenied }
             if writable { try checkEpochAllowsChange(record.epoch, state) }
+            let budget = charged ? try descriptorBudget(for: record, caller: caller, state) : nil
             let file: OpenFile
             if let existing = state.open[ino] {
                 file = existing
             } else {
-                let budget = try descriptorBudget(for: record, caller: caller, state)
                 let fd: Int32
                 if record.staged {
                     fd = try blobs.openStaging(ino)
@@ -137,9 +143,8 @@ extension FileSystem {
                 // An inode whose name is gone can still be opened through the kernel's cache.
                 content.orphaned = record.parent == nil
                 content.quota = quotaAccount(for: record, state)
-                file = OpenFile(ino: ino, content: content, descriptorBudget: budget)
+                file = OpenFile(ino: ino, content: content)
                 state.open[ino] = file
-                if let budget { state.descriptors[budget, default: 0] += 1 }
             }
             let backingID = try file.state.withLock { content throws(Errno) -> Int32 in
                 let conflicting = content.passthroughConflicts(writable: writable)
@@ -174,25 +179,40 @@ extension FileSystem {
                 return backingID
             }
             if writable { state.writers[ino, default: 0] += 1 }
-            return (file, backingID)
+            if let budget { state.descriptors[budget, default: 0] += 1 }
+            return (file, backingID, budget)
         }
     }
 
     // MARK: Data
 
-    /// The descriptor and byte count that answer a read; the adapter replies from the descriptor.
-    public func read(_ handle: Handle, offset: Int64, size: Int) throws(Errno) -> (fd: Int32, count: Int) {
+    /// Answers a read: `reply` gets the descriptor and byte count to reply from, without the
+    /// file's lock (reads of one file go on in parallel); a copy-on-write meanwhile keeps the
+    /// descriptor open until no read replies from it any more.
+    public func read<T>(_ handle: Handle, offset: Int64, size: Int, reply: (_ fd: Int32, _ count: Int) -> T) throws(Errno) -> T {
         guard let file = handle.file else { throw .isDirectory }
-        return file.state.withLock { content in
-            let count = max(0, min(Int64(size), content.size - offset))
-            // relatime: atime moves only when it is older than the last change or a day old.
-            if content.atime <= content.mtime || currentTime() - content.atime > 86_400_000_000_000 {
-                content.atime = currentTime()
-                content.attributesDirty = true
-            }
-            metrics.readBytes.add(count, ordering: .relaxed)
-            return (content.fd, Int(count))
+        let (fd, count) = file.state.withLock { content in
+            content.readsInFlight += 1
+            return self.readRange(&content, offset: offset, size: size)
         }
+        defer {
+            file.state.withLock { content in
+                content.readsInFlight -= 1
+                if content.readsInFlight == 0 { content.closeRetiredDescriptors() }
+            }
+        }
+        return reply(fd, count)
+    }
+
+    private func readRange(_ content: inout OpenFile.Content, offset: Int64, size: Int) -> (fd: Int32, count: Int) {
+        let count = max(0, min(Int64(size), content.size - offset))
+        // relatime: atime moves only when it is older than the last change or a day old.
+        if content.atime <= content.mtime || currentTime() - content.atime > 86_400_000_000_000 {
+            content.atime = currentTime()
+            content.attributesDirty = true
+        }
+        metrics.readBytes.add(count, ordering: .relaxed)
+        return (content.fd, Int(count))
     }
 
     /// Writes are serialised per file: the bytes go to the staging file and, when they
@@ -335,7 +355,7 @@ extension FileSystem {
         // stays there with its new size: a truncate does not make an upload complete.
         // Like a writer's open, it waits for passthrough readers whose release is on its way.
         waitForReleasesInFlight(ino, writable: true, caller: caller)
-        let (file, _) = try acquire(ino, writable: true, caller: caller, startsSession: false)
+        let (file, _, _) = try acquire(ino, writable: true, caller: caller, startsSession: false, charged: false)
         let internalHandle = Handle(ino: ino, file: file, writable: true)
         do {
             try withCopyOnWrite(file, keeping: size) { () throws(Errno) in
@@ -475,7 +495,8 @@ extension FileSystem {
                 throw Errno(error)
             }
         }
-        content.retiredFDs.append(content.fd)
+        // A read may still reply from the old descriptor: then it is closed after the last one.
+        if content.readsInFlight > 0 { content.retiredFDs.append(content.fd) } else { Sys.close(content.fd) }
         content.fd = staging
         content.isStaging = true
         content.size = keeping
@@ -495,7 +516,15 @@ extension FileSystem {
     /// forked child's inherited descriptor, a dup) leave publishing to RELEASE.
     public func flush(_ handle: Handle, caller: Caller) throws(Errno) {
         guard let file = handle.file, handle.writable else { return }
-        let exiting = Self.processIsExiting(caller.pid)
+        let exiting: Bool
+        if let known = Self.processIsExiting(caller.pid) {
+            exiting = known
+        } else {
+            // A clean close must never be recorded as interrupted for want of a probe.
+            exiting = false
+            logger.warning("could not tell whether a closing process is exiting: its close counts as clean",
+                           metadata: ["pid": "\(caller.pid)", "inode": "\(file.ino)"])
+        }
         let (lastWriter, cleanWithChanges, lateError) = file.state.withLock { content in
             // The last close decides: a forked child exiting with an inherited descriptor
             // does not make the parent's later clean close an interruption.
@@ -559,13 +588,15 @@ extension FileSystem {
         }
     }
 
-    /// A probe that fails for any other reason than the process being gone (no descriptor
-    /// left, say) counts as a live process: a failed probe must never turn a clean close into
-    /// an interrupted upload.
-    static func processIsExiting(_ pid: Int32) -> Bool {
+    /// Without a descriptor to open it with (the daemon's are spent), the same question is
+    /// asked without one (`Sys.hasAddressSpace`); nil when neither way can tell.
+    static func processIsExiting(_ pid: Int32) -> Bool? {
         guard pid > 0 else { return false }
         let fd = Glibc.open("/proc/\(pid)/statm", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return errno == ENOENT || errno == ESRCH }  // gone, or not known
+        guard fd >= 0 else {
+            if errno == ENOENT || errno == ESRCH { return true }  // already gone
+            return Sys.hasAddressSpace(pid).map { !$0 }
+        }
         defer { Glibc.close(fd) }
         var buffer = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
         let count = withUnsafeMutableBytes(of: &buffer) { Glibc.read(fd, $0.baseAddress, $0.count) }
@@ -601,6 +632,11 @@ extension FileSystem {
     }
 
     private func release(_ file: OpenFile, handle: Handle, unusedBacking: inout Int32, _ state: inout State) throws {
+        // First, so that no failure below keeps the district's count up.
+        if let budget = handle.budget {
+            let left = (state.descriptors[budget] ?? 1) - 1
+            state.descriptors[budget] = left > 0 ? left : nil
+        }
         let meta = state.metadata
         let writable = handle.writable
         if handle.backingID != 0 {
@@ -650,10 +686,6 @@ extension FileSystem {
         }
         if lastClose {
             state.open[file.ino] = nil
-            if let budget = file.descriptorBudget {
-                let left = (state.descriptors[budget] ?? 1) - 1
-                state.descriptors[budget] = left > 0 ? left : nil
-            }
             let (stale, account, held) = file.state.withLock { ($0.kernelCacheStale, $0.quota, $0.size) }
             if let account, let stored = try meta.inode(file.ino)?.size, stored != held {
                 // The count followed the open file's size; from here on the row's counts. They

@@ -14,16 +14,16 @@ final class OpenFile: Sendable {
     /// without `state`: one copy at a time, since every copy is made at the same path. Never
     /// taken with the metadata lock held, and taken before `state`.
     let copying = SleepingLock(())
-    /// The district whose budget of open files this one counts against (`State.descriptors`):
-    /// the file's own district when its processes opened it; nil for root and staff.
-    let descriptorBudget: Int64?
 
     struct Content {
         /// The descriptor reads are served from: the blob, or the staging file.
         var fd: Int32
-        /// Descriptors replaced by a copy-on-write, kept until the last close because a
-        /// read on another thread may still be using them.
+        /// Descriptors replaced by a copy-on-write while a read was replying from them: closed
+        /// once no read is (`readsInFlight`), so that rewriting a file again and again beside a
+        /// reader cannot pile up the daemon's descriptors.
         var retiredFDs: [Int32] = []
+        /// Reads replying from `fd` now, outside the lock (`FileSystem.read`).
+        var readsInFlight = 0
         /// `fd` is the staging file (writable); otherwise it is the immutable blob.
         var isStaging: Bool
         var size: Int64
@@ -87,6 +87,11 @@ final class OpenFile: Sendable {
 
         var interrupted: Bool { closedByExit || writeFailed || writeSerial > cleanFlushSerial }
 
+        mutating func closeRetiredDescriptors() {
+            for fd in retiredFDs { Sys.close(fd) }
+            retiredFDs.removeAll()
+        }
+
         /// The file stops counting against its district's quota (it lost its name, or its
         /// epoch left `upload/`): its current size and its entry are given back.
         mutating func stopCounting() {
@@ -103,18 +108,16 @@ final class OpenFile: Sendable {
         }
     }
 
-    init(ino: InodeNumber, content: Content, descriptorBudget: Int64? = nil) {
+    init(ino: InodeNumber, content: Content) {
         self.ino = ino
         self.state = SleepingLock(content)
-        self.descriptorBudget = descriptorBudget
     }
 
     /// Closes every descriptor; only when nothing can use them any more.
     func closeDescriptors() {
         state.withLock { content in
             Sys.close(content.fd)
-            for fd in content.retiredFDs { Sys.close(fd) }
-            content.retiredFDs.removeAll()
+            content.closeRetiredDescriptors()
             content.fd = -1
         }
     }
@@ -138,14 +141,19 @@ public final class Handle: Sendable {
     /// Reads through this handle go from the kernel straight to the file holding the content
     /// (FUSE passthrough): the kernel's id of that backing file, or 0.
     public let backingID: Int32
+    /// The district whose budget of open files this handle counts against
+    /// (`FileSystem.State.descriptors`): the file's own district when one of its processes
+    /// opened it; nil for root, staff and the filesystem's own opens.
+    let budget: Int64?
 
     init(ino: InodeNumber, file: OpenFile?, writable: Bool, openerPID: Int32 = 0, directIO: Bool = false,
-         backingID: Int32 = 0) {
+         backingID: Int32 = 0, budget: Int64? = nil) {
         self.ino = ino
         self.file = file
         self.writable = writable
         self.openerPID = openerPID
         self.directIO = directIO
         self.backingID = backingID
+        self.budget = budget
     }
 }

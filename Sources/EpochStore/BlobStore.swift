@@ -149,7 +149,14 @@ public struct BlobStore: Sendable {
         }
         var directories = Set<String>()
         for hash in hashes {
-            guard let fd = try? openBlob(hash) else { continue }
+            // A blob deleted since (its last name went) needs nothing; one that cannot be
+            // opened for another reason (no descriptor left) is not durable: say so.
+            let fd: Int32
+            do {
+                fd = try openBlob(hash)
+            } catch let error as SystemError where error.errno == ENOENT {
+                continue
+            }
             defer { Sys.close(fd) }
             try Sys.fdatasync(fd)
             directories.insert("\(blobsDirectory)/\(hash.prefix(2))")

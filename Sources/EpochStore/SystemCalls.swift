@@ -183,6 +183,16 @@ public enum Sys {
         _ = try retrying("syncfs", path) { clinux_syncfs(fd) }
     }
 
+    /// Whether process (or thread) `pid` still has an address space, asked without a file
+    /// descriptor; nil when the kernel would not say.
+    public static func hasAddressSpace(_ pid: Int32) -> Bool? {
+        switch clinux_has_address_space(pid) {
+        case 1: return true
+        case 0: return false
+        default: return nil
+        }
+    }
+
     public static func fsyncDirectory(_ path: String) throws {
         let fd = try open(path, O_RDONLY | O_DIRECTORY)
         defer { close(fd) }

@@ -130,8 +130,11 @@ public final class FuseAdapter: Sendable {
             let a = FuseAdapter.from(req)
             a.answer(req) { () throws(Errno) in
                 guard let handle = FuseAdapter.handle(info) else { throw Errno.badHandle }
-                let (fd, count) = try a.fs.read(handle, offset: Int64(offset), size: size)
-                return .data(fd: fd, offset: Int64(offset), count: count)
+                // Replied from the descriptor before the filesystem may close it.
+                return try a.fs.read(handle, offset: Int64(offset), size: size) { fd, count in
+                    a.send(req, .data(fd: fd, offset: Int64(offset), count: count))
+                    return .sent
+                }
             }
         }
         ops.write = { req, _, buffer, size, offset, info in

@@ -29,7 +29,7 @@ enum ZipDirectory {
         let tailLength = Int(min(archive.length, UInt64(22 + 0xFFFF)))
         guard let tail = archive.bytes(at: archive.length - UInt64(tailLength), count: tailLength),
               let endIndex = stride(from: tailLength - 22, through: 0, by: -1).first(where: { tail.uint32(at: $0) == 0x0605_4B50 })
-        else { return "no end of central directory record (cut off during the upload?)" }
+        else { return "no end of central directory record in its last 64 KiB (cut off during the upload, or data added after it?)" }
         let end = archive.length - UInt64(tailLength - endIndex)
         var entryCount = UInt64(tail.uint16(at: endIndex + 10))
         var directory = UInt64(tail.uint32(at: endIndex + 16))
@@ -44,17 +44,19 @@ enum ZipDirectory {
 
         var position = directory
         for index in 0..<Int(min(entryCount, UInt64(max(limit, 0)))) {
-            // Where ZIPFoundation's listing ends (a header it cannot read), this ends too.
-            guard let header = archive.bytes(at: position, count: 46), header.uint32(at: 0) == 0x0201_4B50 else { return nil }
+            // ZIPFoundation's listing would end quietly at a header it cannot read, and the
+            // entries after it would be lost without a word: a damaged archive is refused.
+            let unreadable = "entry \(index + 1) of \(entryCount) cannot be read (a damaged archive, or data added before it)"
+            guard let header = archive.bytes(at: position, count: 46), header.uint32(at: 0) == 0x0201_4B50 else { return unreadable }
             let nameLength = Int(header.uint16(at: 28))
             let extraLength = Int(header.uint16(at: 30))
             let commentLength = Int(header.uint16(at: 32))
             guard let extra = archive.bytes(at: position + 46 + UInt64(nameLength), count: extraLength),
-                  archive.bytes(at: position + 46 + UInt64(nameLength + extraLength), count: commentLength) != nil else { return nil }
+                  archive.bytes(at: position + 46 + UInt64(nameLength + extraLength), count: commentLength) != nil else { return unreadable }
             let declared = DeclaredEntry(header: header, extra: extra)
             let problem = "entry \(index + 1) declares a size or an offset past the archive's end (damaged or crafted)"
             guard declared.compressedSize <= archive.length, declared.localHeaderOffset <= archive.length else { return problem }
-            guard let local = archive.bytes(at: declared.localHeaderOffset, count: 30), local.uint32(at: 0) == 0x0403_4B50 else { return nil }
+            guard let local = archive.bytes(at: declared.localHeaderOffset, count: 30), local.uint32(at: 0) == 0x0403_4B50 else { return unreadable }
             // Stored data is read by its uncompressed size (ZIPFoundation picks by the local
             // header's method, and finds a data descriptor by the directory's).
             if header.uint16(at: 10) == 0 || local.uint16(at: 8) == 0, declared.uncompressedSize > archive.length { return problem }

@@ -135,6 +135,13 @@ struct MountCommand: ParsableCommand {
         if let maxFileSize { limits.maxFileSize = maxFileSize.limit.value ?? .max }
         if let maxDepth { limits.maxDepth = maxDepth }
         if let maxOpenFiles { limits.maxOpenFiles = maxOpenFiles }
+        guard limits.maxDepth >= 1, limits.maxOpenFiles >= 1, limits.maxFileSize >= 0 else {
+            throw CommandError("max_depth and max_open_files must be at least 1 (an epoch is depth 1, and a file must open); max_file_size a size")
+        }
+        if let descriptors = descriptorLimit(), descriptors < 4 * limits.maxOpenFiles {
+            logger.warning("the daemon's descriptor limit leaves room for fewer than four districts at their max_open_files: raise LimitNOFILE or lower max_open_files",
+                           metadata: ["limit": "\(descriptors)", "max_open_files": "\(limits.maxOpenFiles)"])
+        }
         let fs = try FileSystem(storeRoot: store, staffGID: staffGID, keysGroup: keysGroup, limits: limits, logger: logger,
                                 exclusiveDatabase: true)
         let session = try FuseSession(fs: fs, mountpoint: mountpoint, cacheTimeout: cacheTimeout,
@@ -192,4 +199,11 @@ func raiseDescriptorLimit(_ logger: Logger) {
         }
     }
     logger.notice("descriptor limit", metadata: ["limit": "\(limit.rlim_cur)", "was": "\(soft)"])
+}
+
+/// The soft descriptor limit the daemon runs with.
+func descriptorLimit() -> Int? {
+    var limit = rlimit()
+    guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return nil }
+    return Int(clamping: limit.rlim_cur)
 }

@@ -93,3 +93,71 @@ extension LimitTests {
         }
     }
 }
+
+extension LimitTests {
+    static let fewOpenFiles = limits { $0.maxOpenFiles = 3 }
+
+    @Test func aDistrictsOpensCountAgainstItsBudgetHandleByHandleAndNobodyElses() throws {
+        try withStore(limits: Self.fewOpenFiles) { store throws in
+            let fs = store.fs
+            let beta = try fs.addDistrict(name: "beta", uid: betaUID, gid: betaUID)
+            let ino = try fs.makeFile(in: store.upload, "a", bytes("a"))
+            let other = try fs.makeFile(in: store.upload, "b", bytes("b"))
+            // Root opening first does not charge alpha; alpha's own handles each count.
+            let rootHandle = try fs.open(ino, flags: O_RDONLY, caller: rootCaller)
+            let held = try (0..<3).map { _ in try fs.open(ino, flags: O_RDONLY, caller: alphaCaller) }
+            #expect(throws: Errno.tooManyOpenFiles) { try fs.open(other, flags: O_RDONLY, caller: alphaCaller) }
+            #expect(throws: Errno.tooManyOpenFiles) {
+                try fs.create(parent: store.upload, name: "c", mode: 0o644, flags: writeFlags, caller: alphaCaller)
+            }
+            #expect(try store.names(store.upload).sorted() == ["a", "b"], "a refused create leaves nothing")
+            // Root, another district and a truncate by path are not held to alpha's budget.
+            fs.release(try fs.open(other, flags: O_RDONLY, caller: rootCaller))
+            let betaFile = try fs.makeFile(in: InodeNumber(rawValue: beta.uploadIno), "x", bytes("x"), caller: betaCaller)
+            fs.release(try fs.open(betaFile, flags: O_RDONLY, caller: betaCaller))
+            _ = try fs.setattr(other, AttributeChanges(size: 0), handle: nil, caller: alphaCaller)
+            // Closing one gives its place back, whoever holds the file.
+            fs.release(held[0])
+            fs.release(try fs.open(other, flags: O_RDONLY, caller: alphaCaller))
+            for handle in held.dropFirst() { fs.release(handle) }
+            fs.release(rootHandle)
+            #expect(fs.state.withLock { $0.descriptors.isEmpty })
+        }
+    }
+
+    @Test func rewritingAFileBesideAReaderKeepsNoOldDescriptors() throws {
+        try withStore { store throws in
+            let fs = store.fs
+            let ino = try fs.makeFile(in: store.upload, "f", bytes("version 0"))
+            let reader = try fs.open(ino, flags: O_RDONLY, caller: alphaCaller)
+            defer { fs.release(reader) }
+            let descriptors = { try Sys.listDirectory("/proc/self/fd").count }
+            let before = try descriptors()
+            for round in 1...50 {
+                // Each truncate by path copies the published file (copy-on-write), then publishes it.
+                _ = try fs.setattr(ino, AttributeChanges(size: Int64(round % 2)), handle: nil, caller: alphaCaller)
+            }
+            #expect(try descriptors() <= before + 2, "the copied-from descriptors are closed")
+            #expect(fs.state.withLock { $0.open[ino]?.state.withLock { $0.retiredFDs.count } } == 0)
+        }
+    }
+
+    @Test func aReadInFlightKeepsItsDescriptorUntilItsReplyIsSent() throws {
+        try withStore { store throws in
+            let fs = store.fs
+            let ino = try fs.makeFile(in: store.upload, "f", bytes("published"))
+            let reader = try fs.open(ino, flags: O_RDONLY, caller: alphaCaller)
+            defer { fs.release(reader) }
+            let writer = try fs.open(ino, flags: O_WRONLY, caller: alphaCaller)
+            let open = try fs.read(reader, offset: 0, size: 9) { fd, count -> Bool in
+                // A copy-on-write while this read replies from the blob's descriptor.
+                _ = try? fs.put(writer, bytes("P"), at: 0)
+                return fcntl(fd, F_GETFD) != -1 && count == 9
+            }
+            #expect(open, "the descriptor stayed open for the reply")
+            #expect(fs.state.withLock { $0.open[ino]?.state.withLock { $0.retiredFDs.count } } == 0, "closed after it")
+            try fs.flush(writer, caller: alphaCaller)
+            fs.release(writer)
+        }
+    }
+}

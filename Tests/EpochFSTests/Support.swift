@@ -111,6 +111,11 @@ extension FileSystem {
         #expect(written == bytes.count)
     }
 
+    /// The descriptor and count a read replies from (the adapter replies inside `read`'s closure).
+    func read(_ handle: Handle, offset: Int64, size: Int) throws(Errno) -> (fd: Int32, count: Int) {
+        try read(handle, offset: offset, size: size) { fd, count in (fd, count) }
+    }
+
     /// Everything a read handle sees.
     func readAll(_ handle: Handle) throws -> [UInt8] {
         let (fd, count) = try read(handle, offset: 0, size: 1 << 30)

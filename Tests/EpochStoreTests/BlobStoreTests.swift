@@ -28,6 +28,18 @@ import Glibc
         }
     }
 
+    @Test func makingBlobsDurableSkipsDeletedOnesAndFailsOnOnesItCannotOpen() throws {
+        try withBlobs { blobs throws in
+            let gone = "ab" + String(repeating: "1", count: 62)
+            try blobs.makeDurable([gone])  // deleted since it was published: nothing to sync
+            // A blob that is there but cannot be opened (here a link to itself; in life, no
+            // descriptor left) is not durable, and the caller must not think it is.
+            let unopenable = "cd" + String(repeating: "2", count: 62)
+            #expect(symlink(blobs.blobPath(unopenable), blobs.blobPath(unopenable)) == 0)
+            #expect(throws: SystemError.self) { try blobs.makeDurable([unopenable]) }
+        }
+    }
+
     @Test func pathsAreShardedByTheFirstTwoHexDigits() throws {
         try withBlobs { blobs throws in
             let hash = "9f" + String(repeating: "0", count: 62)

@@ -109,6 +109,27 @@ import ZIPFoundation
         #expect(try FileManager.default.contentsOfDirectory(atPath: test.output.path).isEmpty)
     }
 
+    @Test(arguments: ["a damaged second entry", "bytes before the archive"])
+    func aDamagedArchiveIsRefusedRatherThanReadInPart(damage: String) throws {
+        let test = try ZipCase()
+        defer { test.remove() }
+        let path = test.epoch.path + "/upload.zip"
+        try makeZip(at: path, Sets.clever.map { ($0.key, $0.value) }, compression: .none)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        if damage == "bytes before the archive" {
+            bytes = Data(repeating: 0x20, count: 1000) + bytes
+        } else {
+            // The second local header's signature (the first is at offset 0).
+            let signature = Data([0x50, 0x4B, 0x03, 0x04])
+            let second = try #require(bytes.range(of: signature, in: 4..<bytes.count))
+            bytes[second.lowerBound] = 0
+        }
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let (files, problems) = try ZipSet.extract(test.zip, into: test.output.path)
+        #expect(files.isEmpty)
+        #expect(problems.map(\.code) == ["zip.corrupt"], "\(problems)")
+    }
+
     @Test func nestedFoldersAreWarnedOnceAndNotExtracted() throws {
         let test = try ZipCase()
         defer { test.remove() }

@@ -7,4 +7,9 @@
 /// syncfs(2): commit every dirty page and inode of the filesystem holding `fd`.
 int clinux_syncfs(int fd);
 
+/// Whether process (or thread) `pid` still has an address space, asked without a file
+/// descriptor (process_vm_readv(2)): 1 it has, 0 it has none (it is exiting, a zombie, or
+/// gone), -1 unknown (errno says why).
+int clinux_has_address_space(int pid);
+
 #endif
