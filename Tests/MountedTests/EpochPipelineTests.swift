@@ -33,6 +33,7 @@ struct EpochPipelineTests {
         struct File: Decodable { var path: String; var size: Int64; var sha256: String; var rows: Int? }
         struct Problem: Decodable { var file: String; var line: Int; var column: Int; var code: String; var severity: String }
         var outcome: String
+        var reason: String
         var profile: String
         var files: [File]
         var problems: [Problem]
@@ -451,6 +452,26 @@ struct EpochPipelineTests {
             #expect(log.contains("students.csv"), "the hand-off saw the files: \(log)")
             let lines = String(decoding: try Files.read(runs), as: UTF8.self).split(separator: "\n")
             #expect(lines.count == 2 && Set(lines).count == 1, "the hand-off ran again with the same epoch id: \(lines)")
+        }
+    }
+
+    @Test("validation still running at validation_timeout_seconds stops; the epoch is published as failed with processing.timeout")
+    func validationTimeLimit() throws {
+        // A millisecond, against a set of 100,000 students and as many enrollments (about
+        // 6 MB): even the release build reads it for tens of milliseconds.
+        try withMount(mountArguments: ["--settle-seconds", "3600", "--validation-timeout-seconds", "0.001"]) { fs in
+            let name = "1764374400"
+            _ = try makeEpoch(fs, name, Self.cleverSet(students: 100_000) + [(".done", "")])
+            let done = try waitForState(fs, .alpha, name, ["published"], within: 60)
+            #expect(done?.epoch.outcome == "failed", "\(String(describing: done)); log:\n\(fs.logTail())")
+            let published = fs.processed(.alpha) + "/" + name
+            let result = try JSONDecoder().decode(Result.self, from: Data(try Files.read(published + "/processing.json")))
+            #expect(result.outcome == "failed")
+            #expect(result.reason.contains("time limit (0.001 s)"), "\(result.reason)")
+            let stops = result.problems.filter { $0.code == "processing.timeout" }
+            #expect(stops.count == 1 && stops.first?.severity == "fatal", "\(result.problems)")
+            let log = String(decoding: try Files.read(published + "/processing-failed.log"), as: UTF8.self)
+            #expect(log.contains("fatal: processing.timeout: checking the set took longer than the time limit of 0.001 s"), "\(log)")
         }
     }
 }
