@@ -42,7 +42,7 @@ struct Configuration {
     var districtsGroup = "epochfs-districts"
     /// How the epoch pipeline seals and processes (settle_seconds, settle_seconds.<district>,
     /// stall_seconds, manifest_wait_seconds, markers, profiles_directory, notify_command,
-    /// validation_timeout_seconds).
+    /// processing_threads, validation_timeout_seconds).
     var pipeline = PipelineSettings()
     /// Where the daemon writes its Prometheus metrics (none by default).
     var metricsFile: String?
@@ -73,6 +73,8 @@ struct Configuration {
             case "metrics_file": configuration.metricsFile = parts[1]
             case "notify_command":
                 configuration.pipeline.notifyCommand = parts[1].split(separator: " ").map(String.init)
+            case "processing_threads":
+                if let threads = Int(parts[1]), threads >= 1 { configuration.pipeline.processingThreads = threads }
             case "validation_timeout_seconds":
                 if let seconds = Double(parts[1]), seconds > 0, seconds.isFinite {
                     configuration.pipeline.validationTimeoutSeconds = seconds
