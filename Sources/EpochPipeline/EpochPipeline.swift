@@ -7,7 +7,8 @@ import Logging
 import Synchronization
 
 /// The daemon's epoch pipeline: a sealer thread that decides when epochs are complete, and a
-/// processor thread that works through sealed epochs one at a time, oldest name first.
+/// few processor threads that work through sealed epochs, taking districts in turn
+/// (`ProcessingSchedule`): one epoch of a district at a time, in time order within it.
 public final class EpochPipeline: Sendable {
     private let fs: FileSystem
     private let settings: PipelineSettings
@@ -19,6 +20,9 @@ public final class EpochPipeline: Sendable {
     private let sealerDone = DispatchSemaphore(value: 0)
     private let processorDone = DispatchSemaphore(value: 0)
     private let sealedWork = DispatchSemaphore(value: 0)
+    /// What the processor threads share: the districts being processed, and each district's
+    /// last turn.
+    private let turns = Mutex(Turns())
     /// Per epoch: the generation last inspected and when to look again without activity.
     private let inspected = Mutex<[InodeNumber: (generation: UInt64, until: Nanoseconds?)]>([:])
     /// Loose files already reported.
@@ -55,29 +59,36 @@ public final class EpochPipeline: Sendable {
         }
         sealer.name = "epochfs-sealer"
         sealer.start()
-        let processor = Thread { [self] in
-            while !stopped.withLock({ $0 }) {
-                switch processNext() {
-                case .processed: continue
-                case .idle: _ = sealedWork.wait(timeout: .now() + 1)
-                // The store itself failed (a full disk, say): do not spin on it.
-                case .failed: _ = sealedWork.wait(timeout: .now() + 10)
+        for number in 1...processorThreads {
+            let processor = Thread { [self] in
+                while !stopped.withLock({ $0 }) {
+                    switch processNext() {
+                    case .processed: continue
+                    case .idle: _ = sealedWork.wait(timeout: .now() + 1)
+                    // The store itself failed (a full disk, say): do not spin on it.
+                    case .failed: _ = sealedWork.wait(timeout: .now() + 10)
+                    }
                 }
+                processorDone.signal()
             }
-            processorDone.signal()
+            processor.name = "epochfs-processor-\(number)"
+            processor.start()
         }
-        processor.name = "epochfs-processor"
-        processor.start()
+        logger.info("epoch pipeline started", metadata: [
+            "processing_threads": "\(processorThreads)",
+            "validation_timeout_seconds": "\(settings.validationTimeoutSeconds)"])
     }
 
-    /// Stops both threads; an epoch being processed is finished first (or, if the daemon is
+    private var processorThreads: Int { max(1, settings.processingThreads) }
+
+    /// Stops the threads; epochs being processed are finished first (or, if the daemon is
     /// killed instead, processed again at the next start).
     public func stop() {
         stopped.withLock { $0 = true }
         fs.epochActivity.signal()
-        sealedWork.signal()
+        for _ in 1...processorThreads { sealedWork.signal() }
         sealerDone.wait()
-        processorDone.wait()
+        for _ in 1...processorThreads { processorDone.wait() }
         notifier.drain()
     }
 
@@ -189,24 +200,41 @@ public final class EpochPipeline: Sendable {
 
     enum Progress { case processed, idle, failed }
 
+    struct Turns {
+        var running: Set<Int64> = []
+        var lastServed: [Int64: UInt64] = [:]
+        var turn: UInt64 = 0
+    }
+
     /// How many times processing of one epoch may start before it is held for a person
     /// (an epoch that crashes the daemon must not crash it at every start).
     static let maximumAttempts = 3
 
-    /// Processes the sealed epoch with the oldest name (an epoch left `processing` by a
-    /// crash comes first).
+    /// Claims the next epoch `ProcessingSchedule` chooses and processes it; its district is
+    /// not given to another thread until this one is done with it.
     private func processNext() -> Progress {
-        let queued: [EpochRecord]
+        let claimed: (epoch: EpochRecord, more: Bool)?
         do {
-            queued = try fs.epochRecords(states: [.processing, .sealed])
+            // Listed and chosen under the lock: a list taken before another thread finished an
+            // epoch could offer that epoch again.
+            claimed = try turns.withLock { turns in
+                var snapshot = ProcessingSchedule.Snapshot(queued: try fs.epochRecords(states: [.processing, .sealed]),
+                                                           running: turns.running, lastServed: turns.lastServed)
+                guard let next = ProcessingSchedule.next(snapshot) else { return nil }
+                turns.turn += 1
+                turns.running.insert(next.district)
+                turns.lastServed[next.district] = turns.turn
+                snapshot.running.insert(next.district)
+                return (next, ProcessingSchedule.next(snapshot) != nil)
+            }
         } catch {
             logger.error("could not list sealed epochs", metadata: ["errno": "\(error)"])
             return .failed
         }
-        func key(_ record: EpochRecord) -> (Int, Int64, Int64) {
-            (record.state == .processing ? 0 : 1, Processor.time(of: record), record.sealed ?? 0)
-        }
-        guard let next = queued.min(by: { key($0) < key($1) }) else { return .idle }
+        guard let (next, more) = claimed else { return .idle }
+        defer { turns.withLock { _ = $0.running.remove(next.district) } }
+        // Another district is waiting too: wake a thread that is idle.
+        if more { sealedWork.signal() }
         do {
             if next.attempts >= Self.maximumAttempts {
                 try fs.setEpochState(next.ino, .held, reason: "processing started \(next.attempts) times without finishing (the daemon stopped or crashed while processing it): see the daemon's log, then epochfs epochs process")

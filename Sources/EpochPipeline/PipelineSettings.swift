@@ -20,6 +20,15 @@ public struct PipelineSettings: Sendable {
     public var profilesDirectory = "/etc/epochfs/profiles"
     /// Receives each staff event as JSON on its standard input (optional).
     public var notifyCommand: [String]?
+    /// Threads processing sealed epochs: districts take turns on them, and one district has
+    /// at most one epoch being processed, so this many districts are served at once.
+    public var processingThreads = 2
+    /// Validation of one epoch stops at this limit and the epoch is published as failed
+    /// (`processing.timeout`). A real roster never comes near it: `bench/validation-bench.sh`
+    /// validated 1.98 GB of OneRoster (11.2 million rows) in 13.6–16.4 s on one core, 150 MB/s
+    /// (docs/performance.md), so 30 minutes is about a hundred times what a 2 GB set takes; it
+    /// is there so that one district's set cannot hold a processing thread for hours.
+    public var validationTimeoutSeconds: Double = 1800
 
     public init() {}
 

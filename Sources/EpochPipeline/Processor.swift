@@ -75,7 +75,7 @@ struct Processor {
         }
 
         let validationStarted = currentTime()
-        var report = try Validator.validate(files, profile: profile)
+        var report = try Validator.validate(files, profile: profile, timeLimit: .seconds(settings.validationTimeoutSeconds))
         for problem in preProblems {
             report.problems.add(problem)
             if problem.severity == .fatal { report.fatal = true }
@@ -89,7 +89,12 @@ struct Processor {
         let newer = processed.first { Self.time(of: $0) > time }
         var outcome: Outcome
         var reason: String
-        if let newer, !report.isDelta {
+        if report.timedOut {
+            // What was not read is unknown: neither handed off nor held, whatever its order.
+            outcome = .failed
+            reason = "checking the files took longer than the time limit (\(Self.seconds(settings.validationTimeoutSeconds))), "
+                + "so processing stopped; nothing was handed off"
+        } else if let newer, !report.isDelta {
             outcome = .superseded
             reason = "a newer bulk set (\(newer.name)) of \(profile.name) was already processed"
         } else if let newer, !record.released {
@@ -193,6 +198,11 @@ struct Processor {
         for file in result.unzipped ?? [] { if let role = file.role { rows[role] = file.accepted } }
         for file in result.files { if let role = file.role, let count = file.accepted { rows[role] = count } }
         return rows
+    }
+
+    /// `1800 s`, `0.5 s`.
+    static func seconds(_ value: Double) -> String {
+        value == value.rounded() ? "\(Int64(value)) s" : "\(value) s"
     }
 
     static func iso(_ time: Nanoseconds?) -> String {

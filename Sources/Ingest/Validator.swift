@@ -40,6 +40,9 @@ public struct ValidationReport: Sendable {
     public var isDelta: Bool
     /// Any fatal problem: the set must not be handed off.
     public var fatal: Bool
+    /// Validation ran past its time limit and stopped (a fatal `processing.timeout` says where):
+    /// the counts and problems are of what was read before.
+    public var timedOut = false
 
     public init(profile: String, problems: ProblemLog, files: [FileReport], isDelta: Bool) {
         self.profile = profile
@@ -61,11 +64,19 @@ public enum Validator {
     /// Reads each used file once, in an order where a referenced file comes before the files
     /// that reference it, so references are looked up in the id sets already built; memory
     /// holds those id sets and no more. Throws only when a file cannot be opened or read.
-    public static func validate(_ files: [SetFile], profile: Profile) throws -> ValidationReport {
-        var run = ValidationRun(profile: profile, files: files)
+    ///
+    /// With a `timeLimit`, validation that is still running when it passes stops where it is
+    /// (the clock is read before each file and every `ValidationRun.deadlineStride` records)
+    /// and reports a fatal `processing.timeout` there: it runs in the daemon, so a set that
+    /// takes too long must end by itself.
+    public static func validate(_ files: [SetFile], profile: Profile, timeLimit: Duration? = nil) throws -> ValidationReport {
+        var run = ValidationRun(profile: profile, files: files,
+                                deadline: timeLimit.map { .init(instant: .now + $0, limit: $0) })
         try run.perform()
-        return ValidationReport(profile: profile.name, problems: run.log, files: run.reports,
-                                isDelta: run.modes.values.contains("delta"))
+        var report = ValidationReport(profile: profile.name, problems: run.log, files: run.reports,
+                                      isDelta: run.modes.values.contains("delta"))
+        report.timedOut = run.timedOut
+        return report
     }
 
     /// Mass-drop check against the row counts (by role) of the district's previous processed epoch of the same profile.
@@ -92,6 +103,9 @@ public enum Validator {
 struct ValidationRun {
     let profile: Profile
     let files: [SetFile]
+    let deadline: Deadline?
+    /// Set when the deadline passed and validation stopped.
+    var timedOut = false
     var log = ProblemLog()
     var reports: [FileReport]
     /// Role → mode, from the manifest (empty without one).
@@ -108,9 +122,31 @@ struct ValidationRun {
     /// a file read later in a cycle), by target role.
     var pending: [String: [PendingReference]] = [:]
 
-    init(profile: Profile, files: [SetFile]) {
+    /// When validation must stop, and the limit it came from (for the message).
+    struct Deadline {
+        var instant: ContinuousClock.Instant
+        var limit: Duration
+
+        /// Throws `Passed` once the deadline has passed.
+        func check(file: String, line: Int) throws(Passed) {
+            if ContinuousClock.now >= instant { throw Passed(file: file, line: line) }
+        }
+
+        struct Passed: Error {
+            var file: String
+            var line: Int
+        }
+    }
+
+    /// Records read between two looks at the clock: a look costs tens of nanoseconds, a
+    /// record about a microsecond, and even records of the 16 MiB the reader allows are read
+    /// in well under a second each, far below any useful limit.
+    static let deadlineStride = 64
+
+    init(profile: Profile, files: [SetFile], deadline: Deadline? = nil) {
         self.profile = profile
         self.files = files
+        self.deadline = deadline
         reports = files.map { FileReport(path: $0.path, size: $0.size) }
         keys = Array(repeating: KeySet(), count: profile.files.count)
     }
@@ -120,8 +156,19 @@ struct ValidationRun {
         reportIgnored(inventory)
         let manifest = try readManifest(inventory)
         assignRoles(inventory, manifest: manifest)
-        for role in readingOrder() {
-            try check(role: role)
+        do {
+            for role in readingOrder() {
+                try check(role: role)
+            }
+        } catch let passed as Deadline.Passed {
+            timedOut = true
+            let seconds = deadline.map { Double($0.limit.components.seconds) + Double($0.limit.components.attoseconds) / 1e18 } ?? 0
+            let limit = seconds == seconds.rounded() ? String(Int64(seconds)) : String(seconds)
+            log.add(Problem(file: passed.file, line: passed.line, column: 0, code: "processing.timeout", severity: .fatal,
+                            message: "checking the set took longer than the time limit of \(limit) s and stopped here: "
+                                + "this line and what follows were not checked, so the set cannot be used "
+                                + "(the counts are of the rows before). If it happens again, contact support: the set "
+                                + "may be far larger than usual."))
         }
     }
 
@@ -265,6 +312,8 @@ struct ValidationRun {
     private mutating func check(role: String) throws {
         guard let index = used[role], let specIndex = profile.files.firstIndex(where: { $0.name == role }) else { return }
         let file = files[index]
+        let deadline = self.deadline
+        try deadline?.check(file: file.path, line: 0)
         let fd = open(file.location, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw CSVReadError(file: file.path, errno: errno) }
         defer { close(fd) }
@@ -273,14 +322,28 @@ struct ValidationRun {
         // The id sets are moved out for the reading and back after it: mutated in place, never copied.
         var keys = self.keys
         self.keys = []
-        try CSVReader(file: file.path, fd: fd).read(problems: &log) { record, log in
-            checker.check(record, log: &log, keys: &keys)
+        var sinceLook = 0
+        var stopped: Deadline.Passed?
+        do {
+            try CSVReader(file: file.path, fd: fd).read(problems: &log) { record, log in
+                if let deadline {
+                    sinceLook += 1
+                    if sinceLook == Self.deadlineStride {
+                        sinceLook = 0
+                        try deadline.check(file: file.path, line: record.line)
+                    }
+                }
+                checker.check(record, log: &log, keys: &keys)
+            }
+        } catch let passed as Deadline.Passed {
+            stopped = passed
         }
-        checker.finish(log: &log)
+        if stopped == nil { checker.finish(log: &log) }
         reports[index].rows = checker.rows
         reports[index].accepted = checker.rows - checker.rejected
         reports[index].rejected = checker.rejected
         reports[index].warned = checker.warned
+        if let stopped { throw stopped }
         for reference in checker.pending {
             pending[reference.target, default: []].append(reference)
         }

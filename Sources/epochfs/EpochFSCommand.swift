@@ -41,7 +41,8 @@ struct Configuration {
     /// The group sshd's `Match Group` block chroots; `district add --create-user` puts users in it.
     var districtsGroup = "epochfs-districts"
     /// How the epoch pipeline seals and processes (settle_seconds, settle_seconds.<district>,
-    /// stall_seconds, manifest_wait_seconds, markers, profiles_directory, notify_command).
+    /// stall_seconds, manifest_wait_seconds, markers, profiles_directory, notify_command,
+    /// processing_threads, validation_timeout_seconds).
     var pipeline = PipelineSettings()
     /// Where the daemon writes its Prometheus metrics (none by default).
     var metricsFile: String?
@@ -78,6 +79,12 @@ struct Configuration {
             case "max_open_files": configuration.limits.maxOpenFiles = Int(parts[1]) ?? configuration.limits.maxOpenFiles
             case "notify_command":
                 configuration.pipeline.notifyCommand = parts[1].split(separator: " ").map(String.init)
+            case "processing_threads":
+                if let threads = Int(parts[1]), threads >= 1 { configuration.pipeline.processingThreads = threads }
+            case "validation_timeout_seconds":
+                if let seconds = Double(parts[1]), seconds > 0, seconds.isFinite {
+                    configuration.pipeline.validationTimeoutSeconds = seconds
+                }
             case let key where key.hasPrefix("settle_seconds."):
                 if let seconds = Int64(parts[1]) {
                     configuration.pipeline.settleSecondsByDistrict[String(key.dropFirst("settle_seconds.".count))] = seconds

@@ -33,6 +33,10 @@ struct MountCommand: ParsableCommand {
     var profilesDirectory: String?
     @Option(help: "Program that receives staff events as JSON on stdin (default: the configuration's notify_command).")
     var notifyCommand: String?
+    @Option(help: "Threads processing sealed epochs, one district each at a time (default: the configuration's processing_threads, else 2).")
+    var processingThreads: Int?
+    @Option(help: "Seconds validation of one epoch may take before it stops and the epoch is published as failed (default: the configuration's validation_timeout_seconds, else 1800).")
+    var validationTimeoutSeconds: Double?
     @Option(help: "Write Prometheus metrics to this file every 15 s, for the node exporter's textfile collector (default: the configuration's metrics_file).")
     var metricsFile: String?
     @Option(help: "The largest file a district may have, e.g. 16G (default: the configuration's max_file_size, else 16G); EFBIG beyond.")
@@ -44,6 +48,15 @@ struct MountCommand: ParsableCommand {
     @Flag(help: "Do not use FUSE passthrough even where the kernel offers it: reads go through the daemon and writes through the writeback cache (see docs/performance.md).")
     var noPassthrough = false
     @Flag(help: .hidden) var daemonChild = false
+
+    func validate() throws {
+        if let processingThreads, processingThreads < 1 {
+            throw ValidationError("--processing-threads must be at least 1")
+        }
+        if let validationTimeoutSeconds, !(validationTimeoutSeconds > 0 && validationTimeoutSeconds.isFinite) {
+            throw ValidationError("--validation-timeout-seconds must be a number of seconds above 0")
+        }
+    }
 
     func run() throws {
         try requireRoot("epochfs mount")
@@ -88,6 +101,8 @@ struct MountCommand: ParsableCommand {
         if let stallSeconds { arguments += ["--stall-seconds", String(stallSeconds)] }
         if let profilesDirectory { arguments += ["--profiles-directory", profilesDirectory] }
         if let notifyCommand { arguments += ["--notify-command", notifyCommand] }
+        if let processingThreads { arguments += ["--processing-threads", String(processingThreads)] }
+        if let validationTimeoutSeconds { arguments += ["--validation-timeout-seconds", String(validationTimeoutSeconds)] }
         if let metricsFile { arguments += ["--metrics-file", metricsFile] }
         if let maxFileSize { arguments += ["--max-file-size", String(maxFileSize.limit.value ?? .max)] }
         if let maxDepth { arguments += ["--max-depth", String(maxDepth)] }
@@ -155,6 +170,8 @@ struct MountCommand: ParsableCommand {
         if let stallSeconds { settings.stallSeconds = stallSeconds }
         if let profilesDirectory { settings.profilesDirectory = profilesDirectory }
         if let notifyCommand { settings.notifyCommand = [notifyCommand] }
+        if let processingThreads { settings.processingThreads = processingThreads }
+        if let validationTimeoutSeconds { settings.validationTimeoutSeconds = validationTimeoutSeconds }
         let pipeline = try EpochPipeline(fs: fs, settings: settings, workRoot: store + "/work", logger: logger)
         pipeline.start()
         let pid = getpid()

@@ -314,6 +314,35 @@ import Testing
         #expect(measurement.bytes > 250_000)
     }
 
+    // MARK: Time limit
+
+    @Test func validationPastItsTimeLimitStopsWithAFatalProblem() throws {
+        let directory = try TestDirectory()
+        defer { directory.remove() }
+        try directory.write(Sets.clever)
+        let report = try Validator.validate(directory.files, profile: Sets.profile("clever"), timeLimit: .zero)
+        #expect(report.timedOut && report.fatal)
+        let stop = try #require(report.problems("processing.timeout").first)
+        #expect(report.problems("processing.timeout").count == 1)
+        // Past before the first file was opened: nothing was read.
+        #expect(stop.line == 0 && stop.severity == .fatal && Sets.clever.keys.contains(stop.file), "\(stop)")
+        #expect(stop.message.contains("time limit of 0 s"), "\(stop.message)")
+        #expect(report.files.allSatisfy { $0.rows == 0 })
+        #expect(report.problems.problems.filter { $0.code != "processing.timeout" } == [])
+    }
+
+    @Test func aTimeLimitNotReachedChangesNothing() throws {
+        let directory = try TestDirectory()
+        defer { directory.remove() }
+        try directory.write(Sets.oneRoster11)
+        let files = directory.files
+        let profile = Sets.profile("oneroster-1.1")
+        let unlimited = try Validator.validate(files, profile: profile)
+        let limited = try Validator.validate(files, profile: profile, timeLimit: .seconds(3600))
+        #expect(!limited.timedOut && !limited.fatal)
+        #expect(limited.files == unlimited.files && limited.problems.problems == unlimited.problems.problems)
+    }
+
     // MARK: Mass drop
 
     @Test func aMassDropIsAWarningWithBothCounts() throws {

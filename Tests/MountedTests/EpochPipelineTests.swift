@@ -33,6 +33,7 @@ struct EpochPipelineTests {
         struct File: Decodable { var path: String; var size: Int64; var sha256: String; var rows: Int? }
         struct Problem: Decodable { var file: String; var line: Int; var column: Int; var code: String; var severity: String }
         var outcome: String
+        var reason: String
         var profile: String
         var files: [File]
         var problems: [Problem]
@@ -75,16 +76,28 @@ struct EpochPipelineTests {
     }
 
     /// Makes the epoch directory `name` as the district and uploads `files` into it; returns its path.
-    private func makeEpoch(_ fs: MountFixture, _ name: String, _ files: [(String, String)]) throws -> String {
-        let epoch = fs.upload(.alpha) + "/" + name
-        try mkdirAsDistrict(epoch)
-        try upload(files, to: epoch)
+    private func makeEpoch(_ fs: MountFixture, _ name: String, _ files: [(String, String)],
+                           district: District = .alpha) throws -> String {
+        let epoch = fs.upload(district) + "/" + name
+        try mkdirAsDistrict(epoch, district)
+        try upload(files, to: epoch, as: district.identity)
         return epoch
     }
 
-    private func mkdirAsDistrict(_ path: String) throws {
-        let result = try Command.run(["/bin/mkdir", path], as: District.alpha.identity)
+    private func mkdirAsDistrict(_ path: String, _ district: District = .alpha) throws {
+        let result = try Command.run(["/bin/mkdir", path], as: district.identity)
         guard result.succeeded else { throw CommandError(description: "\(result)") }
+    }
+
+    /// Writes the built-in Clever profile with `handOff` as its hand-off command into
+    /// `directory`, as an operator would.
+    private func cleverProfile(handOff: String, timeoutSeconds: Int, into directory: String) throws {
+        let shown = try Command.run([try MountFixture.locateBinary(), "profiles", "show", "clever"])
+        guard shown.succeeded else { throw CommandError(description: "\(shown)") }
+        var profile = try JSONSerialization.jsonObject(with: Data(shown.output)) as! [String: Any]
+        profile["handOff"] = ["command": [handOff], "timeoutSeconds": timeoutSeconds]
+        try Files.mkdir(directory)
+        try Files.write(directory + "/clever.json", Array(try JSONSerialization.data(withJSONObject: profile)))
     }
 
     @Test("a marker closed cleanly seals at once; the epoch is published with its log, JSON and checksums")
@@ -451,6 +464,75 @@ struct EpochPipelineTests {
             #expect(log.contains("students.csv"), "the hand-off saw the files: \(log)")
             let lines = String(decoding: try Files.read(runs), as: UTF8.self).split(separator: "\n")
             #expect(lines.count == 2 && Set(lines).count == 1, "the hand-off ran again with the same epoch id: \(lines)")
+        }
+    }
+
+    @Test("validation still running at validation_timeout_seconds stops; the epoch is published as failed with processing.timeout")
+    func validationTimeLimit() throws {
+        // A millisecond, against a set of 100,000 students and as many enrollments (about
+        // 6 MB): even the release build reads it for tens of milliseconds.
+        try withMount(mountArguments: ["--settle-seconds", "3600", "--validation-timeout-seconds", "0.001"]) { fs in
+            let name = "1764374400"
+            _ = try makeEpoch(fs, name, Self.cleverSet(students: 100_000) + [(".done", "")])
+            let done = try waitForState(fs, .alpha, name, ["published"], within: 60)
+            #expect(done?.epoch.outcome == "failed", "\(String(describing: done)); log:\n\(fs.logTail())")
+            let published = fs.processed(.alpha) + "/" + name
+            let result = try JSONDecoder().decode(Result.self, from: Data(try Files.read(published + "/processing.json")))
+            #expect(result.outcome == "failed")
+            #expect(result.reason.contains("time limit (0.001 s)"), "\(result.reason)")
+            let stops = result.problems.filter { $0.code == "processing.timeout" }
+            #expect(stops.count == 1 && stops.first?.severity == "fatal", "\(result.problems)")
+            let log = String(decoding: try Files.read(published + "/processing-failed.log"), as: UTF8.self)
+            #expect(log.contains("fatal: processing.timeout: checking the set took longer than the time limit of 0.001 s"), "\(log)")
+        }
+    }
+
+    @Test("an epoch stuck in its hand-off holds up no other district; the next epoch of its own district waits for it")
+    func oneDistrictCannotStallTheOthers() throws {
+        let scratch = try TestDirectory(scratch: true)
+        defer { withExtendedLifetime(scratch) {} }  // (removed when the test ends, not at its last use)
+        let runs = scratch.path + "/runs"
+        let release = scratch.path + "/release"
+        let handOff = scratch.path + "/hand-off"
+        // Alpha's hand-offs wait until the test lets them go; beta's return at once.
+        try Files.write(handOff, Array("""
+            #!/bin/sh
+            echo "$EPOCHFS_DISTRICT/$EPOCHFS_EPOCH" >> \(runs)
+            if [ "$EPOCHFS_DISTRICT" = alpha ]; then
+                while [ ! -e \(release) ]; do sleep 0.1; done
+            fi
+
+            """.utf8), mode: 0o755)
+        let profiles = scratch.path + "/profiles"
+        try cleverProfile(handOff: handOff, timeoutSeconds: 60, into: profiles)
+        func started() -> [String] {
+            String(decoding: (try? Files.read(runs)) ?? [], as: UTF8.self).split(separator: "\n").map(String.init)
+        }
+
+        try withMount(districts: [.alpha, .beta], mountArguments: ["--settle-seconds", "3600", "--profiles-directory", profiles]) { fs in
+            // However the test ends, alpha's hand-offs end, so that the daemon can stop.
+            defer { try? Files.write(release, []) }
+            // One epoch after the other: two that seal in the same pass of the sealer may start
+            // in either order.
+            _ = try makeEpoch(fs, "1764374400", Self.cleverSet + [(".done", "")])
+            #expect(eventually(within: 20) { started() == ["alpha/1764374400"] }, "alpha's first hand-off started; log:\n\(fs.logTail())")
+            _ = try makeEpoch(fs, "1764460800", Self.cleverSet + [(".done", "")])
+            #expect(try waitForState(fs, .alpha, "1764460800", ["sealed", "processing", "published"]) != nil)
+
+            // Beta's epoch is processed while alpha's first one is stuck in its hand-off ...
+            _ = try makeEpoch(fs, "1764288000", Self.cleverSet + [(".done", "")], district: .beta)
+            let beta = try waitForState(fs, .beta, "1764288000", ["published"], within: 30)
+            #expect(beta?.epoch.outcome == "succeeded", "\(String(describing: beta)); log:\n\(fs.logTail())")
+            // ... and alpha's second one waits for alpha's first: never two of a district at once.
+            #expect(try show(fs, .alpha, "1764374400")?.epoch.state == "processing")
+            #expect(try show(fs, .alpha, "1764460800")?.epoch.state == "sealed")
+            #expect(started() == ["alpha/1764374400", "beta/1764288000"])
+
+            try Files.write(release, [])
+            let second = try waitForState(fs, .alpha, "1764460800", ["published"], within: 30)
+            #expect(second?.epoch.outcome == "succeeded", "\(String(describing: second)); log:\n\(fs.logTail())")
+            #expect(try show(fs, .alpha, "1764374400")?.epoch.outcome == "succeeded")
+            #expect(started() == ["alpha/1764374400", "beta/1764288000", "alpha/1764460800"])
         }
     }
 }
