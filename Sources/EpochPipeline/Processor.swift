@@ -48,9 +48,17 @@ struct Processor {
         var preProblems: [Problem] = []
         let zip = ZipSet.holdsSet(files)
         if let zip {
+            // Unzipped files take room on the store's disk that every district's uploads share.
+            let room = try scratchRoom()
+            if let declared = ZipSet.declaredSize(zip), declared > room {
+                try leaveForSpace(record, district: district, needing: declared, room: room, for: "unpack this archive")
+                return
+            }
             try FileManager.default.createDirectory(atPath: work + "/unzipped", withIntermediateDirectories: false,
                                                     attributes: [.posixPermissions: 0o700])
-            let unzipped = try ZipSet.extract(zip, into: work + "/unzipped")
+            var limits = ZipSet.Limits()
+            limits.maxTotalBytes = min(limits.maxTotalBytes, room)
+            let unzipped = try ZipSet.extract(zip, into: work + "/unzipped", limits: limits)
             files = unzipped.files
             preProblems = unzipped.problems
         }
@@ -125,6 +133,14 @@ struct Processor {
 
         var handOff: HandOffResult?
         if outcome == .succeeded, let command = profile.handOff {
+            // The command gets copies of the files, in scratch space on the store's disk.
+            let copies = files.reduce(Int64(0)) { $0 + $1.size }
+            let room = try scratchRoom()
+            if copies > room {
+                try leaveForSpace(record, district: district, needing: copies, room: room, for: "give the hand-off its copies",
+                                  profile: profile.name)
+                return
+            }
             handOff = try HandOffRunner.run(command, files: files, district: district.name, epoch: record, profile: profile.name,
                                       isDelta: report.isDelta, work: work)
             if let handOff, !handOff.succeeded {
@@ -153,6 +169,28 @@ struct Processor {
             notifier.send(.init(event: "epoch.failed", district: district.name, epoch: record.name, state: "published",
                                 reason: reason, time: Self.iso(currentTime())))
         }
+    }
+
+    /// What the processing of one epoch may take of the store's disk for its scratch space
+    /// (unzipped files, the hand-off's copies): the free space less what is kept free for
+    /// every district's uploads and deletes, a twentieth of the disk and at least four times
+    /// the space reserve.
+    private func scratchRoom() throws -> Int64 {
+        let disk = try Sys.filesystemStatus(fs.blobs.root)
+        let size = Int64(clamping: disk.f_blocks) * Int64(clamping: disk.f_frsize)
+        let free = Int64(clamping: disk.f_bavail) * Int64(clamping: disk.f_frsize)
+        let keptFree = max(size / 20, 4 * (try fs.blobs.reserveSize()))
+        return max(0, free - keptFree)
+    }
+
+    /// Holds an epoch whose processing needs more scratch space than the store's disk can
+    /// give: the disk is the service's to free, not the district's fault.
+    private func leaveForSpace(_ record: EpochRecord, district: DistrictRecord, needing: Int64, room: Int64, for what: String,
+                               profile: String? = nil) throws {
+        func mib(_ bytes: Int64) -> String { "\((bytes + (1 << 20) - 1) >> 20) MiB" }
+        try leave(record, district: district, state: .held, event: "epoch.held", profile: profile,
+                  reason: "the store's disk has too little free space to \(what) (\(mib(needing)) needed, \(mib(room)) can be used): "
+                      + "free space on it, then epochfs epochs process \(district.name)/\(record.name)")
     }
 
     /// Leaves a sealed epoch in `upload/` for staff, and tells them.

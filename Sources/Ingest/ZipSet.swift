@@ -32,6 +32,20 @@ public enum ZipSet {
         return only
     }
 
+    /// What the archive says it unpacks to (its entries' declared sizes added up, saturating),
+    /// or nil when it cannot be read. For a look at the room there is before extracting, never
+    /// as a limit: a declared size can lie, and `extract` bounds the bytes really written.
+    public static func declaredSize(_ zip: SetFile, limits: Limits = Limits()) -> Int64? {
+        guard ZipDirectory.check(archiveAt: zip.location, entries: limits.maxEntries + 1) == nil,
+              let archive = try? Archive(url: URL(fileURLWithPath: zip.location), accessMode: .read) else { return nil }
+        var total: Int64 = 0
+        for entry in archive.prefix(limits.maxEntries) {
+            let (sum, overflow) = total.addingReportingOverflow(Int64(clamping: entry.uncompressedSize))
+            total = overflow ? .max : sum
+        }
+        return total
+    }
+
     /// Extracts into `directory` (created by the caller, empty, private) safely and returns the files as SetFiles (location inside `directory`) plus the problems (unsafe names, absolute paths, `..`, symlink entries, duplicates, nested folders, limits exceeded, a truncated/corrupt archive). Never writes outside `directory`. Streams entries (never the whole archive in memory).
     ///
     /// Only top-level file entries are written, each created new (`O_EXCL | O_NOFOLLOW`) under

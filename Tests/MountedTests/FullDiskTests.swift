@@ -94,9 +94,71 @@ struct FullDiskTests {
         }
     }
 
+    /// A zipped set is unpacked into scratch space on the store's disk, which every district's
+    /// uploads share: an archive that would unpack past what may be used is held for staff,
+    /// and nothing is unpacked.
+    @Test("A zipped set too large for the store's free space is held, not unpacked")
+    func zipTooLargeForTheDiskIsHeld() throws {
+        let source = try TestDirectory(scratch: true)
+        // A Clever set whose students.csv unpacks to 32 MB and packs to far less.
+        var students = "School_id,Student_id,Last_name,First_name\n"
+        for id in 0..<1_600_000 { students += "S1,\(100_000 + id),Smith,Ann\n" }
+        #expect(students.utf8.count > 24 << 20)
+        for (name, text) in EpochPipelineTests.cleverSet {
+            try Files.write(source.path + "/" + name, Array((name == "students.csv" ? students : text).utf8))
+        }
+        let zipped = try Command.run(["/usr/bin/zip", "-q", "-9", "-j", source.path + "/set.zip"]
+                                     + EpochPipelineTests.cleverSet.map { source.path + "/" + $0.0 })
+        #expect(zipped.succeeded, "\(zipped)")
+        try onTmpfsStore(size: "24m") { fs, epoch in
+            try Files.write(epoch + "/set.zip", try Files.read(source.path + "/set.zip"))
+            try Files.write(epoch + "/.done", [])
+            var shown = ""
+            let held = eventually(within: 30) {
+                let result = try? fs.epochfs(["epochs", "show", "alpha/1764374400", "--store", fs.store])
+                shown = result?.stdout ?? ""
+                return shown.contains("held")
+            }
+            #expect(held && shown.contains("too little free space to unpack this archive"), "\(shown)\n\(fs.logTail())")
+            let work = (try? Files.list(fs.store + "/work")) ?? []
+            #expect(work.allSatisfy { (try? Files.list(fs.store + "/work/" + $0))?.isEmpty ?? true },
+                    "nothing unpacked is left: \(work)")
+        }
+    }
+
+    @Test("A set whose hand-off copies would not fit in the store's free space is held before the command runs")
+    func handOffCopiesTooLargeForTheDiskAreHeld() throws {
+        let scratch = try TestDirectory(scratch: true)
+        let runs = scratch.path + "/runs"
+        let handOff = scratch.path + "/hand-off"
+        try Files.write(handOff, Array("#!/bin/sh\necho ran >> \(runs)\n".utf8), mode: 0o755)
+        let profiles = scratch.path + "/profiles"
+        try Files.mkdir(profiles)
+        let shown = try Command.run([try MountFixture.locateBinary(), "profiles", "show", "clever"])
+        var profile = try #require(try JSONSerialization.jsonObject(with: Data(shown.output)) as? [String: Any], "\(shown)")
+        profile["handOff"] = ["command": [handOff], "timeoutSeconds": 60]
+        try Files.write(profiles + "/clever.json", Array(try JSONSerialization.data(withJSONObject: profile)))
+        // 10 MB of students: stored, they leave less room than their copies need.
+        var students = "School_id,Student_id,Last_name,First_name\n"
+        for id in 0..<500_000 { students += "S1,\(100_000 + id),Smith,Ann\n" }
+        try onTmpfsStore(size: "24m", mountArguments: ["--profiles-directory", profiles]) { fs, epoch in
+            for (name, text) in EpochPipelineTests.cleverSet {
+                try Files.write(epoch + "/" + name, Array((name == "students.csv" ? students : text).utf8))
+            }
+            try Files.write(epoch + "/.done", [])
+            var state = ""
+            let held = eventually(within: 30) {
+                state = (try? fs.epochfs(["epochs", "show", "alpha/1764374400", "--store", fs.store]))?.stdout ?? ""
+                return state.contains("held")
+            }
+            #expect(held && state.contains("too little free space to give the hand-off its copies"), "\(state)\n\(fs.logTail())")
+            #expect(!Files.exists(runs), "the hand-off did not run")
+        }
+    }
+
     /// Mounts a fresh store kept on a tmpfs of `size` of its own, adds district alpha and an
     /// epoch directory, runs `body`, and unmounts both whatever happens.
-    private func onTmpfsStore(size: String, _ body: (MountFixture, String) throws -> Void) throws {
+    private func onTmpfsStore(size: String, mountArguments: [String] = [], _ body: (MountFixture, String) throws -> Void) throws {
         let fs = try MountFixture()
         defer { fs.tearDown() }
         try Files.mkdir(fs.store)
@@ -106,7 +168,7 @@ struct FullDiskTests {
             _ = try? Command.run(["fusermount3", "-u", fs.mountpoint], timeout: 20)
             _ = try? Command.run(["/bin/umount", "-l", fs.store], timeout: 20)
         }
-        try fs.mount()
+        try fs.mount(mountArguments)
         try fs.add(.alpha)
         let epoch = fs.upload(.alpha) + "/1764374400"
         try Files.mkdir(epoch)
