@@ -243,7 +243,11 @@ extension FileSystem {
         // is accepted, before the bytes are copied and hashed.
         let syncsBeforeReply = durable && handle.directIO
         let acknowledge = syncsBeforeReply ? nil : acknowledge
-        let count = try withCopyOnWrite(file) { () throws(Errno) in try file.state.withLock { content throws(Errno) in
+        let count = try withCopyOnWrite(file, changes: { content in
+            // What the write below refuses whole costs no copy.
+            !bytes.isEmpty && offset < limits.maxFileSize
+                && (offset < content.size || content.quota?.hasRoom(forBytes: 1) ?? true)
+        }) { () throws(Errno) in try file.state.withLock { content throws(Errno) in
             try reportLateWriteError(content)
             var bytes = bytes
             // Past the largest file a district may have, as Linux does for RLIMIT_FSIZE: what
@@ -342,7 +346,7 @@ extension FileSystem {
     func truncate(_ ino: InodeNumber, to size: Int64, handle: Handle?, caller: Caller) throws(Errno) {
         if size < 0 { throw .invalid }
         if let handle, handle.writable, let file = handle.file {
-            try withCopyOnWrite(file, keeping: size) { () throws(Errno) in
+            try withCopyOnWrite(file, keeping: size, changes: { resizes($0, to: size) }) { () throws(Errno) in
                 try file.state.withLock { content throws(Errno) in
                     try resize(&content, ino: ino, to: size, failureInterrupts: true)
                     content.writerSession = true
@@ -358,7 +362,7 @@ extension FileSystem {
         let (file, _, _) = try acquire(ino, writable: true, caller: caller, startsSession: false, charged: false)
         let internalHandle = Handle(ino: ino, file: file, writable: true)
         do {
-            try withCopyOnWrite(file, keeping: size) { () throws(Errno) in
+            try withCopyOnWrite(file, keeping: size, changes: { resizes($0, to: size) }) { () throws(Errno) in
                 try file.state.withLock { content throws(Errno) in
                     let wasStaging = content.isStaging
                     let serial = content.writeSerial
@@ -377,6 +381,12 @@ extension FileSystem {
             throw error
         }
         release(internalHandle)
+    }
+
+    /// Whether `resize` to `size` would change the file rather than return or be refused.
+    private func resizes(_ content: OpenFile.Content, to size: Int64) -> Bool {
+        size != content.size && size <= limits.maxFileSize
+            && (size < content.size || content.quota?.hasRoom(forBytes: size - content.size) ?? true)
     }
 
     /// Changes the size; a truncate to the current size copies nothing and changes nothing.
@@ -429,15 +439,17 @@ extension FileSystem {
 
     /// Runs `body`, a write or truncate that takes the file's lock, after copying the blob of a
     /// published file (up to `keeping` bytes: what the change keeps) into its new staging file
-    /// without that lock. The copy may take a whole file (gigabytes) and must not hold up
-    /// whoever waits for the file's lock, a stat or an open under the metadata lock above all;
-    /// `makeStaging` then takes it. Every change that may copy holds `file.copying` (one copy
-    /// at a time: they are made at the same path). A copy that fails here is made again, and
-    /// fails with the usual bookkeeping, under the lock.
-    func withCopyOnWrite<T>(_ file: OpenFile, keeping: Int64 = .max, _ body: () throws(Errno) -> T) throws(Errno) -> T {
-        guard file.state.withLock({ !$0.isStaging }) else { return try body() }
-        return try file.copying.withLock { _ throws(Errno) -> T in
-            if keeping > 0 { prepareCopy(file, keeping: keeping) }
+    /// without that lock, when `changes` says, under the lock, that the body will change the
+    /// file (one that changes nothing, or is refused, must cost no copy). The copy may take a
+    /// whole file (gigabytes) and must not hold up whoever waits for the file's lock, a stat
+    /// or an open under the metadata lock above all; `makeStaging` then takes it. Every write
+    /// and truncate holds `file.copying` throughout: copies are made at one path, and no
+    /// change may make its own copy there while another is being made. A copy that fails
+    /// fails the change, with nothing changed (never a second try under the lock).
+    func withCopyOnWrite<T>(_ file: OpenFile, keeping: Int64 = .max, changes: (OpenFile.Content) -> Bool = { _ in true },
+                            _ body: () throws(Errno) -> T) throws(Errno) -> T {
+        try file.copying.withLock { _ throws(Errno) -> T in
+            if keeping > 0 { try prepareCopy(file, keeping: keeping, changes: changes) }
             defer {
                 file.state.withLock { content in
                     guard let unused = content.preparedCopy else { return }
@@ -452,22 +464,24 @@ extension FileSystem {
 
     /// The copy of `withCopyOnWrite`, on a descriptor of its own (the file's may be retired
     /// meanwhile); a blob never changes, so no lock is needed to read it.
-    private func prepareCopy(_ file: OpenFile, keeping: Int64) {
-        let source = file.state.withLock { content -> (fd: Int32, count: Int64)? in
-            guard !content.isStaging else { return nil }
+    private func prepareCopy(_ file: OpenFile, keeping: Int64, changes: (OpenFile.Content) -> Bool) throws(Errno) {
+        let source = try file.state.withLock { content throws(Errno) -> (fd: Int32, count: Int64)? in
+            guard !content.isStaging, changes(content) else { return nil }
             let copy = fcntl(content.fd, F_DUPFD_CLOEXEC, 0)
-            return copy >= 0 ? (copy, min(keeping, content.size)) : nil
+            guard copy >= 0 else { throw Errno(errno) }
+            return (copy, min(keeping, content.size))
         }
         guard let source else { return }
         defer { Sys.close(source.fd) }
-        guard let staging = try? blobs.createStaging(file.ino) else { return }
+        let staging = try mapErrors { try blobs.createStaging(file.ino) }
         do {
             try Sys.copyFile(from: source.fd, to: staging, count: source.count)
         } catch {
             Sys.close(staging)
             try? blobs.removeStaging(file.ino)
-            return
+            throw Errno(error)
         }
+        metrics.copiedBytes.add(source.count, ordering: .relaxed)
         file.state.withLock { $0.preparedCopy = (staging, source.count) }
     }
 
@@ -494,6 +508,7 @@ extension FileSystem {
                 try? blobs.removeStaging(ino)
                 throw Errno(error)
             }
+            metrics.copiedBytes.add(keeping, ordering: .relaxed)
         }
         // A read may still reply from the old descriptor: then it is closed after the last one.
         if content.readsInFlight > 0 { content.retiredFDs.append(content.fd) } else { Sys.close(content.fd) }

@@ -20,6 +20,9 @@ public final class Metrics: Sendable {
     private let counters = Mutex(Counters())
     /// Bytes the daemon answered READ requests with (reads through a backing file are not seen).
     let readBytes = Atomic<Int64>(0)
+    /// Bytes copied from published files into staging files before their first change
+    /// (copy-on-write: an append to, or a rewrite of, a published file).
+    let copiedBytes = Atomic<Int64>(0)
     /// Passthrough backing files the kernel holds for open files, and how often it refused one.
     let backingFiles = Atomic<Int>(0)
     let backingRefusals = Atomic<Int>(0)
@@ -87,6 +90,8 @@ public final class Metrics: Sendable {
                c.errors.sorted { $0.key < $1.key }.map { ("{errno=\"\(Self.errnoName($0.key))\"}", "\($0.value)") })
         metric("read_bytes_total", "counter", "Bytes of file content the daemon read for the kernel (reads through a passthrough backing file are not counted).",
                [("", "\(readBytes.load(ordering: .relaxed))")])
+        metric("copy_on_write_bytes_total", "counter", "Bytes copied from published files before their first change (an append to or a rewrite of a published file).",
+               [("", "\(copiedBytes.load(ordering: .relaxed))")])
         metric("passthrough_backing_files", "gauge", "Backing files the kernel reads open files through (FUSE passthrough).",
                [("", "\(backingFiles.load(ordering: .relaxed))")])
         metric("passthrough_refusals_total", "counter", "Opens whose backing file the kernel refused (they read through the daemon).",

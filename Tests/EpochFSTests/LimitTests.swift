@@ -166,4 +166,36 @@ extension LimitTests {
             fs.release(writer)
         }
     }
+
+    @Test func aChangeThatChangesNothingOrIsRefusedCopiesNothing() throws {
+        let limits = Self.limits { $0.maxFileSize = 1 << 20 }
+        try withStore(limits: limits) { store throws in
+            let fs = store.fs
+            let content = pattern(100_000, seed: 5)
+            let ino = try fs.makeFile(in: store.upload, "f", content)
+            let copied = { fs.metrics.copiedBytes.load(ordering: .relaxed) }
+            let handle = try fs.open(ino, flags: O_WRONLY, caller: alphaCaller)
+            // A truncate to the current size, by handle and by path; a write and a truncate
+            // past the largest file; a write past the quota: none copies the published file.
+            _ = try fs.setattr(ino, AttributeChanges(size: 100_000), handle: handle, caller: alphaCaller)
+            _ = try fs.setattr(ino, AttributeChanges(size: 100_000), handle: nil, caller: alphaCaller)
+            #expect(throws: Errno.fileTooLarge) {
+                try bytes("x").withUnsafeBytes { raw throws(Errno) in try fs.write(handle, offset: 1 << 20, bytes: raw) }
+            }
+            #expect(throws: Errno.fileTooLarge) {
+                try fs.setattr(ino, AttributeChanges(size: 2 << 20), handle: handle, caller: alphaCaller)
+            }
+            _ = try fs.setQuota(of: "alpha", bytes: .limit(100_000), files: nil)
+            #expect(throws: Errno.quotaExceeded) {
+                try bytes("x").withUnsafeBytes { raw throws(Errno) in try fs.write(handle, offset: 100_000, bytes: raw) }
+            }
+            #expect(copied() == 0, "nothing was copied")
+            #expect(try store.stagingFiles().isEmpty)
+            // A change that happens copies the file once.
+            try fs.put(handle, bytes("y"), at: 0)
+            #expect(copied() == 100_000)
+            try fs.flush(handle, caller: alphaCaller)
+            fs.release(handle)
+        }
+    }
 }
