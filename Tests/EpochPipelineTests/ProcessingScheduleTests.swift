@@ -118,4 +118,13 @@ import Testing
         // beta's (alpha has had its turn), then alpha's older one.
         #expect(run([older, crashed, beta]) == ["1:1764460800", "2:1764201600", "1:1764288000"])
     }
+
+    @Test func theSealerLooksAtTheOldestEpochsFirst() {
+        let epoch = Epochs()
+        let newer = epoch(Self.alpha, "20261203T020000Z", .receiving)
+        let older = epoch(Self.alpha, "1764374400", .receiving)  // 2025-11-29
+        let beta = epoch(Self.beta, "20261202T020000Z", .receiving)
+        let order = EpochPipeline.inspectionOrder([newer, beta, older]) { $0 }
+        #expect(order.map(\.name) == ["1764374400", "20261202T020000Z", "20261203T020000Z"])
+    }
 }
