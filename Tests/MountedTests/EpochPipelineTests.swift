@@ -91,7 +91,7 @@ struct EpochPipelineTests {
 
     /// Writes the built-in Clever profile with `handOff` as its hand-off command into
     /// `directory`, as an operator would.
-    private func cleverProfile(handOff: String, timeoutSeconds: Int, into directory: String) throws {
+    static func cleverProfile(handOff: String, timeoutSeconds: Int, into directory: String) throws {
         let shown = try Command.run([try MountFixture.locateBinary(), "profiles", "show", "clever"])
         guard shown.succeeded else { throw CommandError(description: "\(shown)") }
         var profile = try JSONSerialization.jsonObject(with: Data(shown.output)) as! [String: Any]
@@ -441,17 +441,8 @@ struct EpochPipelineTests {
         let handOff = scratch.path + "/hand-off"
         try Files.write(handOff, Array("#!/bin/sh\necho \"$EPOCHFS_EPOCH_ID $EPOCHFS_DISTRICT/$EPOCHFS_EPOCH\" >> \(runs)\nls \"$EPOCHFS_FILES\"\nsleep 3\n".utf8), mode: 0o755)
         let profiles = scratch.path + "/profiles"
-        try Files.mkdir(profiles)
+        try Self.cleverProfile(handOff: handOff, timeoutSeconds: 60, into: profiles)
         try withMount(mountArguments: ["--settle-seconds", "3600", "--profiles-directory", profiles]) { fs in
-            // The built-in Clever profile with a hand-off, as an operator would write it.
-            let shown = try fs.epochfs(["profiles", "show", "clever"])
-            #expect(shown.succeeded, "\(shown)")
-            var profile = try JSONSerialization.jsonObject(with: Data(shown.output)) as! [String: Any]
-            profile["handOff"] = ["command": [handOff], "timeoutSeconds": 60]
-            try Files.write(profiles + "/clever.json", Array(try JSONSerialization.data(withJSONObject: profile)))
-            try fs.unmount()
-            try fs.mount(["--settle-seconds", "3600", "--profiles-directory", profiles])
-
             let name = "1764374400"
             _ = try makeEpoch(fs, name, Self.cleverSet + [(".done", "")])
             #expect(eventually(within: 20) { ((try? Files.read(runs)) ?? []).count > 0 }, "hand-off started; log:\n\(fs.logTail())")
@@ -504,7 +495,7 @@ struct EpochPipelineTests {
 
             """.utf8), mode: 0o755)
         let profiles = scratch.path + "/profiles"
-        try cleverProfile(handOff: handOff, timeoutSeconds: 60, into: profiles)
+        try Self.cleverProfile(handOff: handOff, timeoutSeconds: 60, into: profiles)
         func started() -> [String] {
             String(decoding: (try? Files.read(runs)) ?? [], as: UTF8.self).split(separator: "\n").map(String.init)
         }

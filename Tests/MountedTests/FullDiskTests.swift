@@ -133,11 +133,7 @@ struct FullDiskTests {
         let handOff = scratch.path + "/hand-off"
         try Files.write(handOff, Array("#!/bin/sh\necho ran >> \(runs)\n".utf8), mode: 0o755)
         let profiles = scratch.path + "/profiles"
-        try Files.mkdir(profiles)
-        let shown = try Command.run([try MountFixture.locateBinary(), "profiles", "show", "clever"])
-        var profile = try #require(try JSONSerialization.jsonObject(with: Data(shown.output)) as? [String: Any], "\(shown)")
-        profile["handOff"] = ["command": [handOff], "timeoutSeconds": 60]
-        try Files.write(profiles + "/clever.json", Array(try JSONSerialization.data(withJSONObject: profile)))
+        try EpochPipelineTests.cleverProfile(handOff: handOff, timeoutSeconds: 60, into: profiles)
         // 10 MB of students: stored, they leave less room than their copies need.
         var students = "School_id,Student_id,Last_name,First_name\n"
         for id in 0..<500_000 { students += "S1,\(100_000 + id),Smith,Ann\n" }
