@@ -65,7 +65,7 @@ public final class FileSystem: Sendable {
         var quotas: [Int64: QuotaAccount]
         /// Each district's uid, by district id: `upload-processed/` is presented as its own.
         var districtOwners: [Int64: UInt32]
-        /// Open files (a descriptor each) that districts' own processes hold, by district id.
+        /// Handles that districts' own processes hold open, by district id (`Handle.budget`).
         var descriptors: [Int64: Int] = [:]
     }
 
@@ -339,7 +339,6 @@ public final class FileSystem: Sendable {
         let now = currentTime()
         return try locked { state in
             var record = try newEntry(.directory, named: name, in: parent, mode: mode, caller: caller, now: now, state)
-            try checkDepth(adding: 1, into: try directory(parent, state), state.metadata)
             // A directory made directly in upload/ is a new epoch.
             let isEpoch = record.zone == .uploadTree && record.epoch == nil
             let account = quotaAccount(for: record, state)
@@ -381,8 +380,8 @@ public final class FileSystem: Sendable {
         if depth > limits.maxDepth { throw Errno.nameTooLong }
     }
 
-    /// The row of a new entry, checked against the parent, the existing names and the zone
-    /// policy (not inserted yet). An existing name is EEXIST before any permission question.
+    /// The row of a new entry, checked against the parent, the existing names, the zone
+    /// policy and, for a directory, the depth limit (not inserted yet). An existing name is EEXIST before any permission question.
     func newEntry(_ kind: NodeKind, named name: String, in parent: InodeNumber, mode: UInt32, caller: Caller,
                   now: Nanoseconds, _ state: State) throws -> InodeRecord {
         let parentRecord = try directory(parent, state)
@@ -390,6 +389,7 @@ public final class FileSystem: Sendable {
         let zone = try Policy.childZone(creatingIn: parentRecord, caller: caller)
         let epoch = Self.epoch(ofChildIn: parentRecord)
         try checkEpochAllowsChange(epoch, state)
+        if kind == .directory { try checkDepth(adding: 1, into: parentRecord, state.metadata) }
         return InodeRecord(parent: parent, name: name, kind: kind, mode: mode & 0o777, uid: caller.uid,
                            gid: caller.gid, time: now, staged: kind == .file, zone: zone,
                            district: parentRecord.district, epoch: epoch)
@@ -698,19 +698,18 @@ public final class FileSystem: Sendable {
 struct ReleaseWaits: Sendable {
     /// Of libfuse's 8 request threads (the default), at most this many sleep at once.
     static let total = 3
-    private(set) var byCaller: [UInt32: Int] = [:]
-    private(set) var count = 0
+    /// The callers (uids) with an open waiting.
+    private(set) var waiting: Set<UInt32> = []
+
+    var count: Int { waiting.count }
 
     /// Takes a place for `uid`'s open, or returns false when it may not wait.
     mutating func enter(_ uid: UInt32) -> Bool {
-        guard count < Self.total, byCaller[uid] == nil else { return false }
-        byCaller[uid] = 1
-        count += 1
-        return true
+        guard waiting.count < Self.total else { return false }
+        return waiting.insert(uid).inserted
     }
 
     mutating func leave(_ uid: UInt32) {
-        byCaller[uid] = nil
-        count -= 1
+        waiting.remove(uid)
     }
 }

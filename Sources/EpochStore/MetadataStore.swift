@@ -342,7 +342,7 @@ public final class MetadataStore {
 
     public func forgetUnsynced(_ hashes: [String]) throws {
         try database.transaction {
-            for hash in hashes { try database.run("DELETE FROM unsynced_blobs WHERE hash = ?", .text(hash)) }
+            for hash in hashes { try markSynced(hash) }
         }
     }
 

@@ -136,24 +136,25 @@ struct MountCommand: ParsableCommand {
         // reading its input, must cost a write error, not the daemon (and every district's mount).
         signal(SIGPIPE, SIG_IGN)
         let logger = makeLogger()
-        raiseDescriptorLimit(logger)
+        let descriptors = raiseDescriptorLimit(logger)
         let paths = StorePaths(root: store)
         guard let lock = try DaemonLock(paths: paths) else {
             throw CommandError("another epochfs daemon is serving \(store): unmount it first, or use another --store")
         }
-        let staffGID = try (staffGroup ?? Configuration.load().staffGroup).map(groupID) ?? 0
+        let configuration = Configuration.load()
+        let staffGID = try (staffGroup ?? configuration.staffGroup).map(groupID) ?? 0
         let keysGroup = keysGroupID()
         if keysGroup == nil {
-            logger.warning("no group '\(Configuration.load().keysGroup)': only root can read the districts' keys, so sshd's AuthorizedKeysCommand cannot (run mount-scripts/install.sh)")
+            logger.warning("no group '\(configuration.keysGroup)': only root can read the districts' keys, so sshd's AuthorizedKeysCommand cannot (run mount-scripts/install.sh)")
         }
-        var limits = Configuration.load().limits
+        var limits = configuration.limits
         if let maxFileSize { limits.maxFileSize = maxFileSize.limit.value ?? .max }
         if let maxDepth { limits.maxDepth = maxDepth }
         if let maxOpenFiles { limits.maxOpenFiles = maxOpenFiles }
         guard limits.maxDepth >= 1, limits.maxOpenFiles >= 1, limits.maxFileSize >= 0 else {
             throw CommandError("max_depth and max_open_files must be at least 1 (an epoch is depth 1, and a file must open); max_file_size a size")
         }
-        if let descriptors = descriptorLimit(), descriptors < 4 * limits.maxOpenFiles {
+        if let descriptors, descriptors < 4 * limits.maxOpenFiles {
             logger.warning("the daemon's descriptor limit leaves room for fewer than four districts at their max_open_files: raise LimitNOFILE or lower max_open_files",
                            metadata: ["limit": "\(descriptors)", "max_open_files": "\(limits.maxOpenFiles)"])
         }
@@ -163,9 +164,9 @@ struct MountCommand: ParsableCommand {
                                       threads: threads, passthrough: !noPassthrough, logger: logger)
         let control = try ControlServer(path: paths.controlSocket, fs: fs, logger: logger)
         try control.start()
-        let syncer = BlobSyncer(fs: fs, metricsFile: metricsFile ?? Configuration.load().metricsFile)
+        let syncer = BlobSyncer(fs: fs, metricsFile: metricsFile ?? configuration.metricsFile)
         syncer.start()
-        var settings = Configuration.load().pipeline
+        var settings = configuration.pipeline
         if let settleSeconds { settings.settleSeconds = settleSeconds }
         if let stallSeconds { settings.stallSeconds = stallSeconds }
         if let profilesDirectory { settings.profilesDirectory = profilesDirectory }
@@ -204,23 +205,19 @@ struct MountCommand: ParsableCommand {
 
 /// The daemon holds a descriptor per open file of every district: it runs with the hard
 /// limit it is given, not the soft one (1,024 under systemd and most shells). Each district is
-/// held to its own budget (`DistrictLimits.maxOpenFiles`) below that.
-func raiseDescriptorLimit(_ logger: Logger) {
+/// held to its own budget (`DistrictLimits.maxOpenFiles`) below that. Returns the limit the
+/// daemon then runs with (nil if it cannot be read).
+func raiseDescriptorLimit(_ logger: Logger) -> Int? {
     var limit = rlimit()
-    guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+    guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return nil }
     let soft = limit.rlim_cur
     if limit.rlim_cur < limit.rlim_max {
         limit.rlim_cur = limit.rlim_max
         if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) != 0 {
             logger.warning("could not raise the descriptor limit", metadata: ["soft": "\(soft)", "hard": "\(limit.rlim_max)"])
+            limit.rlim_cur = soft
         }
     }
     logger.notice("descriptor limit", metadata: ["limit": "\(limit.rlim_cur)", "was": "\(soft)"])
-}
-
-/// The soft descriptor limit the daemon runs with.
-func descriptorLimit() -> Int? {
-    var limit = rlimit()
-    guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return nil }
     return Int(clamping: limit.rlim_cur)
 }
