@@ -4,7 +4,8 @@
 # Debian 12 ships libfuse 3.14, which cannot negotiate what EpochFS's I/O paths rely on
 # (FUSE passthrough, HANDLE_KILLPRIV_V2, shared mmap with direct I/O; see
 # docs/performance.md). The source is Debian 13's fuse3 package, fetched with apt from a
-# deb-src line of its own (so apt checks it against trixie's signed Release file) and
+# deb-src line of its own for the Debian archive the machine's apt sources already use (so
+# apt checks it against trixie's signed Release file) and
 # built with meson: under a minute. Nothing of the system's libfuse is replaced; fusermount3
 # and the kernel module stay Debian 12's. Run as root; does nothing when already built.
 #
@@ -34,7 +35,15 @@ apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${pac
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/lists/partial"
-echo "deb-src http://deb.debian.org/debian trixie main" >"$work/trixie.list"
+# The same Debian archive (mirror or proxy included) the machine's own apt sources name for
+# its release, asked for trixie's sources instead.
+archive=$(apt-get indextargets --format '$(ORIGIN) $(CODENAME) $(REPO_URI)' 2>/dev/null \
+    | awk '$1 == "Debian" && $2 !~ /-/ { print $3; exit }')
+if [[ -z $archive ]]; then
+    echo "error: no Debian archive among this machine's apt sources (run apt-get update first)" >&2
+    exit 1
+fi
+echo "deb-src $archive trixie main" >"$work/trixie.list"
 # (APT::Sandbox::User=root: the download lands in this root-only directory.)
 apt_trixie=(-o "Dir::Etc::SourceList=$work/trixie.list" -o "Dir::Etc::SourceParts=/dev/null"
             -o "Dir::State::Lists=$work/lists" -o "APT::Sandbox::User=root" -o "DPkg::Lock::Timeout=600" -qq)
