@@ -163,11 +163,15 @@ final class MountFixture {
             guard let program = arguments.first, program.hasSuffix("epochfs") else { return false }
             return arguments.contains("mount") && arguments.contains(mountpoint)
         }
+        // A child the daemon forks shows the daemon's command line until it execs; it is told
+        // apart by its parent. One that exits between the two reads has no status left: it is
+        // gone, not a second daemon.
         return found.filter { pid in
-            let status = (try? Files.read("/proc/\(pid)/status")).map { String(decoding: $0, as: UTF8.self) } ?? ""
-            let parent = status.split(separator: "\n").first { $0.hasPrefix("PPid:") }?
-                .split(separator: "\t").last.flatMap { pid_t($0.trimmingCharacters(in: .whitespaces)) }
-            return parent.map { !found.contains($0) } ?? true
+            guard let status = (try? Files.read("/proc/\(pid)/status")).map({ String(decoding: $0, as: UTF8.self) }),
+                  let parent = status.split(separator: "\n").first(where: { $0.hasPrefix("PPid:") })?
+                      .split(separator: "\t").last.flatMap({ pid_t($0.trimmingCharacters(in: .whitespaces)) })
+            else { return false }
+            return !found.contains(parent)
         }.sorted()
     }
 
