@@ -13,6 +13,13 @@ public struct DistrictLimits: Sendable, Equatable {
     /// How many files a district's own processes may hold open at once (`max_open_files`):
     /// EMFILE beyond, for that district alone. The daemon holds a descriptor per open file.
     public var maxOpenFiles = 1024
+    /// What a district's published epochs in `upload-processed/` may hold, their files'
+    /// logical sizes added up (`max_processed_bytes`). The quota bounds `upload/`, but an epoch
+    /// leaves it when published, and a district cannot delete its results itself: without this
+    /// bound one that sent set after set (failing ones, say) could fill the shared disk before
+    /// retention prunes them. An epoch that would take its district past it is held, not
+    /// processed; its uploads then count against the quota while it waits.
+    public var maxProcessedBytes: Int64 = 256 << 30
 
     public init() {}
 }

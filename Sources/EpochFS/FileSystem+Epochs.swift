@@ -411,6 +411,12 @@ extension FileSystem {
         try locked { state in try state.metadata.epochs(district: district, states: states) }
     }
 
+    /// What a district's published epochs hold in `upload-processed/`, against
+    /// `limits.maxProcessedBytes`.
+    public func processedBytes(district: Int64) throws(Errno) -> Int64 {
+        try locked { state in try state.metadata.processedBytes(district: district) }
+    }
+
     public func epochRecord(_ ino: InodeNumber) throws(Errno) -> EpochRecord? {
         try locked { state in try state.metadata.epoch(ino) }
     }

@@ -38,6 +38,16 @@ struct Processor {
         defer { try? FileManager.default.removeItem(atPath: work) }
 
         let received = EpochPipeline.receivedFiles(snapshot, fs: fs)
+        // Published, the epoch joins what its district keeps in upload-processed/.
+        let size = received.reduce(Int64(0)) { $0 + $1.file.size }
+        let kept = try fs.processedBytes(district: district.id)
+        if size > fs.limits.maxProcessedBytes - min(kept, fs.limits.maxProcessedBytes) {
+            try leave(record, district: district, state: .held, event: "epoch.held",
+                      reason: "upload-processed/ already holds \(Self.mib(kept)) of this district's published epochs; with this one "
+                          + "(\(Self.mib(size))) it would pass the limit of \(Self.mib(fs.limits.maxProcessedBytes)) (max_processed_bytes): "
+                          + "delete older published epochs (or wait for retention to), then epochfs epochs process \(district.name)/\(record.name)")
+            return
+        }
         // Where each received file will be once published: one with the name of a file
         // publishing inserts is renamed aside (FileSystem.publishEpoch does the same).
         let topLevel = Set(snapshot.entries.filter { !$0.path.contains("/") }.map(\.path))
@@ -187,11 +197,13 @@ struct Processor {
     /// give: the disk is the service's to free, not the district's fault.
     private func leaveForSpace(_ record: EpochRecord, district: DistrictRecord, needing: Int64, room: Int64, for what: String,
                                profile: String? = nil) throws {
-        func mib(_ bytes: Int64) -> String { "\((bytes + (1 << 20) - 1) >> 20) MiB" }
         try leave(record, district: district, state: .held, event: "epoch.held", profile: profile,
-                  reason: "the store's disk has too little free space to \(what) (\(mib(needing)) needed, \(mib(room)) can be used): "
+                  reason: "the store's disk has too little free space to \(what) (\(Self.mib(needing)) needed, \(Self.mib(room)) can be used): "
                       + "free space on it, then epochfs epochs process \(district.name)/\(record.name)")
     }
+
+    /// A size for a person, rounded up to whole MiB.
+    static func mib(_ bytes: Int64) -> String { "\(bytes / (1 << 20) + (bytes % (1 << 20) == 0 ? 0 : 1)) MiB" }
 
     /// Leaves a sealed epoch in `upload/` for staff, and tells them.
     private func leave(_ record: EpochRecord, district: DistrictRecord, state: EpochState, event: String,

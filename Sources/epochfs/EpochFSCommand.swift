@@ -46,7 +46,8 @@ struct Configuration {
     var pipeline = PipelineSettings()
     /// Where the daemon writes its Prometheus metrics (none by default).
     var metricsFile: String?
-    /// What each district may grow to (max_file_size, max_depth, max_open_files).
+    /// What each district may grow to (max_file_size, max_depth, max_open_files,
+    /// max_processed_bytes).
     var limits = DistrictLimits()
 
     static var path: String {
@@ -77,6 +78,8 @@ struct Configuration {
                 if let size = QuotaLimitArgument(argument: parts[1]) { configuration.limits.maxFileSize = size.limit.value ?? .max }
             case "max_depth": configuration.limits.maxDepth = Int(parts[1]) ?? configuration.limits.maxDepth
             case "max_open_files": configuration.limits.maxOpenFiles = Int(parts[1]) ?? configuration.limits.maxOpenFiles
+            case "max_processed_bytes":
+                if let size = QuotaLimitArgument(argument: parts[1]) { configuration.limits.maxProcessedBytes = size.limit.value ?? .max }
             case "notify_command":
                 configuration.pipeline.notifyCommand = parts[1].split(separator: " ").map(String.init)
             case "processing_threads":

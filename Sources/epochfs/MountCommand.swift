@@ -45,6 +45,8 @@ struct MountCommand: ParsableCommand {
     var maxDepth: Int?
     @Option(help: "Files one district may hold open at once (default: the configuration's max_open_files, else 1024); EMFILE beyond.")
     var maxOpenFiles: Int?
+    @Option(help: "What one district's published epochs may hold in upload-processed/, e.g. 256G (default: the configuration's max_processed_bytes, else 256G); an epoch beyond is held.")
+    var maxProcessedBytes: QuotaLimitArgument?
     @Flag(help: "Do not use FUSE passthrough even where the kernel offers it: reads go through the daemon and writes through the writeback cache (see docs/performance.md).")
     var noPassthrough = false
     @Flag(help: .hidden) var daemonChild = false
@@ -107,6 +109,7 @@ struct MountCommand: ParsableCommand {
         if let maxFileSize { arguments += ["--max-file-size", String(maxFileSize.limit.value ?? .max)] }
         if let maxDepth { arguments += ["--max-depth", String(maxDepth)] }
         if let maxOpenFiles { arguments += ["--max-open-files", String(maxOpenFiles)] }
+        if let maxProcessedBytes { arguments += ["--max-processed-bytes", String(maxProcessedBytes.limit.value ?? .max)] }
         if noPassthrough { arguments.append("--no-passthrough") }
         process.arguments = arguments
         process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
@@ -151,6 +154,7 @@ struct MountCommand: ParsableCommand {
         if let maxFileSize { limits.maxFileSize = maxFileSize.limit.value ?? .max }
         if let maxDepth { limits.maxDepth = maxDepth }
         if let maxOpenFiles { limits.maxOpenFiles = maxOpenFiles }
+        if let maxProcessedBytes { limits.maxProcessedBytes = maxProcessedBytes.limit.value ?? .max }
         guard limits.maxDepth >= 1, limits.maxOpenFiles >= 1, limits.maxFileSize >= 0 else {
             throw CommandError("max_depth and max_open_files must be at least 1 (an epoch is depth 1, and a file must open); max_file_size a size")
         }

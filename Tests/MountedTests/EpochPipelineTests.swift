@@ -371,6 +371,30 @@ struct EpochPipelineTests {
         }
     }
 
+    /// Published epochs leave the quota, and a district cannot delete them: what they may hold
+    /// is bounded, so that set after set (failing ones, say) cannot fill the shared disk.
+    @Test("an epoch that would take its district's upload-processed/ past max_processed_bytes is held until older ones go")
+    func processedBytesAreBounded() throws {
+        let set = Self.cleverSet(students: 200) + [(".done", "")]
+        let size = set.reduce(0) { $0 + $1.1.utf8.count }
+        // Room for one published set and its logs, not for two.
+        try withMount(mountArguments: ["--settle-seconds", "3600", "--max-processed-bytes", String(size * 3 / 2)]) { fs in
+            _ = try makeEpoch(fs, "1764374400", set)
+            #expect(try waitForState(fs, .alpha, "1764374400", ["published"])?.epoch.outcome == "succeeded", "log:\n\(fs.logTail())")
+
+            let second = try makeEpoch(fs, "1764460800", set)
+            let held = try waitForState(fs, .alpha, "1764460800", ["held"])
+            #expect(held?.epoch.reason.contains("max_processed_bytes") == true, "\(String(describing: held))")
+            #expect(Files.exists(second + "/students.csv"), "held epochs stay in upload/")
+
+            // Retention (or staff) deletes the older one; staff then let the held one go on.
+            #expect(try Command.run(["/bin/rm", "-r", fs.processed(.alpha) + "/1764374400"]).succeeded)
+            let release = try fs.epochfs(["epochs", "process", "alpha/1764460800", "--store", fs.store])
+            #expect(release.succeeded, "\(release)")
+            #expect(try waitForState(fs, .alpha, "1764460800", ["published"])?.epoch.outcome == "succeeded")
+        }
+    }
+
     @Test("a delta set older than one already processed is held, not applied")
     func oldDeltaIsHeld() throws {
         try withMount(mountArguments: ["--settle-seconds", "3600"]) { fs in
