@@ -50,6 +50,7 @@ enum BuiltInProfiles {
         },
         {
           "name": "orgs",
+          "required": true,
           "key": "sourcedId",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
@@ -105,6 +106,7 @@ enum BuiltInProfiles {
         },
         {
           "name": "users",
+          "required": true,
           "key": "sourcedId",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
@@ -291,6 +293,7 @@ enum BuiltInProfiles {
         },
         {
           "name": "orgs",
+          "required": true,
           "key": "sourcedId",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
@@ -346,6 +349,7 @@ enum BuiltInProfiles {
         },
         {
           "name": "users",
+          "required": true,
           "key": "sourcedId",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
@@ -590,6 +594,7 @@ enum BuiltInProfiles {
       "files": [
         {
           "name": "schools",
+          "required": true,
           "key": "School_id",
           "columns": [
             {"name": "School_id", "required": true, "valueRequired": true},
@@ -610,6 +615,7 @@ enum BuiltInProfiles {
         },
         {
           "name": "students",
+          "required": true,
           "key": "Student_id",
           "duplicates": "allow",
           "columns": [

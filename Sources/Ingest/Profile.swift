@@ -27,10 +27,16 @@ public struct Profile: Sendable, Equatable, Codable {
     public var massDrop: [MassDropRule]
     /// The program a valid set is handed to, if any.
     public var handOff: HandOff?
+    /// How strictly deviations from the format are treated; nil takes the store's setting
+    /// (`strictness` in `epochfs.conf`, `standard` by default).
+    public var strictness: Strictness?
+    /// The largest share of a data file's rows that may be rejected in a set that succeeds
+    /// (0.05: 5 %). Above it the set is failed: a downstream system would miss too much.
+    public var maxRejectedRatio: Double
 
     public init(name: String, description: String? = nil, caseSensitiveNames: Bool = true, recognition: RecognitionRule,
                 extensionPrefix: String? = nil, files: [FileSpec], modeRules: [ModeRule] = [], massDrop: [MassDropRule] = [],
-                handOff: HandOff? = nil) {
+                handOff: HandOff? = nil, strictness: Strictness? = nil, maxRejectedRatio: Double = 0.05) {
         self.name = name
         self.description = description
         self.caseSensitiveNames = caseSensitiveNames
@@ -40,6 +46,8 @@ public struct Profile: Sendable, Equatable, Codable {
         self.modeRules = modeRules
         self.massDrop = massDrop
         self.handOff = handOff
+        self.strictness = strictness
+        self.maxRejectedRatio = maxRejectedRatio
     }
 
     /// The profile as pretty-printed JSON, in the format `ProfileLibrary.load` reads: a
@@ -124,10 +132,14 @@ public struct Profile: Sendable, Equatable, Codable {
         if let handOff, handOff.command.isEmpty || !handOff.command[0].hasPrefix("/") {
             throw fail("handOff.command must start with an absolute program path")
         }
+        guard maxRejectedRatio >= 0 && maxRejectedRatio <= 1 else {
+            throw fail("maxRejectedRatio must be from 0 to 1 (0.05 is 5 %)")
+        }
     }
 
     private enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, description, caseSensitiveNames, recognition, extensionPrefix, files, modeRules, massDrop, handOff
+        case name, description, caseSensitiveNames, recognition, extensionPrefix, files, modeRules, massDrop, handOff, strictness
+        case maxRejectedRatio
     }
 
     public init(from decoder: any Decoder) throws {
@@ -142,6 +154,8 @@ public struct Profile: Sendable, Equatable, Codable {
         modeRules = try c.decodeIfPresent([ModeRule].self, forKey: .modeRules) ?? []
         massDrop = try c.decodeIfPresent([MassDropRule].self, forKey: .massDrop) ?? []
         handOff = try c.decodeIfPresent(HandOff.self, forKey: .handOff)
+        strictness = try c.decodeIfPresent(Strictness.self, forKey: .strictness)
+        maxRejectedRatio = try c.decodeIfPresent(Double.self, forKey: .maxRejectedRatio) ?? 0.05
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -155,7 +169,16 @@ public struct Profile: Sendable, Equatable, Codable {
         if !modeRules.isEmpty { try c.encode(modeRules, forKey: .modeRules) }
         if !massDrop.isEmpty { try c.encode(massDrop, forKey: .massDrop) }
         try c.encodeIfPresent(handOff, forKey: .handOff)
+        try c.encodeIfPresent(strictness, forKey: .strictness)
+        if maxRejectedRatio != 0.05 { try c.encode(maxRejectedRatio, forKey: .maxRejectedRatio) }
     }
+}
+
+/// How strictly a profile treats what real exporters get wrong (docs/profiles.md,
+/// "Tolerance"): `strict` takes the format as its publisher wrote it, `standard` what a careful
+/// integrator accepts, `lenient` also what can be read at all.
+public enum Strictness: String, Sendable, Codable, CaseIterable {
+    case strict, standard, lenient
 }
 
 /// How a set is recognised: by a manifest file and its values (OneRoster), or by file names
@@ -236,12 +259,16 @@ public struct FileSpec: Sendable, Equatable, Codable {
     public var otherColumns: OtherColumns
     /// Pairs of columns whose values must not decrease (`startDate` ≤ `endDate`).
     public var ordered: [OrderedPair]
+    /// The set cannot be used without this file: in a bulk set (any set without a manifest, or
+    /// one whose manifest gives no file as `delta`), a set that lacks it, or whose copy of it
+    /// ends with no accepted rows, fails. A delta set changes only what changed.
+    public var required: Bool
 
     public enum DuplicatePolicy: String, Sendable, Codable { case reject, allow }
     public enum OtherColumns: String, Sendable, Codable { case ignore, warn, reject }
 
     public init(name: String, fileName: String? = nil, key: String? = nil, duplicates: DuplicatePolicy = .reject, columns: [Column],
-                otherColumns: OtherColumns = .warn, ordered: [OrderedPair] = []) {
+                otherColumns: OtherColumns = .warn, ordered: [OrderedPair] = [], required: Bool = false) {
         self.name = name
         self.fileName = fileName ?? name + ".csv"
         self.key = key
@@ -249,13 +276,14 @@ public struct FileSpec: Sendable, Equatable, Codable {
         self.columns = columns
         self.otherColumns = otherColumns
         self.ordered = ordered
+        self.required = required
     }
 
     func column(named name: String, caseSensitive: Bool) -> Column? {
         columns.first { caseSensitive ? $0.name == name : $0.name.lowercased() == name.lowercased() }
     }
 
-    private enum CodingKeys: String, CodingKey, CaseIterable { case name, fileName, key, duplicates, columns, otherColumns, ordered }
+    private enum CodingKeys: String, CodingKey, CaseIterable { case name, fileName, required, key, duplicates, columns, otherColumns, ordered }
 
     public init(from decoder: any Decoder) throws {
         try rejectUnknownKeys(decoder, CodingKeys.self)
@@ -267,12 +295,14 @@ public struct FileSpec: Sendable, Equatable, Codable {
         columns = try c.decode([Column].self, forKey: .columns)
         otherColumns = try c.decodeIfPresent(OtherColumns.self, forKey: .otherColumns) ?? .warn
         ordered = try c.decodeIfPresent([OrderedPair].self, forKey: .ordered) ?? []
+        required = try c.decodeIfPresent(Bool.self, forKey: .required) ?? false
     }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(name, forKey: .name)
         if fileName != name + ".csv" { try c.encode(fileName, forKey: .fileName) }
+        if required { try c.encode(true, forKey: .required) }
         try c.encodeIfPresent(key, forKey: .key)
         if duplicates != .reject { try c.encode(duplicates, forKey: .duplicates) }
         try c.encode(columns, forKey: .columns)
