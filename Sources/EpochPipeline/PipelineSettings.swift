@@ -29,6 +29,9 @@ public struct PipelineSettings: Sendable {
     /// (docs/performance.md), so 30 minutes is about a hundred times what a 2 GB set takes; it
     /// is there so that one district's set cannot hold a processing thread for hours.
     public var validationTimeoutSeconds: Double = 1800
+    /// How strictly sets are validated where their profile does not say (`strictness`:
+    /// `strict`, `standard` or `lenient`; docs/profiles.md, "Tolerance").
+    public var strictness: Strictness = .standard
 
     public init() {}
 

@@ -93,7 +93,8 @@ struct Processor {
         }
 
         let validationStarted = currentTime()
-        var report = try Validator.validate(files, profile: profile, timeLimit: .seconds(settings.validationTimeoutSeconds))
+        var report = try Validator.validate(files, profile: profile, timeLimit: .seconds(settings.validationTimeoutSeconds),
+                                            strictness: settings.strictness)
         for problem in preProblems {
             report.problems.add(problem)
             if problem.severity == .fatal { report.fatal = true }

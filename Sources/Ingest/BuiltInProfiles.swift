@@ -29,6 +29,7 @@ enum BuiltInProfiles {
         {
           "name": "academicSessions",
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -52,6 +53,7 @@ enum BuiltInProfiles {
           "name": "orgs",
           "required": true,
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -71,6 +73,7 @@ enum BuiltInProfiles {
         {
           "name": "courses",
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -87,6 +90,7 @@ enum BuiltInProfiles {
         {
           "name": "classes",
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -108,6 +112,7 @@ enum BuiltInProfiles {
           "name": "users",
           "required": true,
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -138,6 +143,7 @@ enum BuiltInProfiles {
         {
           "name": "enrollments",
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -161,6 +167,7 @@ enum BuiltInProfiles {
         {
           "name": "demographics",
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true, "references": "users"},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -183,6 +190,7 @@ enum BuiltInProfiles {
         {
           "name": "categories",
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -193,6 +201,7 @@ enum BuiltInProfiles {
         {
           "name": "classResources",
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -203,6 +212,7 @@ enum BuiltInProfiles {
         {
           "name": "courseResources",
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -213,6 +223,7 @@ enum BuiltInProfiles {
         {
           "name": "lineItems",
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -223,6 +234,7 @@ enum BuiltInProfiles {
         {
           "name": "resources",
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -233,6 +245,7 @@ enum BuiltInProfiles {
         {
           "name": "results",
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -272,6 +285,7 @@ enum BuiltInProfiles {
         {
           "name": "academicSessions",
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -295,6 +309,7 @@ enum BuiltInProfiles {
           "name": "orgs",
           "required": true,
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -314,6 +329,7 @@ enum BuiltInProfiles {
         {
           "name": "courses",
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -330,6 +346,7 @@ enum BuiltInProfiles {
         {
           "name": "classes",
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -351,6 +368,7 @@ enum BuiltInProfiles {
           "name": "users",
           "required": true,
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -380,6 +398,7 @@ enum BuiltInProfiles {
         {
           "name": "roles",
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -397,6 +416,7 @@ enum BuiltInProfiles {
         {
           "name": "enrollments",
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -420,6 +440,7 @@ enum BuiltInProfiles {
         {
           "name": "demographics",
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true, "references": "users"},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -442,6 +463,7 @@ enum BuiltInProfiles {
         {
           "name": "categories",
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -452,6 +474,7 @@ enum BuiltInProfiles {
         {
           "name": "classResources",
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -462,6 +485,7 @@ enum BuiltInProfiles {
         {
           "name": "courseResources",
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -472,6 +496,7 @@ enum BuiltInProfiles {
         {
           "name": "lineItemLearningObjectiveIds",
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -482,6 +507,7 @@ enum BuiltInProfiles {
         {
           "name": "lineItemScoreScales",
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -492,6 +518,7 @@ enum BuiltInProfiles {
         {
           "name": "lineItems",
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -502,6 +529,7 @@ enum BuiltInProfiles {
         {
           "name": "resources",
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -512,6 +540,7 @@ enum BuiltInProfiles {
         {
           "name": "resultLearningObjectiveIds",
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -522,6 +551,7 @@ enum BuiltInProfiles {
         {
           "name": "resultScoreScales",
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -532,6 +562,7 @@ enum BuiltInProfiles {
         {
           "name": "results",
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -542,6 +573,7 @@ enum BuiltInProfiles {
         {
           "name": "scoreScales",
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -552,6 +584,7 @@ enum BuiltInProfiles {
         {
           "name": "userProfiles",
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -562,6 +595,7 @@ enum BuiltInProfiles {
         {
           "name": "userResources",
           "key": "sourcedId",
+          "duplicates": "fail",
           "columns": [
             {"name": "sourcedId", "required": true, "valueRequired": true},
             {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
@@ -599,7 +633,7 @@ enum BuiltInProfiles {
           "columns": [
             {"name": "School_id", "required": true, "valueRequired": true},
             {"name": "School_name", "required": true, "valueRequired": true},
-            {"name": "School_number", "required": true, "valueRequired": true},
+            {"name": "School_number", "required": true, "oftenOmitted": true, "valueRequired": true},
             {"name": "State_id"},
             {"name": "Low_grade"},
             {"name": "High_grade"},

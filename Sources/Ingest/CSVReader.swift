@@ -94,6 +94,11 @@ public struct CSVReader {
             // A byte order mark is skipped (a BOM split across reads is not a case: reads of a
             // regular file return whole chunks).
             let bom = total == 0 && count >= 3 && chunk[0] == 0xEF && chunk[1] == 0xBB && chunk[2] == 0xBF
+            if total == 0, let encoding = Self.foreignEncoding(UnsafeBufferPointer(rebasing: chunk[0..<count])) {
+                problems.add(Problem(file: file, line: 0, column: 0, code: "csv.encoding", severity: .fatal,
+                                     message: "the file is \(encoding), not UTF-8 text: export it as CSV in UTF-8"))
+                return count
+            }
             total += count
             if total > maxBytes {
                 problems.add(Problem(file: file, line: 0, column: 0, code: "csv.file-too-large", severity: .fatal,
@@ -113,6 +118,18 @@ public struct CSVReader {
         }
         try machine.finish(&problems, body)
         return total
+    }
+}
+
+extension CSVReader {
+    /// What the start of a file says it is when it is not UTF-8 text: a UTF-16 or UTF-32 byte
+    /// order mark, or NUL bytes (UTF-16 without a mark, a spreadsheet's binary format), which
+    /// no CSV export holds. Read as UTF-8, such a file would be a field of noise on every row.
+    static func foreignEncoding(_ start: UnsafeBufferPointer<UInt8>) -> String? {
+        if start.count >= 4 && start[0] == 0xFF && start[1] == 0xFE && start[2] == 0 && start[3] == 0 { return "UTF-32" }
+        if start.count >= 2 && ((start[0] == 0xFF && start[1] == 0xFE) || (start[0] == 0xFE && start[1] == 0xFF)) { return "UTF-16" }
+        if memchr(start.baseAddress!, 0, start.count) != nil { return "binary or UTF-16 (it holds NUL bytes)" }
+        return nil
     }
 }
 

@@ -7,6 +7,8 @@ struct FileChecker {
     private struct ColumnPlan {
         /// The field's index in a record.
         var index: Int
+        /// The plan's own index in `plans`, `notes` and `dates`.
+        var position = 0
         /// The column's index in `spec.columns`, for its name in messages.
         var specColumn: Int
         var type: ValueType
@@ -35,6 +37,54 @@ struct FileChecker {
         var severity: Severity
     }
 
+    /// How often something a column needed to be read was seen, and the first line it was on.
+    private struct Note {
+        var count = 0
+        var line = 0
+        mutating func add(_ at: Int) {
+            if count == 0 { line = at }
+            count += 1
+        }
+    }
+
+    /// What one column's values needed to be read: one warning each at the end of the file.
+    private struct ColumnNotes {
+        var otherCase = Note()
+        var gradesWithoutZero = Note()
+        var withoutZone = Note()
+        var offset = Note()
+        var dateOnly = Note()
+        var spaceForT = Note()
+        var filledInMode = Note()
+        var ignored = Note()
+    }
+
+    /// The dates of one column written with the day and month before the year: which comes
+    /// first is decided for the whole column at its end, never row by row.
+    private struct DateColumn {
+        /// Dates that only one order reads (`12/25/2010`, `25/12/2010`), and those either does.
+        var monthFirstOnly = 0
+        var dayFirstOnly = 0
+        var either = 0
+        var dayMonth = Note()
+        var twoDigitYears = Note()
+        var yearFirst = Note()
+    }
+
+    /// A row whose date only one order reads: rejected at the end if the column is read the
+    /// other way.
+    private struct OrderRow {
+        var line: Int
+        var plan: Int
+        var dayFirst: Bool
+        var rowRejected = false
+        var rowWarned = false
+    }
+
+    /// How many `OrderRow`s are kept per column and order: past it a column that mixes both
+    /// orders this much cannot be read (`value.date-order`, fatal).
+    static let orderRowLimit = 250_000
+
     private let profile: Profile
     private let spec: FileSpec
     private let specIndex: Int
@@ -55,7 +105,23 @@ struct FileChecker {
     private var keyColumn: Int?
     private var pairs: [PairPlan] = []
     private var headerCount = 0
+    /// The header's names up to the last that is not empty: a row may stop there, or go on
+    /// with empty fields, when trailing empty columns are taken.
+    private var namedCount = 0
     private var headerSeen = false
+    private let tolerance: Tolerance
+    private let lastTwoDigitYear: Int
+    /// The tolerance's treatments, read once.
+    private let valueCase: Treatment
+    private let regionalDates: Treatment
+    private let dateTimeForms: Treatment
+    private let gradeLeadingZero: Treatment
+    private let bulkModeColumns: Treatment
+    private let invalidOptionalValues: Treatment
+    private let trailingEmptyColumns: Treatment
+    private var notes: [ColumnNotes] = []
+    private var dates: [DateColumn] = []
+    private var orderRows: [OrderRow] = []
     /// A fatal header problem: rows are counted, not checked.
     private var unusable = false
     /// The log's counts after the previous record, to tell whether this one added a problem.
@@ -77,6 +143,15 @@ struct FileChecker {
         mode = run.modes[spec.name]
         checkable = run.profile.files.map { run.isCheckable($0.name) && !run.failed.contains($0.name) }
         complete = run.profile.files.map { run.complete.contains($0.name) }
+        tolerance = run.tolerance
+        lastTwoDigitYear = run.lastTwoDigitYear
+        valueCase = tolerance[.valueCase]
+        regionalDates = tolerance[.regionalDates]
+        dateTimeForms = tolerance[.dateTimeForms]
+        gradeLeadingZero = tolerance[.gradeLeadingZero]
+        bulkModeColumns = tolerance[.bulkModeColumns]
+        invalidOptionalValues = tolerance[.invalidOptionalValues]
+        trailingEmptyColumns = tolerance[.trailingEmptyColumns]
     }
 
     // MARK: Rows
@@ -92,8 +167,9 @@ struct FileChecker {
         rows += 1
         if rows <= Self.sampleRows { sizeRows(record, keys: &keys) }
         let firstPending = pending.count
+        let firstOrderRow = orderRows.count
         if !unusable {
-            if record.count != headerCount {
+            if record.count != headerCount, !endsWithEmptyFields(record) {
                 log.add(problem(record.line, 0, "csv.field-count", .row,
                                 "\(record.count) fields where the header has \(headerCount) (an unquoted comma or quote?): row skipped"))
                 // The fields after a stray comma are shifted, but the id left of it is still
@@ -117,8 +193,22 @@ struct FileChecker {
             pending[index].rowRejected = rowRejected
             pending[index].rowWarned = rowWarned
         }
+        for index in firstOrderRow..<orderRows.count {
+            orderRows[index].rowRejected = rowRejected
+            orderRows[index].rowWarned = rowWarned
+        }
         markRow = log.rowProblems
         markWarning = log.warnings
+    }
+
+    /// Whether a record shorter than a header that ends with empty names is one the tolerance
+    /// takes: it has every named column, and what it has past them is empty. A record longer
+    /// than the header is never taken, even when what it has past the header is empty: an
+    /// unquoted comma shifts the fields after it the same way.
+    private func endsWithEmptyFields(_ record: borrowing CSVRecord) -> Bool {
+        guard trailingEmptyColumns != .reject, record.count >= namedCount, record.count < headerCount else { return false }
+        for index in namedCount..<record.count where record.field(index).count > 0 { return false }
+        return true
     }
 
     /// Rows whose length predicts the number of rows of the file.
@@ -136,9 +226,12 @@ struct FileChecker {
         }
     }
 
-    /// The end of the file: problems of the file as a whole.
-    mutating func finish(log: inout ProblemLog) {
-        if !headerSeen {
+    /// The end of the file: problems of the file as a whole. `readerStopped`: the reader found
+    /// a fatal problem (an encoding that is not UTF-8, a record too long) and said so.
+    mutating func finish(log: inout ProblemLog, readerStopped: Bool) {
+        if !headerSeen && readerStopped {
+            return
+        } else if !headerSeen {
             log.add(problem(0, 0, "file.empty", .fatal, "the file is empty: no header, no rows"))
         } else if rows == 0 {
             // A file the manifest says is part of the set must have rows; all-absent is how
@@ -146,7 +239,132 @@ struct FileChecker {
             let severity: Severity = mode == nil ? .warning : .fatal
             log.add(problem(0, 0, "file.no-rows", severity, "a header and no rows"))
         }
+        decideDateOrders(log: &log)
+        reportNotes(log: &log)
     }
+
+    /// Reads each column of day-and-month dates in the order its dates show: the order that
+    /// more of its dates can only be read in (the profile's `dateOrder` when none or as many
+    /// say either). The rows whose date only the other order reads are rejected now.
+    private mutating func decideDateOrders(log: inout ProblemLog) {
+        var monthFirst = Array(repeating: true, count: plans.count)
+        var undecidable = Array(repeating: false, count: plans.count)
+        for plan in plans where dates[plan.position].dayMonth.count > 0 {
+            let column = dates[plan.position]
+            if column.monthFirstOnly > Self.orderRowLimit && column.dayFirstOnly > Self.orderRowLimit {
+                undecidable[plan.position] = true
+                log.add(problem(column.dayMonth.line, plan.index + 1, "value.date-order", .fatal,
+                                "\(describe(plan, inList: false)) mixes dates only month first can read (\(count(column.monthFirstOnly))) "
+                                    + "with dates only day first can read (\(count(column.dayFirstOnly))): which is which cannot be told"))
+                continue
+            }
+            monthFirst[plan.position] = column.monthFirstOnly == column.dayFirstOnly
+                ? profile.dateOrder == .monthFirst : column.monthFirstOnly > column.dayFirstOnly
+        }
+        var late: [Int: Bool] = [:]
+        for row in orderRows where !undecidable[row.plan] && row.dayFirst == monthFirst[row.plan] {
+            let plan = plans[row.plan]
+            let order = monthFirst[row.plan] ? "month first (M/D)" : "day first (D/M)"
+            log.add(problem(row.line, plan.index + 1, "value.date-order", .row,
+                            "\(describe(plan, inList: false)) is a date only the other order reads, and the column's dates are \(order)"))
+            if !row.rowRejected { late[row.line] = row.rowWarned || (late[row.line] ?? false) }
+        }
+        guard !late.isEmpty else { return }
+        // The rows were counted as accepted when read; each is rejected now, once.
+        rejected += late.count
+        warned -= late.values.filter { $0 }.count
+        for index in pending.indices where late[pending[index].line] != nil {
+            pending[index].rowRejected = true
+        }
+    }
+
+    /// One warning per column for each way its values needed reading, when the tolerance
+    /// normalises it (what it accepts it takes without a word).
+    private func reportNotes(log: inout ProblemLog) {
+        for plan in plans {
+            let notes = self.notes[plan.position]
+            let name = describe(plan, inList: false)
+            let column = plan.index + 1
+            if valueCase == .normalise && notes.otherCase.count > 0 {
+                log.add(problem(notes.otherCase.line, column, "value.case", .warning,
+                                "\(name): \(values(notes.otherCase.count)) in another case than the format's (`TRUE` for `true`): read as meant"))
+            }
+            if gradeLeadingZero == .normalise && notes.gradesWithoutZero.count > 0 {
+                log.add(problem(notes.gradesWithoutZero.line, column, "value.grade-form", .warning,
+                                "\(name): \(values(notes.gradesWithoutZero.count)) without the leading zero (`1` for `01`, a spreadsheet's): "
+                                    + "read as two digits; format the column as text before saving"))
+            }
+            if dateTimeForms == .normalise {
+                var forms: [String] = []
+                var first = Int.max
+                for (note, what) in [(notes.withoutZone, "without a time zone, read as UTC"),
+                                     (notes.offset, "with an offset from UTC, converted to UTC"),
+                                     (notes.dateOnly, "dates without a time, read as midnight UTC"),
+                                     (notes.spaceForT, "with a space for the T")] where note.count > 0 {
+                    forms.append("\(what) (\(count(note.count)))")
+                    first = min(first, note.line)
+                }
+                if !forms.isEmpty {
+                    log.add(problem(first, column, "value.datetime-form", .warning,
+                                    "\(name): date-times in other ISO-8601 forms: \(forms.joined(separator: "; ")); "
+                                        + "export them as 2025-01-05T08:00:00Z to be sure they mean what was meant"))
+                }
+            }
+            if let rule = plan.blankRule.map({ rules[$0] }), bulkModeColumns == .normalise, notes.filledInMode.count > 0 {
+                log.add(problem(notes.filledInMode.line, column, "mode.\(rule.mode)-status", .warning,
+                                "\(name) is filled in \(rows(notes.filledInMode.count)), and a \(rule.mode) file leaves it blank: ignored"))
+            }
+            if invalidOptionalValues == .normalise && notes.ignored.count > 0,
+               let (_, expected) = Self.expectation(spec.columns[plan.specColumn]) {
+                log.add(problem(notes.ignored.line, column, "value.ignored", .warning,
+                                "\(name): \(values(notes.ignored.count)) that are not \(expected): ignored, and the rows used without them"))
+            }
+            if regionalDates == .normalise, let message = dateNote(plan) {
+                let dates = self.dates[plan.position]
+                let line = [dates.dayMonth, dates.yearFirst].filter { $0.count > 0 }.map(\.line).min() ?? 0
+                log.add(problem(line, column, "value.date-form", .warning, message))
+            }
+        }
+    }
+
+    /// What a column's dates in regional forms were read as, or nil when it has none, or only
+    /// the column's own form (`M/D/YYYY` in a `usDate` column read month first).
+    private func dateNote(_ plan: ColumnPlan) -> String? {
+        let dates = self.dates[plan.position]
+        var parts: [String] = []
+        let monthFirst = dates.monthFirstOnly == dates.dayFirstOnly
+            ? profile.dateOrder == .monthFirst : dates.monthFirstOnly > dates.dayFirstOnly
+        let ownForm = plan.type == .usDate && monthFirst
+        if dates.dayMonth.count > 0 && !ownForm {
+            let decided = dates.monthFirstOnly + dates.dayFirstOnly == 0
+                ? "none of them says which comes first, so the profile's order decides"
+                : "as \(count(max(dates.monthFirstOnly, dates.dayFirstOnly))) of them can only be read that way"
+            parts.append("\(count(dates.dayMonth.count)) dates written day and month before the year, read "
+                         + (monthFirst ? "month first (M/D/Y)" : "day first (D/M/Y)") + ", " + decided)
+        }
+        if dates.twoDigitYears.count > 0 {
+            parts.append("\(count(dates.twoDigitYears.count)) with a two-digit year, read as a year from \(lastTwoDigitYear - 99) to \(lastTwoDigitYear)")
+        }
+        if dates.yearFirst.count > 0 {
+            parts.append("\(count(dates.yearFirst.count)) written year first in another form than YYYY-MM-DD")
+        }
+        guard !parts.isEmpty else { return nil }
+        let form = plan.type == .usDate ? "MM/DD/YYYY" : "YYYY-MM-DD"
+        return "\(describe(plan, inList: false)): \(parts.joined(separator: "; ")). Export dates as \(form) to be sure they are read as meant"
+    }
+
+    /// `10,443`: the counts a person reads.
+    private func count(_ value: Int) -> String {
+        let digits = Array(String(value.magnitude))
+        var text = ""
+        for (index, digit) in digits.enumerated() {
+            if index > 0 && (digits.count - index) % 3 == 0 { text.append(",") }
+            text.append(digit)
+        }
+        return value < 0 ? "-" + text : text
+    }
+    private func rows(_ value: Int) -> String { value == 1 ? "1 row" : "\(count(value)) rows" }
+    private func values(_ value: Int) -> String { value == 1 ? "1 value" : "\(count(value)) values" }
 
     private mutating func checkField(_ plan: ColumnPlan, _ field: UnsafeBufferPointer<UInt8>, line: Int,
                                      log: inout ProblemLog, keys: inout [KeySet]) {
@@ -162,8 +380,13 @@ struct FileChecker {
             return
         }
         if let rule = plan.blankRule.map({ rules[$0] }) {
-            log.add(problem(line, column, "mode.\(rule.mode)-status", rule.severity,
-                            "\(describe(plan, inList: false)) must be blank in a \(rule.mode) file"))
+            switch bulkModeColumns {
+            case .accept: break
+            case .normalise: notes[plan.position].filledInMode.add(line)
+            case .reject, .fail:
+                log.add(problem(line, column, "mode.\(rule.mode)-status", .row,
+                                "\(describe(plan, inList: false)) must be blank in a \(rule.mode) file"))
+            }
         }
         if plan.list {
             var start = 0
@@ -181,6 +404,10 @@ struct FileChecker {
             if !inserted && spec.duplicates == .reject {
                 log.add(problem(line, column, "row.duplicate-id", .row,
                                 "the id in \(describe(plan, inList: false)) is on an earlier row: the first is kept"))
+            } else if !inserted && spec.duplicates == .fail {
+                log.add(problem(line, column, "row.duplicate-id", .fatal,
+                                "the id in \(describe(plan, inList: false)) is on an earlier row: every reference to it is ambiguous, "
+                                    + "so the file cannot be used"))
             }
         }
     }
@@ -188,20 +415,53 @@ struct FileChecker {
     private mutating func checkValue(_ plan: ColumnPlan, _ value: UnsafeBufferPointer<UInt8>, line: Int, inList: Bool,
                                      log: inout ProblemLog, keys: [KeySet]) {
         let column = plan.index + 1
-        let valid: Bool
+        var valid: Bool
         switch plan.type {
         case .text: valid = true
-        case .enumeration: valid = plan.enumIndex.map { enums[$0].contains(value) } ?? true
-        case .date: valid = ValueChecks.date(value) != nil
-        case .usDate: valid = ValueChecks.usDate(value) != nil
-        case .datetime: valid = ValueChecks.isDateTime(value)
-        case .boolean: valid = ValueChecks.isBoolean(value)
+        case .enumeration:
+            valid = plan.enumIndex.map { enums[$0].contains(value) } ?? true
+            if !valid, valueCase != .reject, let index = plan.enumIndex, enums[index].containsOnceIgnoringCase(value) {
+                valid = true
+                notes[plan.position].otherCase.add(line)
+            }
+        case .date, .usDate: valid = checkDate(plan, value, line: line)
+        case .datetime:
+            valid = ValueChecks.isDateTime(value)
+            if !valid, dateTimeForms != .reject, let form = ValueChecks.dateTimeForm(value) {
+                valid = true
+                switch form {
+                case .withoutZone: notes[plan.position].withoutZone.add(line)
+                case .offset: notes[plan.position].offset.add(line)
+                case .dateOnly: notes[plan.position].dateOnly.add(line)
+                case .spaceForT: notes[plan.position].spaceForT.add(line)
+                }
+            }
+        case .boolean:
+            valid = ValueChecks.isBoolean(value)
+            if !valid, valueCase != .reject, ValueChecks.isBooleanIgnoringCase(value) {
+                valid = true
+                notes[plan.position].otherCase.add(line)
+            }
         case .year: valid = ValueChecks.isYear(value)
-        case .grade: valid = ValueChecks.isGrade(value)
-        case .flag: valid = ValueChecks.isFlag(value)
+        case .grade:
+            valid = ValueChecks.isGrade(value)
+            if !valid, gradeLeadingZero != .reject, ValueChecks.isGradeWithoutZero(value) {
+                valid = true
+                notes[plan.position].gradesWithoutZero.add(line)
+            }
+        case .flag:
+            valid = ValueChecks.isFlag(value)
+            if !valid, valueCase != .reject, ValueChecks.isFlagIgnoringCase(value) {
+                valid = true
+                notes[plan.position].otherCase.add(line)
+            }
         }
         if !valid, let (code, expected) = Self.expectation(spec.columns[plan.specColumn]) {
-            log.add(problem(line, column, code, plan.whenInvalid, "\(describe(plan, inList: inList)) is not \(expected)"))
+            if invalidOptionalValues != .reject && plan.whenInvalid == .row && !plan.valueRequired && !plan.isID {
+                notes[plan.position].ignored.add(line)
+            } else {
+                log.add(problem(line, column, code, plan.whenInvalid, "\(describe(plan, inList: inList)) is not \(expected)"))
+            }
         }
         if plan.isID, ValueChecks.looksScientific(value) {
             log.add(problem(line, column, "value.scientific-notation", .warning,
@@ -221,6 +481,39 @@ struct FileChecker {
         }
     }
 
+    /// Whether a date column's value is a date, in its own form or, as the tolerance allows, a
+    /// regional one. Day-and-month dates only one order reads are kept as `OrderRow`s, for
+    /// the column's order decided at its end.
+    private mutating func checkDate(_ plan: ColumnPlan, _ value: UnsafeBufferPointer<UInt8>, line: Int) -> Bool {
+        if plan.type == .date && ValueChecks.date(value) != nil { return true }
+        if regionalDates == .reject { return plan.type == .usDate && ValueChecks.usDate(value) != nil }
+        // YYYY-MM-DD cannot be misread: a US column takes it as it is.
+        if ValueChecks.date(value) != nil { return true }
+        switch ValueChecks.readDate(value, lastTwoDigitYear: lastTwoDigitYear) {
+        case .invalid:
+            return false
+        case .yearFirst:
+            dates[plan.position].yearFirst.add(line)
+        case .dayMonth(let monthFirst, let dayFirst, let twoDigitYear):
+            dates[plan.position].dayMonth.add(line)
+            if twoDigitYear { dates[plan.position].twoDigitYears.add(line) }
+            if monthFirst != nil && dayFirst != nil {
+                dates[plan.position].either += 1
+            } else if monthFirst != nil {
+                dates[plan.position].monthFirstOnly += 1
+                if dates[plan.position].monthFirstOnly <= Self.orderRowLimit {
+                    orderRows.append(OrderRow(line: line, plan: plan.position, dayFirst: false))
+                }
+            } else {
+                dates[plan.position].dayFirstOnly += 1
+                if dates[plan.position].dayFirstOnly <= Self.orderRowLimit {
+                    orderRows.append(OrderRow(line: line, plan: plan.position, dayFirst: true))
+                }
+            }
+        }
+        return true
+    }
+
     /// How a message names the column (made only when there is a problem to report).
     private func describe(_ plan: ColumnPlan, inList: Bool) -> String {
         let name = spec.columns[plan.specColumn].name
@@ -228,18 +521,27 @@ struct FileChecker {
     }
 
     private func checkOrder(_ pair: PairPlan, _ record: borrowing CSVRecord, log: inout ProblemLog) {
-        guard let first = Self.day(record.field(pair.first), pair.firstType),
-              let last = Self.day(record.field(pair.last), pair.lastType), first > last else { return }
+        guard let first = day(record.field(pair.first), pair.firstType),
+              let last = day(record.field(pair.last), pair.lastType), first > last else { return }
         log.add(problem(record.line, pair.last + 1, "value.order", pair.severity,
                         "column `\(pair.pair.last)` is before column `\(pair.pair.first)`"))
     }
 
-    private static func day(_ field: UnsafeBufferPointer<UInt8>, _ type: ValueType) -> Int? {
+    /// The day a date or date-time field names, when it can be told alone (not a date that
+    /// either order reads differently: its column's order is decided at the end).
+    private func day(_ field: UnsafeBufferPointer<UInt8>, _ type: ValueType) -> Int? {
         switch type {
-        case .date: ValueChecks.date(field)
-        case .usDate: ValueChecks.usDate(field)
-        case .datetime: field.count >= 10 ? ValueChecks.date(UnsafeBufferPointer(rebasing: field[0..<10])) : nil
-        default: nil
+        case .date, .usDate:
+            if let day = ValueChecks.date(field) { return day }
+            if regionalDates == .reject { return type == .usDate ? ValueChecks.usDate(field) : nil }
+            switch ValueChecks.readDate(field, lastTwoDigitYear: lastTwoDigitYear) {
+            case .yearFirst(let day): return day
+            case .dayMonth(let monthFirst, let dayFirst, _): return monthFirst == nil || dayFirst == nil || monthFirst == dayFirst
+                ? monthFirst ?? dayFirst : nil
+            case .invalid: return nil
+            }
+        case .datetime: return field.count >= 10 ? ValueChecks.date(UnsafeBufferPointer(rebasing: field[0..<10])) : nil
+        default: return nil
         }
     }
 
@@ -283,6 +585,13 @@ struct FileChecker {
         }
         func same(_ a: String, _ b: String) -> Bool { caseSensitive ? a == b : a.lowercased() == b.lowercased() }
         let fatalsBefore = log.fatals
+        namedCount = (names.lastIndex { !$0.isEmpty } ?? -1) + 1
+        // A name in another case is the column when the profile ignores case, or when the
+        // tolerance takes header case.
+        let headerCase = tolerance[.headerCase]
+        func matches(_ a: String, _ b: String) -> Bool {
+            same(a, b) || (headerCase != .fail && a.lowercased() == b.lowercased())
+        }
 
         var seen: [String: Int] = [:]
         for (index, name) in names.enumerated() where !name.isEmpty {
@@ -297,10 +606,11 @@ struct FileChecker {
         var position: [Int?] = Array(repeating: nil, count: spec.columns.count)
         var claimed = Array(repeating: false, count: names.count)
         for (specColumn, column) in spec.columns.enumerated() {
-            guard let index = names.firstIndex(where: { same($0, column.name) }) else { continue }
+            guard let index = names.firstIndex(where: { same($0, column.name) }) ?? names.firstIndex(where: { matches($0, column.name) })
+            else { continue }
             position[specColumn] = index
             claimed[index] = true
-            if names[index] != column.name {
+            if names[index] != column.name && headerCase == .normalise {
                 log.add(problem(1, index + 1, "header.case", .warning, "written in another case than `\(column.name)`; accepted"))
             }
         }
@@ -308,7 +618,10 @@ struct FileChecker {
         var unknown: [Int] = []
         var firstExtension: Int?
         for (index, name) in names.enumerated() where !claimed[index] {
-            if name.isEmpty {
+            if name.isEmpty && index >= namedCount {
+                // Trailing empty columns (a spreadsheet's): said once below, or not at all.
+                continue
+            } else if name.isEmpty {
                 log.add(problem(1, index + 1, "header.empty", .warning, "a column without a name: ignored"))
             } else if let prefix = profile.extensionPrefix,
                       caseSensitive ? name.hasPrefix(prefix) : name.lowercased().hasPrefix(prefix.lowercased()) {
@@ -322,8 +635,29 @@ struct FileChecker {
                             "an extension column left of the profile's columns (they belong on the right); accepted"))
         }
 
+        if namedCount < names.count {
+            switch trailingEmptyColumns {
+            case .accept: break
+            case .normalise:
+                log.add(problem(1, namedCount + 1, "csv.trailing-empty", .warning,
+                                "the header ends with \(names.count - namedCount) empty column(s): ignored"))
+            case .reject, .fail:
+                for index in namedCount..<names.count {
+                    log.add(problem(1, index + 1, "header.empty", .warning, "a column without a name: ignored"))
+                }
+            }
+        }
+
         var explained = Set<Int>()
         for (specColumn, column) in spec.columns.enumerated() where position[specColumn] == nil && column.required {
+            if column.oftenOmitted && tolerance[.omittedColumns] != .fail {
+                if tolerance[.omittedColumns] == .normalise {
+                    log.add(problem(1, 0, "header.missing", .warning,
+                                    "column `\(column.name)` is missing: the format requires it, but exports often leave it out, "
+                                        + "so the rows are used without it"))
+                }
+                continue
+            }
             let variant = unknown.first { !explained.contains($0) && Self.isCloseVariant(names[$0], of: column.name) }
             if let variant {
                 explained.insert(variant)
@@ -373,9 +707,14 @@ struct FileChecker {
             plan.blankRule = rules.firstIndex { rule in rule.blank.contains { same($0, column.name) } }
             plan.filledRule = rules.firstIndex { rule in rule.filled.contains { same($0, column.name) } }
             let needed = column.valueRequired || column.type != .text || plan.isID || plan.blankRule != nil || plan.filledRule != nil
-            if needed { plans.append(plan) }
+            if needed {
+                plan.position = plans.count
+                plans.append(plan)
+            }
             if isKey { keyColumn = index }
         }
+        notes = Array(repeating: ColumnNotes(), count: plans.count)
+        dates = Array(repeating: DateColumn(), count: plans.count)
         for pair in spec.ordered {
             guard let first = spec.columns.firstIndex(where: { same($0.name, pair.first) }),
                   let last = spec.columns.firstIndex(where: { same($0.name, pair.last) }),

@@ -33,10 +33,17 @@ public struct Profile: Sendable, Equatable, Codable {
     /// The largest share of a data file's rows that may be rejected in a set that succeeds
     /// (0.05: 5 %). Above it the set is failed: a downstream system would miss too much.
     public var maxRejectedRatio: Double
+    /// The profile's own treatments of deviations (JSON `tolerance`), over the preset of its
+    /// strictness.
+    public var toleranceOverrides: [Deviation: Treatment]
+    /// How a column of dates that could be read either way is read (`monthFirst`, as US
+    /// exports write them, unless the profile says `dayFirst`).
+    public var dateOrder: DateOrder
 
     public init(name: String, description: String? = nil, caseSensitiveNames: Bool = true, recognition: RecognitionRule,
                 extensionPrefix: String? = nil, files: [FileSpec], modeRules: [ModeRule] = [], massDrop: [MassDropRule] = [],
-                handOff: HandOff? = nil, strictness: Strictness? = nil, maxRejectedRatio: Double = 0.05) {
+                handOff: HandOff? = nil, strictness: Strictness? = nil, maxRejectedRatio: Double = 0.05,
+                toleranceOverrides: [Deviation: Treatment] = [:], dateOrder: DateOrder = .monthFirst) {
         self.name = name
         self.description = description
         self.caseSensitiveNames = caseSensitiveNames
@@ -48,6 +55,8 @@ public struct Profile: Sendable, Equatable, Codable {
         self.handOff = handOff
         self.strictness = strictness
         self.maxRejectedRatio = maxRejectedRatio
+        self.toleranceOverrides = toleranceOverrides
+        self.dateOrder = dateOrder
     }
 
     /// The profile as pretty-printed JSON, in the format `ProfileLibrary.load` reads: a
@@ -88,6 +97,9 @@ public struct Profile: Sendable, Equatable, Codable {
                 }
                 if column.type == .enumeration && (column.values ?? []).isEmpty {
                     throw fail("file `\(file.name)`: column `\(column.name)` is an enum without `values`")
+                }
+                if column.oftenOmitted && !column.required {
+                    throw fail("file `\(file.name)`: column `\(column.name)` is oftenOmitted but not required")
                 }
                 if column.type != .enumeration && column.values != nil {
                     throw fail("file `\(file.name)`: column `\(column.name)` has `values` but is not of type enum")
@@ -135,11 +147,15 @@ public struct Profile: Sendable, Equatable, Codable {
         guard maxRejectedRatio >= 0 && maxRejectedRatio <= 1 else {
             throw fail("maxRejectedRatio must be from 0 to 1 (0.05 is 5 %)")
         }
+        for (deviation, treatment) in toleranceOverrides.sorted(by: { $0.key.rawValue < $1.key.rawValue })
+        where !Tolerance.allowed(deviation).contains(treatment) {
+            throw fail("tolerance.\(deviation.rawValue) must be one of \(Tolerance.allowed(deviation).map(\.rawValue).joined(separator: ", "))")
+        }
     }
 
     private enum CodingKeys: String, CodingKey, CaseIterable {
         case name, description, caseSensitiveNames, recognition, extensionPrefix, files, modeRules, massDrop, handOff, strictness
-        case maxRejectedRatio
+        case maxRejectedRatio, tolerance, dateOrder
     }
 
     public init(from decoder: any Decoder) throws {
@@ -156,6 +172,16 @@ public struct Profile: Sendable, Equatable, Codable {
         handOff = try c.decodeIfPresent(HandOff.self, forKey: .handOff)
         strictness = try c.decodeIfPresent(Strictness.self, forKey: .strictness)
         maxRejectedRatio = try c.decodeIfPresent(Double.self, forKey: .maxRejectedRatio) ?? 0.05
+        var overrides: [Deviation: Treatment] = [:]
+        for (name, treatment) in try c.decodeIfPresent([String: Treatment].self, forKey: .tolerance) ?? [:] {
+            guard let deviation = Deviation(rawValue: name) else {
+                throw DecodingError.dataCorruptedError(forKey: .tolerance, in: c, debugDescription:
+                    "unknown deviation `\(name)`; known: \(Deviation.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            overrides[deviation] = treatment
+        }
+        toleranceOverrides = overrides
+        dateOrder = try c.decodeIfPresent(DateOrder.self, forKey: .dateOrder) ?? .monthFirst
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -171,6 +197,10 @@ public struct Profile: Sendable, Equatable, Codable {
         try c.encodeIfPresent(handOff, forKey: .handOff)
         try c.encodeIfPresent(strictness, forKey: .strictness)
         if maxRejectedRatio != 0.05 { try c.encode(maxRejectedRatio, forKey: .maxRejectedRatio) }
+        if !toleranceOverrides.isEmpty {
+            try c.encode(Dictionary(uniqueKeysWithValues: toleranceOverrides.map { ($0.key.rawValue, $0.value) }), forKey: .tolerance)
+        }
+        if dateOrder != .monthFirst { try c.encode(dateOrder, forKey: .dateOrder) }
     }
 }
 
@@ -250,7 +280,8 @@ public struct FileSpec: Sendable, Equatable, Codable {
     public var fileName: String
     /// The column whose value identifies a row (`sourcedId`), if any.
     public var key: String?
-    /// What a repeated key is: `reject` (a row problem; the first row is kept) or `allow`
+    /// What a repeated key is: `reject` (a row problem; the first row is kept), `fail` (the
+    /// file cannot be used: every reference to the id is ambiguous; OneRoster) or `allow`
     /// (Clever repeats a student on several rows).
     public var duplicates: DuplicatePolicy
     public var columns: [Column]
@@ -264,7 +295,7 @@ public struct FileSpec: Sendable, Equatable, Codable {
     /// ends with no accepted rows, fails. A delta set changes only what changed.
     public var required: Bool
 
-    public enum DuplicatePolicy: String, Sendable, Codable { case reject, allow }
+    public enum DuplicatePolicy: String, Sendable, Codable { case reject, fail, allow }
     public enum OtherColumns: String, Sendable, Codable { case ignore, warn, reject }
 
     public init(name: String, fileName: String? = nil, key: String? = nil, duplicates: DuplicatePolicy = .reject, columns: [Column],
@@ -316,6 +347,9 @@ public struct Column: Sendable, Equatable, Codable {
     public var name: String
     /// The header must have the column (`header.missing`, fatal for the file, when not).
     public var required: Bool
+    /// The format's publisher requires the column, but real exporters leave it out (Clever's
+    /// `School_number`): its absence is treated as the tolerance's `omittedColumns` says.
+    public var oftenOmitted: Bool
     /// Every row must have a value (`value.missing`).
     public var valueRequired: Bool
     public var type: ValueType
@@ -330,9 +364,10 @@ public struct Column: Sendable, Equatable, Codable {
     public var whenInvalid: Severity
 
     public init(name: String, required: Bool = false, valueRequired: Bool = false, type: ValueType = .text, values: [String]? = nil,
-                list: Bool = false, references: String? = nil, whenInvalid: Severity = .row) {
+                list: Bool = false, references: String? = nil, whenInvalid: Severity = .row, oftenOmitted: Bool = false) {
         self.name = name
         self.required = required
+        self.oftenOmitted = oftenOmitted
         self.valueRequired = valueRequired
         self.type = type
         self.values = values
@@ -341,13 +376,16 @@ public struct Column: Sendable, Equatable, Codable {
         self.whenInvalid = whenInvalid
     }
 
-    private enum CodingKeys: String, CodingKey, CaseIterable { case name, required, valueRequired, type, values, list, references, whenInvalid }
+    private enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, required, oftenOmitted, valueRequired, type, values, list, references, whenInvalid
+    }
 
     public init(from decoder: any Decoder) throws {
         try rejectUnknownKeys(decoder, CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
         required = try c.decodeIfPresent(Bool.self, forKey: .required) ?? false
+        oftenOmitted = try c.decodeIfPresent(Bool.self, forKey: .oftenOmitted) ?? false
         valueRequired = try c.decodeIfPresent(Bool.self, forKey: .valueRequired) ?? false
         type = try c.decodeIfPresent(ValueType.self, forKey: .type) ?? .text
         values = try c.decodeIfPresent([String].self, forKey: .values)
@@ -364,6 +402,7 @@ public struct Column: Sendable, Equatable, Codable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(name, forKey: .name)
         if required { try c.encode(true, forKey: .required) }
+        if oftenOmitted { try c.encode(true, forKey: .oftenOmitted) }
         if valueRequired { try c.encode(true, forKey: .valueRequired) }
         if type != .text { try c.encode(type, forKey: .type) }
         try c.encodeIfPresent(values, forKey: .values)

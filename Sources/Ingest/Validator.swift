@@ -69,14 +69,32 @@ public enum Validator {
     /// (the clock is read before each file and every `ValidationRun.deadlineStride` records)
     /// and reports a fatal `processing.timeout` there: it runs in the daemon, so a set that
     /// takes too long must end by itself.
-    public static func validate(_ files: [SetFile], profile: Profile, timeLimit: Duration? = nil) throws -> ValidationReport {
+    ///
+    /// `strictness` is the store's (`epochfs.conf`); a profile's own takes precedence. A
+    /// two-digit year is read in the hundred years that end `twoDigitYearsAhead` years after
+    /// the current one (in 2026: 1937–2036).
+    public static func validate(_ files: [SetFile], profile: Profile, timeLimit: Duration? = nil,
+                                strictness: Strictness = .standard) throws -> ValidationReport {
         var run = ValidationRun(profile: profile, files: files,
-                                deadline: timeLimit.map { .init(instant: .now + $0, limit: $0) })
+                                deadline: timeLimit.map { .init(instant: .now + $0, limit: $0) },
+                                tolerance: profile.tolerance(storeStrictness: strictness),
+                                lastTwoDigitYear: currentYear() + twoDigitYearsAhead)
         try run.perform()
         var report = ValidationReport(profile: profile.name, problems: run.log, files: run.reports,
                                       isDelta: run.modes.values.contains("delta"))
         report.timedOut = run.timedOut
         return report
+    }
+
+    /// How far past the current year a two-digit year may reach: far enough for the end of a
+    /// school year or a term planned ahead, near enough for the birth year of the oldest staff.
+    public static let twoDigitYearsAhead = 10
+
+    private static func currentYear() -> Int {
+        var now = time(nil)
+        var parts = tm()
+        gmtime_r(&now, &parts)
+        return Int(parts.tm_year) + 1900
     }
 
     /// Mass-drop check against the row counts (by role) of the district's previous processed epoch of the same profile.
@@ -104,6 +122,10 @@ struct ValidationRun {
     let profile: Profile
     let files: [SetFile]
     let deadline: Deadline?
+    /// What is done with each deviation from the format.
+    let tolerance: Tolerance
+    /// The last year a two-digit year can mean.
+    let lastTwoDigitYear: Int
     /// Set when the deadline passed and validation stopped.
     var timedOut = false
     var log = ProblemLog()
@@ -143,10 +165,12 @@ struct ValidationRun {
     /// in well under a second each, far below any useful limit.
     static let deadlineStride = 64
 
-    init(profile: Profile, files: [SetFile], deadline: Deadline? = nil) {
+    init(profile: Profile, files: [SetFile], deadline: Deadline?, tolerance: Tolerance, lastTwoDigitYear: Int) {
         self.profile = profile
         self.files = files
         self.deadline = deadline
+        self.tolerance = tolerance
+        self.lastTwoDigitYear = lastTwoDigitYear
         reports = files.map { FileReport(path: $0.path, size: $0.size) }
         keys = Array(repeating: KeySet(), count: profile.files.count)
     }
@@ -338,7 +362,8 @@ struct ValidationRun {
         } catch let passed as Deadline.Passed {
             stopped = passed
         }
-        if stopped == nil { checker.finish(log: &log) }
+        // A fatal before any record is the reader's: it said why it read nothing.
+        if stopped == nil { checker.finish(log: &log, readerStopped: log.fatals > fatalsBefore) }
         reports[index].rows = checker.rows
         reports[index].accepted = checker.rows - checker.rejected
         reports[index].rejected = checker.rejected

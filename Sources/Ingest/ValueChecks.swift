@@ -27,6 +27,95 @@ enum ValueChecks {
         return year * 10_000 + month * 100 + day
     }
 
+    /// A date as a regional export may write it, for a column whose own form it is not.
+    enum DateReading: Equatable {
+        /// Year first, in another form than `YYYY-MM-DD`: `YYYY/MM/DD`, `YYYY-M-D`, `YYYY.MM.DD`.
+        case yearFirst(Int)
+        /// Day and month in either order, then the year (`1/5/2025`, `25.12.2010`, `11/1/98`):
+        /// the date each order reads, when it exists.
+        case dayMonth(monthFirst: Int?, dayFirst: Int?, twoDigitYear: Bool)
+        case invalid
+    }
+
+    /// Reads the regional forms of a date: three runs of digits with one separator (`/`, `-` or
+    /// `.`) between them, a four-digit year first, or last with four or two digits. A two-digit
+    /// year is read in the hundred years that end with `lastTwoDigitYear`.
+    static func readDate(_ field: Bytes, lastTwoDigitYear: Int) -> DateReading {
+        var runs: [(start: Int, count: Int)] = []
+        runs.reserveCapacity(3)
+        var separator: UInt8?
+        var index = 0
+        while index < field.count {
+            let start = index
+            while index < field.count, isDigit(field[index]) { index += 1 }
+            guard index > start, runs.count < 3 else { return .invalid }
+            runs.append((start, index - start))
+            guard index < field.count else { break }
+            let byte = field[index]
+            guard byte == slash || byte == dash || byte == UInt8(ascii: "."), separator == nil || separator == byte else { return .invalid }
+            separator = byte
+            index += 1
+            guard index < field.count else { return .invalid }
+        }
+        guard runs.count == 3 else { return .invalid }
+        func value(_ run: (start: Int, count: Int)) -> Int? { number(field, run.start, run.count) }
+        if runs[0].count == 4 {
+            guard runs[1].count <= 2, runs[2].count <= 2, let year = value(runs[0]), let month = value(runs[1]),
+                  let day = value(runs[2]), exists(year: year, month: month, day: day) else { return .invalid }
+            return .yearFirst(year * 10_000 + month * 100 + day)
+        }
+        guard runs[0].count <= 2, runs[1].count <= 2, runs[2].count == 4 || runs[2].count == 2,
+              let first = value(runs[0]), let second = value(runs[1]), var year = value(runs[2]) else { return .invalid }
+        let twoDigitYear = runs[2].count == 2
+        if twoDigitYear {
+            let century = lastTwoDigitYear / 100 * 100
+            year += century + year <= lastTwoDigitYear ? century : century - 100
+        }
+        let monthFirst = exists(year: year, month: first, day: second) ? year * 10_000 + first * 100 + second : nil
+        let dayFirst = exists(year: year, month: second, day: first) ? year * 10_000 + second * 100 + first : nil
+        if monthFirst == nil && dayFirst == nil { return .invalid }
+        return .dayMonth(monthFirst: monthFirst, dayFirst: dayFirst, twoDigitYear: twoDigitYear)
+    }
+
+    /// The other forms of a date-time real exports write, each read as one instant.
+    enum DateTimeForm: Equatable {
+        /// No zone: read as UTC.
+        case withoutZone
+        /// An offset other than UTC's: converted.
+        case offset
+        /// A date alone: midnight UTC.
+        case dateOnly
+        /// A space for the `T`, in UTC.
+        case spaceForT
+    }
+
+    /// Which other form of an ISO-8601 date-time `field` is, or nil when it is none (or is the
+    /// form `isDateTime` takes). A space may stand for the `T`.
+    static func dateTimeForm(_ field: Bytes) -> DateTimeForm? {
+        if field.count == 10 { return date(field) != nil ? .dateOnly : nil }
+        guard field.count >= 19, date(UnsafeBufferPointer(rebasing: field[0..<10])) != nil,
+              field[10] == UInt8(ascii: "T") || field[10] == UInt8(ascii: " "),
+              field[13] == colon, field[16] == colon,
+              let hour = number(field, 11, 2), let minute = number(field, 14, 2), let second = number(field, 17, 2),
+              hour < 24, minute < 60, second < 61 else { return nil }
+        var index = 19
+        if index < field.count, field[index] == UInt8(ascii: ".") {
+            index += 1
+            let start = index
+            while index < field.count, isDigit(field[index]) { index += 1 }
+            guard index > start else { return nil }
+        }
+        let zone = field.count - index
+        if zone == 0 { return .withoutZone }
+        if zone == 1 { return field[index] == UInt8(ascii: "Z") && field[10] == UInt8(ascii: " ") ? .spaceForT : nil }
+        // +HH:MM or +HHMM
+        guard field[index] == UInt8(ascii: "+") || field[index] == dash, zone == 6 || zone == 5,
+              let hours = number(field, index + 1, 2), hours <= 14 else { return nil }
+        let minutesAt = zone == 6 ? index + 4 : index + 3
+        guard zone == 5 || field[index + 3] == colon, let minutes = number(field, minutesAt, 2), minutes < 60 else { return nil }
+        return .offset
+    }
+
     /// ISO-8601 UTC date-time: `YYYY-MM-DDTHH:MM:SS`, an optional `.fraction`, then `Z` or `+00:00`.
     static func isDateTime(_ field: Bytes) -> Bool {
         guard field.count >= 20, date(UnsafeBufferPointer(rebasing: field[0..<10])) != nil, field[10] == UInt8(ascii: "T"),
@@ -53,12 +142,26 @@ enum ValueChecks {
         equals(field, "true") || equals(field, "false")
     }
 
+    /// `true` or `false` in any case (`TRUE`, `False`: a spreadsheet's).
+    static func isBooleanIgnoringCase(_ field: Bytes) -> Bool {
+        equalsIgnoringCase(field, "true") || equalsIgnoringCase(field, "false")
+    }
+
+    /// A grade of 1 to 9 that lost its leading zero (`1` for `01`).
+    static func isGradeWithoutZero(_ field: Bytes) -> Bool {
+        field.count == 1 && field[0] >= UInt8(ascii: "1") && field[0] <= UInt8(ascii: "9")
+    }
+
     static func isYear(_ field: Bytes) -> Bool {
         field.count == 4 && number(field, 0, 4) != nil
     }
 
     static func isFlag(_ field: Bytes) -> Bool {
         field.count == 1 && (field[0] == UInt8(ascii: "Y") || field[0] == UInt8(ascii: "N"))
+    }
+
+    static func isFlagIgnoringCase(_ field: Bytes) -> Bool {
+        field.count == 1 && (field[0] == UInt8(ascii: "y") || field[0] == UInt8(ascii: "n"))
     }
 
     /// A CEDS grade code: IT, PR, PK, TK, KG, 01–13, PS, UG, Other.
@@ -90,6 +193,18 @@ enum ValueChecks {
     /// Whether the field's bytes are exactly `text`'s UTF-8.
     static func equals(_ field: Bytes, _ text: StaticString) -> Bool {
         field.count == text.utf8CodeUnitCount && memcmp(field.baseAddress!, text.utf8Start, field.count) == 0
+    }
+
+    /// Whether the field's bytes are `text`'s (lower-case ASCII) in any case.
+    static func equalsIgnoringCase(_ field: Bytes, _ text: StaticString) -> Bool {
+        guard field.count == text.utf8CodeUnitCount else { return false }
+        for index in 0..<field.count where lower(field[index]) != text.utf8Start[index] { return false }
+        return true
+    }
+
+    /// An ASCII letter in lower case; any other byte as it is.
+    static func lower(_ byte: UInt8) -> UInt8 {
+        byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
     }
 
     private static let dash = UInt8(ascii: "-")
@@ -134,5 +249,15 @@ struct ByteEnum {
             if same { return true }
         }
         return false
+    }
+
+    /// Whether exactly one value equals the field in another case (`Active` for `active`): two
+    /// would make its meaning ambiguous.
+    func containsOnceIgnoringCase(_ field: UnsafeBufferPointer<UInt8>) -> Bool {
+        var matches = 0
+        for value in values where value.count == field.count {
+            if zip(value, field).allSatisfy({ ValueChecks.lower($0) == ValueChecks.lower($1) }) { matches += 1 }
+        }
+        return matches == 1
     }
 }

@@ -3,6 +3,7 @@ import EpochFS
 import EpochPipeline
 import EpochStore
 import Foundation
+import Ingest
 import Logging
 #if canImport(Glibc)
 import Glibc
@@ -80,6 +81,8 @@ struct Configuration {
             case "max_open_files": configuration.limits.maxOpenFiles = Int(parts[1]) ?? configuration.limits.maxOpenFiles
             case "max_processed_bytes":
                 if let size = QuotaLimitArgument(argument: parts[1]) { configuration.limits.maxProcessedBytes = size.limit.value ?? .max }
+            case "strictness":
+                if let strictness = Strictness(rawValue: parts[1]) { configuration.pipeline.strictness = strictness }
             case "notify_command":
                 configuration.pipeline.notifyCommand = parts[1].split(separator: " ").map(String.init)
             case "processing_threads":

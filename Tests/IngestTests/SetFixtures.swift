@@ -174,13 +174,13 @@ enum Sets {
     }
 
     /// Writes `set` into a new directory, validates it and returns the report.
-    static func validate(_ set: [String: String], profile name: String, extra: (TestDirectory) throws -> Void = { _ in })
-        throws -> ValidationReport {
+    static func validate(_ set: [String: String], profile name: String, strictness: Strictness = .standard,
+                         extra: (TestDirectory) throws -> Void = { _ in }) throws -> ValidationReport {
         let directory = try TestDirectory()
         defer { directory.remove() }
         try directory.write(set)
         try extra(directory)
-        return try Validator.validate(directory.files, profile: profile(name))
+        return try Validator.validate(directory.files, profile: profile(name), strictness: strictness)
     }
 }
 

@@ -56,16 +56,27 @@ import Testing
         set["users.csv"] = Sets.users11.replacingOccurrences(of: ",u3,09,", with: ",u3,9,")
         set["enrollments.csv"] = Sets.enrollments.replacingOccurrences(of: "true,2025-08-15", with: "true,8/15/2025")
             + "e3,,,k1,s1,1.23E+15,student,false,,\n"
-        let report = try Sets.validate(set, profile: "oneroster-1.1")
-        let grade = try #require(report.problems("value.grade").first)
+        // Strict: the grade and the date are the format's, or their rows are rejected.
+        let strict = try Sets.validate(set, profile: "oneroster-1.1", strictness: .strict)
+        let grade = try #require(strict.problems("value.grade").first)
         #expect(grade.file == "users.csv" && grade.line == 3 && grade.column == 17 && grade.severity == .row)
-        let date = try #require(report.problems("value.date").first)
+        let date = try #require(strict.problems("value.date").first)
         #expect(date.file == "enrollments.csv" && date.line == 2 && date.column == 9)
-        let scientific = try #require(report.problems("value.scientific-notation").first)
+        let scientific = try #require(strict.problems("value.scientific-notation").first)
         #expect(scientific.line == 4 && scientific.column == 6 && scientific.severity == .warning)
-        #expect(report.problems("ref.unresolved").map(\.line) == [4])
-        #expect(report.file("enrollments")?.rejected == 2)
-        #expect(!report.fatal)
+        #expect(strict.problems("ref.unresolved").map(\.line) == [4])
+        #expect(strict.file("enrollments")?.rejected == 2)
+        #expect(!strict.fatal)
+
+        // Standard: both are read as meant, and one warning per column says how.
+        let standard = try Sets.validate(set, profile: "oneroster-1.1")
+        #expect(standard.problems("value.grade").isEmpty && standard.problems("value.date").isEmpty)
+        let zero = try #require(standard.problems("value.grade-form").first)
+        #expect(zero.file == "users.csv" && zero.line == 3 && zero.column == 17 && zero.severity == .warning)
+        let form = try #require(standard.problems("value.date-form").first)
+        #expect(form.file == "enrollments.csv" && form.line == 2 && form.column == 9 && form.message.contains("month first"))
+        #expect(standard.file("users")?.rejected == 0)
+        #expect(standard.file("enrollments")?.rejected == 1)
     }
 
     @Test func anUnquotedCommaShiftsTheFieldsAndAStrayQuoteIsAWarning() throws {
@@ -99,20 +110,31 @@ import Testing
         #expect(report.problems("ref.unresolved").isEmpty)
     }
 
-    @Test func aMiscasedHeaderIsMissingForOneRosterButAWarningForClever() throws {
+    @Test func aMiscasedHeaderIsTakenUnlessStrict() throws {
         var oneRoster = Sets.oneRoster11
         oneRoster["orgs.csv"] = Sets.orgs.replacingOccurrences(of: "sourcedId,status", with: "SourcedId,status")
-        let strict = try Sets.validate(oneRoster, profile: "oneroster-1.1")
+        let strict = try Sets.validate(oneRoster, profile: "oneroster-1.1", strictness: .strict)
         #expect(strict.problems("header.missing").first?.message.contains("column 1 looks like it was meant") == true)
         #expect(strict.fatal)
+        let standard = try Sets.validate(oneRoster, profile: "oneroster-1.1")
+        #expect(standard.problems.problems.isEmpty && standard.file("orgs")?.accepted == 2)
+
+        var overridden = try Sets.profile("oneroster-1.1")
+        overridden.toleranceOverrides[.headerCase] = .normalise
+        let directory = try TestDirectory()
+        defer { directory.remove() }
+        try directory.write(oneRoster)
+        let warned = try Validator.validate(directory.files, profile: overridden)
+        #expect(warned.problems("header.case").map(\.column) == [1] && !warned.fatal)
 
         var clever = Sets.clever
         clever["students.csv"] = Sets.cleverStudents.replacingOccurrences(of: "DOB", with: "Dob")
             .replacingOccurrences(of: "Student_street", with: "Student_Street")
-        let lenient = try Sets.validate(clever, profile: "clever")
-        #expect(lenient.problems("header.case").map(\.column) == [5, 8])
-        #expect(!lenient.fatal)
-        #expect(lenient.file("students")?.accepted == 3)
+        for strictness in Strictness.allCases {
+            let report = try Sets.validate(clever, profile: "clever", strictness: strictness)
+            #expect(report.problems("header.case").isEmpty && !report.fatal, "\(strictness)")
+            #expect(report.file("students")?.accepted == 3)
+        }
     }
 
     @Test func cleverFileNamesInAnotherCaseAreAcceptedWithAWarning() throws {
@@ -124,14 +146,21 @@ import Testing
         #expect(!report.fatal)
     }
 
-    @Test func aDuplicateIdKeepsTheFirstRow() throws {
+    @Test func aDuplicateSourcedIdFailsOneRosterAndCleverKeepsTheFirstRow() throws {
         var set = Sets.oneRoster11
         set["orgs.csv"] = Sets.orgs + "s1,,,Another School,school,,d1\n"
         let report = try Sets.validate(set, profile: "oneroster-1.1")
         let duplicate = try #require(report.problems("row.duplicate-id").first)
-        #expect(duplicate.file == "orgs.csv" && duplicate.line == 4 && duplicate.column == 1)
-        #expect(report.file("orgs")?.accepted == 2 && report.file("orgs")?.rejected == 1)
-        #expect(report.problems("ref.unresolved").isEmpty)
+        #expect(duplicate.file == "orgs.csv" && duplicate.line == 4 && duplicate.column == 1 && duplicate.severity == .fatal)
+        #expect(report.fatal)
+
+        var clever = Sets.clever
+        clever["teachers.csv"] = Sets.cleverTeachers + Sets.cleverTeachers.split(separator: "\n")[1] + "\n"
+        let kept = try Sets.validate(clever, profile: "clever")
+        let repeated = try #require(kept.problems("row.duplicate-id").first)
+        #expect(repeated.file == "teachers.csv" && repeated.severity == .row && !kept.fatal)
+        #expect(kept.file("teachers")?.rejected == 1)
+        #expect(kept.problems("ref.unresolved").isEmpty)
     }
 
     @Test func danglingReferencesAreRowProblemsIncludingListElementsAndParents() throws {
