@@ -41,32 +41,46 @@ enum ValueChecks {
     /// `.`) between them, a four-digit year first, or last with four or two digits. A two-digit
     /// year is read in the hundred years that end with `lastTwoDigitYear`.
     static func readDate(_ field: Bytes, lastTwoDigitYear: Int) -> DateReading {
-        var runs: [(start: Int, count: Int)] = []
-        runs.reserveCapacity(3)
-        var separator: UInt8?
+        // Three runs of digits, each at most four long (a Clever column has one on every row:
+        // no allocation here).
+        var values = (0, 0, 0)
+        var lengths = (0, 0, 0)
+        var separator: UInt8 = 0
+        var run = 0
         var index = 0
-        while index < field.count {
+        while true {
+            var value = 0
             let start = index
-            while index < field.count, isDigit(field[index]) { index += 1 }
-            guard index > start, runs.count < 3 else { return .invalid }
-            runs.append((start, index - start))
-            guard index < field.count else { break }
+            while index < field.count, isDigit(field[index]), index - start < 4 {
+                value = value * 10 + Int(field[index] - zero)
+                index += 1
+            }
+            let length = index - start
+            guard length > 0 else { return .invalid }
+            switch run {
+            case 0: (values.0, lengths.0) = (value, length)
+            case 1: (values.1, lengths.1) = (value, length)
+            default: (values.2, lengths.2) = (value, length)
+            }
+            run += 1
+            if index == field.count { break }
             let byte = field[index]
-            guard byte == slash || byte == dash || byte == UInt8(ascii: "."), separator == nil || separator == byte else { return .invalid }
+            guard run < 3, byte == slash || byte == dash || byte == UInt8(ascii: "."), separator == 0 || separator == byte else {
+                return .invalid
+            }
             separator = byte
             index += 1
-            guard index < field.count else { return .invalid }
         }
-        guard runs.count == 3 else { return .invalid }
-        func value(_ run: (start: Int, count: Int)) -> Int? { number(field, run.start, run.count) }
-        if runs[0].count == 4 {
-            guard runs[1].count <= 2, runs[2].count <= 2, let year = value(runs[0]), let month = value(runs[1]),
-                  let day = value(runs[2]), exists(year: year, month: month, day: day) else { return .invalid }
+        guard run == 3 else { return .invalid }
+        if lengths.0 == 4 {
+            let (year, month, day) = values
+            guard lengths.1 <= 2, lengths.2 <= 2, exists(year: year, month: month, day: day) else { return .invalid }
             return .yearFirst(year * 10_000 + month * 100 + day)
         }
-        guard runs[0].count <= 2, runs[1].count <= 2, runs[2].count == 4 || runs[2].count == 2,
-              let first = value(runs[0]), let second = value(runs[1]), var year = value(runs[2]) else { return .invalid }
-        let twoDigitYear = runs[2].count == 2
+        guard lengths.0 <= 2, lengths.1 <= 2, lengths.2 == 4 || lengths.2 == 2 else { return .invalid }
+        let (first, second) = (values.0, values.1)
+        var year = values.2
+        let twoDigitYear = lengths.2 == 2
         if twoDigitYear {
             let century = lastTwoDigitYear / 100 * 100
             year += century + year <= lastTwoDigitYear ? century : century - 100
