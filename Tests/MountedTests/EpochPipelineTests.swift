@@ -355,6 +355,52 @@ struct EpochPipelineTests {
         return [("manifest.csv", manifest), ("orgs.csv", orgs)]
     }()
 
+    /// Deviations a careful integrator takes: what real exporters send, in the project's own
+    /// fixtures (docs/profiles.md, "Tolerance").
+    @Test("sets with only accepted or normalised deviations are published succeeded, with one warning per column")
+    func realExportsSucceedWithTheirWarnings() throws {
+        // Clever: no School_number, dates M/D/YY, old-Mac CR-only lines, no final newline.
+        var students = "School_id,Student_id,Last_name,First_name,DOB,Grade\r"
+        for n in 0..<300 { students += "S1,\(3000 + n),Family\(n),Given\(n),\(n % 12 + 1)/\(n % 28 + 1)/\(10 + n % 5),\(n % 9 + 1)\r" }
+        let clever: [(String, String)] = [
+            ("schools.csv", "School_id,School_name\rS1,North High"),
+            ("students.csv", students),
+            ("teachers.csv", "School_id,Teacher_id,First_name,Last_name\rS1,T1,Dee,Park\r"),
+            ("sections.csv", "School_id,Section_id,Teacher_id\rS1,SEC1,T1\r"),
+            ("enrollments.csv", "School_id,Section_id,Student_id\rS1,SEC1,3000\rS1,SEC1,3001\r"),
+        ]
+        // OneRoster 1.1 as a spreadsheet saves it: booleans TRUE, dateLastModified a date, filled in a bulk file.
+        var manifest = "propertyName,value\nmanifest.version,1.0\noneroster.version,1.1\n"
+        for name in ["academicSessions", "categories", "classes", "classResources", "courses", "courseResources",
+                     "demographics", "enrollments", "lineItems", "resources", "results"] { manifest += "file.\(name),absent\n" }
+        manifest += "file.orgs,bulk\nfile.users,bulk\n"
+        let orgs = "sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\norg1,,2023-05-01,North District,district,D1,\n"
+        var users = "sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,givenName,familyName\n"
+        for n in 0..<50 { users += "u\(n),,,TRUE,org1,Student,user\(n),Given\(n),Family\(n)\n" }
+        let oneRoster = [("manifest.csv", manifest), ("orgs.csv", orgs), ("users.csv", users)]
+
+        try withMount(mountArguments: ["--settle-seconds", "3600"]) { fs in
+            for (name, set) in [("1764374400", clever), ("1764460800", oneRoster)] {
+                _ = try makeEpoch(fs, name, set + [(".done", "")])
+                let summary = try waitForState(fs, .alpha, name, ["published"])
+                #expect(summary?.epoch.outcome == "succeeded", "\(name): \(String(describing: summary)); log:\n\(fs.logTail())")
+                let result = try JSONDecoder().decode(Result.self, from: Data(try Files.read(fs.processed(.alpha) + "/\(name)/processing.json")))
+                #expect(result.outcome == "succeeded")
+                #expect(result.problems.allSatisfy { $0.severity == "warning" }, "\(result.problems)")
+                var perColumn: [String: Int] = [:]
+                for problem in result.problems { perColumn["\(problem.file) \(problem.code) \(problem.column)", default: 0] += 1 }
+                #expect(perColumn.values.allSatisfy { $0 == 1 }, "one warning per (file, code, column): \(perColumn)")
+                let codes = Set(result.problems.map { "\($0.file) \($0.code)" })
+                let expected: Set<String> = name == "1764374400"
+                    ? ["schools.csv header.missing", "students.csv value.date-form"]
+                    : ["orgs.csv mode.bulk-status", "orgs.csv value.datetime-form"]
+                #expect(codes.isSuperset(of: expected), "\(codes)")
+                #expect(result.files.first { $0.path == (name == "1764374400" ? "students.csv" : "users.csv") }?.rows
+                        == (name == "1764374400" ? 300 : 50))
+            }
+        }
+    }
+
     @Test("a bulk set that drops half the enrollments is held; staff release it by hand")
     func massDropIsHeld() throws {
         try withMount(mountArguments: ["--settle-seconds", "3600"]) { fs in
