@@ -73,6 +73,7 @@ let package = Package(
         .target(
             name: "EpochPipeline",
             dependencies: [
+                "CLinux",
                 "EpochStore",
                 "EpochFS",
                 "Ingest",

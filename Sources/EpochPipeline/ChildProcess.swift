@@ -1,9 +1,17 @@
+import CLinux
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Runs a command with a given environment and a time limit, capturing (the start of) its output.
+///
+/// The command is started with `posix_spawn` rather than Foundation's `Process`, because the
+/// child must not inherit the daemon's signal state: the daemon blocks SIGINT, SIGTERM and
+/// SIGHUP in every thread (one thread waits for them) and ignores SIGPIPE, and a child that
+/// inherited that would never receive the SIGTERM of its time limit, nor die of a closed pipe.
+/// The child gets an empty signal mask, every signal at its default action, a process group of
+/// its own, and no descriptor of the daemon's but its standard input, output and error.
 enum ChildProcess {
     struct Outcome: Sendable {
         var exitCode: Int32
@@ -15,58 +23,134 @@ enum ChildProcess {
         var seconds: Double
     }
 
+    struct SpawnError: Error, CustomStringConvertible {
+        var command: String
+        var errno: Int32
+        var description: String { "cannot run \(command): \(String(cString: strerror(errno)))" }
+    }
+
     static func run(command: [String], environment: [String: String], input: Data? = nil,
                     workingDirectory: String? = nil, timeoutSeconds: Int64, outputLimit: Int) throws -> Outcome {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst())
-        process.environment = environment
-        if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
         // Output goes to an unlinked temporary file, not a pipe: a chatty command can never
         // block on a full pipe while we wait for it.
         let outputPath = NSTemporaryDirectory() + "epochfs-output-\(UUID().uuidString)"
-        guard FileManager.default.createFile(atPath: outputPath, contents: nil),
-              let output = FileHandle(forUpdatingAtPath: outputPath) else {
-            throw CocoaError(.fileWriteUnknown)
-        }
+        let output = open(outputPath, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard output >= 0 else { throw SpawnError(command: command[0], errno: errno) }
         unlink(outputPath)
-        defer { try? output.close() }
-        process.standardOutput = output
-        process.standardError = output
-        let inputPipe = Pipe()
-        process.standardInput = input == nil ? FileHandle(forReadingAtPath: "/dev/null") : inputPipe
-        let started = Date()
-        try process.run()
-        if let input {
-            try? inputPipe.fileHandleForWriting.write(contentsOf: input)
-            try? inputPipe.fileHandleForWriting.close()
+        defer { close(output) }
+        var inputPipe: [Int32] = [-1, -1]
+        if input == nil {
+            inputPipe[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        } else if pipe(&inputPipe) != 0 {
+            // (Without O_CLOEXEC: no child of ours inherits more than its three descriptors.)
+            inputPipe = [-1, -1]
         }
+        guard inputPipe[0] >= 0 else { throw SpawnError(command: command[0], errno: errno) }
+        defer {
+            close(inputPipe[0])
+            if inputPipe[1] >= 0 { close(inputPipe[1]) }
+        }
+
+        let started = Date()
+        let pid = try spawn(command, environment: environment, workingDirectory: workingDirectory,
+                            stdin: inputPipe[0], stdout: output)
+        if let input {
+            // SIGPIPE is ignored in the daemon: a command that does not read gets EPIPE here.
+            input.withUnsafeBytes { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let written = write(inputPipe[1], bytes.baseAddress! + offset, bytes.count - offset)
+                    if written < 0 && errno == EINTR { continue }
+                    if written <= 0 { break }
+                    offset += written
+                }
+            }
+            close(inputPipe[1])
+            inputPipe[1] = -1
+        }
+
         let deadline = started.addingTimeInterval(Double(timeoutSeconds))
         var timedOut = false
-        let pid = process.processIdentifier
-        while process.isRunning {
+        var status: Int32 = 0
+        var ended = reap(pid, &status)
+        while !ended {
             if Date() >= deadline {
                 timedOut = true
-                // Foundation starts the child in a process group of its own: end everything
-                // it started, not only the child.
+                // End everything the command started, not only the command.
                 signalGroup(pid, SIGTERM)
                 let grace = Date().addingTimeInterval(5)
-                while process.isRunning && Date() < grace { usleep(50_000) }
-                signalGroup(pid, SIGKILL)
+                while !ended && Date() < grace {
+                    usleep(50_000)
+                    ended = reap(pid, &status)
+                }
+                if !ended {
+                    signalGroup(pid, SIGKILL)
+                    ended = reap(pid, &status, blocking: true)
+                }
                 break
             }
             usleep(20_000)
+            ended = reap(pid, &status)
         }
-        process.waitUntilExit()
         // Whatever the command left running in its group goes with it. (Only the group: the
         // child's pid is free for reuse once it has been reaped.)
         kill(-pid, SIGKILL)
-        try output.seek(toOffset: 0)
-        let bytes = try output.read(upToCount: outputLimit) ?? Data()
-        let signalled = process.terminationReason == .uncaughtSignal
-        return Outcome(exitCode: signalled ? -1 : process.terminationStatus,
-                       signal: signalled ? process.terminationStatus : nil, timedOut: timedOut,
-                       output: String(decoding: bytes, as: UTF8.self), seconds: Date().timeIntervalSince(started))
+
+        var bytes = [UInt8](repeating: 0, count: outputLimit)
+        let read = bytes.withUnsafeMutableBytes { pread(output, $0.baseAddress!, outputLimit, 0) }
+        bytes.removeLast(outputLimit - max(read, 0))
+        let signalled = status & 0x7f != 0
+        return Outcome(exitCode: signalled ? -1 : (status >> 8) & 0xff, signal: signalled ? status & 0x7f : nil,
+                       timedOut: timedOut, output: String(decoding: bytes, as: UTF8.self),
+                       seconds: Date().timeIntervalSince(started))
+    }
+
+    /// Starts the command in a clean signal state and a process group of its own.
+    private static func spawn(_ command: [String], environment: [String: String], workingDirectory: String?,
+                              stdin: Int32, stdout: Int32) throws -> pid_t {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, stdin, 0)
+        posix_spawn_file_actions_adddup2(&actions, stdout, 1)
+        posix_spawn_file_actions_adddup2(&actions, stdout, 2)
+        // Descriptors the daemon opened without O_CLOEXEC (a library's) stay with the daemon.
+        clinux_spawn_closefrom(&actions, 3)
+        if let workingDirectory { clinux_spawn_chdir(&actions, workingDirectory) }
+
+        let arguments = command.map { strdup($0) } + [nil]
+        let variables = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            arguments.forEach { free($0) }
+            variables.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, command[0], &actions, &attributes, arguments, variables)
+        guard result == 0 else { throw SpawnError(command: command[0], errno: result) }
+        return pid
+    }
+
+    /// Whether the child has ended (and is reaped), its wait status in `status`.
+    private static func reap(_ pid: pid_t, _ status: inout Int32, blocking: Bool = false) -> Bool {
+        while true {
+            let result = waitpid(pid, &status, blocking ? 0 : WNOHANG)
+            if result == pid { return true }
+            if result < 0 && errno == EINTR { continue }
+            // ECHILD: reaped already, which nothing else here does; treat it as ended.
+            return result < 0
+        }
     }
 
     /// Signals the process group led by `pid`, or the process alone if it leads none.

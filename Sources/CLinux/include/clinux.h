@@ -12,4 +12,10 @@ int clinux_syncfs(int fd);
 /// gone), -1 unknown (errno says why).
 int clinux_has_address_space(int pid);
 
+/// posix_spawn file actions glibc 2.34 and 2.29 added: close every descriptor from `from`
+/// on, and change the child's working directory.
+#include <spawn.h>
+int clinux_spawn_closefrom(posix_spawn_file_actions_t *actions, int from);
+int clinux_spawn_chdir(posix_spawn_file_actions_t *actions, const char *path);
+
 #endif
