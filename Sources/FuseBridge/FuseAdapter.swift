@@ -72,7 +72,7 @@ public final class FuseAdapter: Sendable {
             let a = FuseAdapter.from(req)
             a.answer(req) { () throws(Errno) in
                 guard let attr = attr?.pointee else { throw Errno.invalid }
-                let changes = FuseAdapter.changes(attr, Int32(toSet))
+                let changes = try FuseAdapter.changes(attr, Int32(toSet))
                 return .attributes(try a.fs.setattr(FuseAdapter.ino(node), changes, handle: FuseAdapter.handle(info), caller: FuseAdapter.caller(req)))
             }
         }
@@ -252,17 +252,25 @@ public final class FuseAdapter: Sendable {
         return .bytes(value)
     }
 
-    static func changes(_ attr: Glibc.stat, _ toSet: Int32) -> AttributeChanges {
+    /// The changes a SETATTR asks for. Times are kept in nanoseconds since 1970 (an Int64:
+    /// about 292 years either side): a time beyond that is EINVAL, as for a filesystem whose
+    /// timestamps cannot hold it.
+    static func changes(_ attr: Glibc.stat, _ toSet: Int32) throws(Errno) -> AttributeChanges {
         func has(_ flag: Int32) -> Bool { toSet & flag != 0 }
-        func ns(_ t: Glibc.timespec) -> Nanoseconds { Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec) }
+        func ns(_ t: Glibc.timespec) throws(Errno) -> Nanoseconds {
+            let (seconds, overflow) = Int64(t.tv_sec).multipliedReportingOverflow(by: 1_000_000_000)
+            let (total, past) = seconds.addingReportingOverflow(Int64(t.tv_nsec))
+            guard !overflow && !past else { throw .invalid }
+            return total
+        }
         var changes = AttributeChanges()
         if has(FUSE_SET_ATTR_MODE) { changes.mode = attr.st_mode & 0o7777 }
         if has(FUSE_SET_ATTR_UID) { changes.uid = attr.st_uid }
         if has(FUSE_SET_ATTR_GID) { changes.gid = attr.st_gid }
         if has(FUSE_SET_ATTR_SIZE) { changes.size = Int64(attr.st_size) }
-        if has(FUSE_SET_ATTR_ATIME_NOW) { changes.atime = .now } else if has(FUSE_SET_ATTR_ATIME) { changes.atime = .at(ns(attr.st_atim)) }
-        if has(FUSE_SET_ATTR_MTIME_NOW) { changes.mtime = .now } else if has(FUSE_SET_ATTR_MTIME) { changes.mtime = .at(ns(attr.st_mtim)) }
-        if has(FUSE_SET_ATTR_CTIME) { changes.ctime = ns(attr.st_ctim) }
+        if has(FUSE_SET_ATTR_ATIME_NOW) { changes.atime = .now } else if has(FUSE_SET_ATTR_ATIME) { changes.atime = .at(try ns(attr.st_atim)) }
+        if has(FUSE_SET_ATTR_MTIME_NOW) { changes.mtime = .now } else if has(FUSE_SET_ATTR_MTIME) { changes.mtime = .at(try ns(attr.st_mtim)) }
+        if has(FUSE_SET_ATTR_CTIME) { changes.ctime = try ns(attr.st_ctim) }
         return changes
     }
 

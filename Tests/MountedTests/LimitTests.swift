@@ -29,6 +29,23 @@ struct LimitTests {
         }
     }
 
+    /// Times are nanoseconds since 1970 in an Int64 (1677 to 2262); `touch -d` can ask for
+    /// far more. (ext4 clamps such a time; here it is refused.)
+    @Test("A time beyond what the filesystem holds: EINVAL, and the mount serves on")
+    func timeBeyondTheRange() throws {
+        try withMount { fs in
+            let file = fs.upload(.alpha) + "/file"
+            #expect(try Command.run(["/usr/bin/touch", file], as: alpha).succeeded)
+            for seconds in ["99999999999", "-99999999999"] {
+                let touched = try Command.run(["/usr/bin/touch", "-d", "@" + seconds, file], as: alpha)
+                #expect(!touched.succeeded && touched.stderr.contains("Invalid argument"), "\(touched)")
+            }
+            let late = try Command.run(["/usr/bin/touch", "-d", "@9000000000", file], as: alpha)
+            #expect(late.succeeded, "2255 is within the range: \(late)")
+            #expect(try Files.stat(file).st_mtim.tv_sec == 9_000_000_000)
+        }
+    }
+
     @Test("The default largest file refuses terabytes of holes")
     func defaultLargestFile() throws {
         try withMount { fs in
