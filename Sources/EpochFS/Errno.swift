@@ -28,6 +28,7 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     public static let textBusy = Errno(ETXTBSY)
     public static let fileTooLarge = Errno(EFBIG)
     public static let tooManyOpenFiles = Errno(EMFILE)
+    public static let illegalSequence = Errno(EILSEQ)
 
     public var description: String { String(cString: strerror(rawValue)) }
 

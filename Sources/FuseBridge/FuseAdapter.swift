@@ -35,8 +35,12 @@ public final class FuseAdapter: Sendable {
         return Caller(uid: ctx.uid, gid: ctx.gid, pid: ctx.pid)
     }
 
-    static func string(_ cString: UnsafePointer<CChar>?) -> String {
-        cString.map { String(cString: $0) } ?? ""
+    /// A name as the kernel passes it. Names are kept as UTF-8 text: bytes that are not would be
+    /// folded to U+FFFD, and two different names would alias one inode, so they are EILSEQ.
+    static func string(_ cString: UnsafePointer<CChar>?) throws(Errno) -> String {
+        guard let cString else { return "" }
+        guard let name = String(validatingCString: cString) else { throw .illegalSequence }
+        return name
     }
 
     static func ino(_ value: fuse_ino_t) -> InodeNumber { InodeNumber(rawValue: value) }
@@ -51,7 +55,7 @@ public final class FuseAdapter: Sendable {
         }
         ops.lookup = { req, parent, name in
             let a = FuseAdapter.from(req)
-            a.answer(req) { () throws(Errno) in .entry(try a.fs.lookup(parent: FuseAdapter.ino(parent), name: FuseAdapter.string(name))) }
+            a.answer(req) { () throws(Errno) in .entry(try a.fs.lookup(parent: FuseAdapter.ino(parent), name: try FuseAdapter.string(name))) }
         }
         ops.forget = { req, node, count in
             FuseAdapter.from(req).fs.forget([(FuseAdapter.ino(node), count)])
@@ -79,28 +83,28 @@ public final class FuseAdapter: Sendable {
         ops.mkdir = { req, parent, name, mode in
             let a = FuseAdapter.from(req)
             a.answer(req) { () throws(Errno) in
-                .entry(try a.fs.mkdir(parent: FuseAdapter.ino(parent), name: FuseAdapter.string(name), mode: UInt32(mode), caller: FuseAdapter.caller(req)))
+                .entry(try a.fs.mkdir(parent: FuseAdapter.ino(parent), name: try FuseAdapter.string(name), mode: UInt32(mode), caller: FuseAdapter.caller(req)))
             }
         }
         ops.rmdir = { req, parent, name in
             let a = FuseAdapter.from(req)
             a.answer(req) { () throws(Errno) in
-                try a.fs.rmdir(parent: FuseAdapter.ino(parent), name: FuseAdapter.string(name), caller: FuseAdapter.caller(req))
+                try a.fs.rmdir(parent: FuseAdapter.ino(parent), name: try FuseAdapter.string(name), caller: FuseAdapter.caller(req))
                 return .ok
             }
         }
         ops.unlink = { req, parent, name in
             let a = FuseAdapter.from(req)
             a.answer(req) { () throws(Errno) in
-                try a.fs.unlink(parent: FuseAdapter.ino(parent), name: FuseAdapter.string(name), caller: FuseAdapter.caller(req))
+                try a.fs.unlink(parent: FuseAdapter.ino(parent), name: try FuseAdapter.string(name), caller: FuseAdapter.caller(req))
                 return .ok
             }
         }
         ops.rename = { req, parent, name, newParent, newName, flags in
             let a = FuseAdapter.from(req)
             a.answer(req) { () throws(Errno) in
-                try a.fs.rename(parent: FuseAdapter.ino(parent), name: FuseAdapter.string(name), newParent: FuseAdapter.ino(newParent),
-                                newName: FuseAdapter.string(newName), flags: .init(rawValue: flags), caller: FuseAdapter.caller(req))
+                try a.fs.rename(parent: FuseAdapter.ino(parent), name: try FuseAdapter.string(name), newParent: FuseAdapter.ino(newParent),
+                                newName: try FuseAdapter.string(newName), flags: .init(rawValue: flags), caller: FuseAdapter.caller(req))
                 return .ok
             }
         }
@@ -111,7 +115,7 @@ public final class FuseAdapter: Sendable {
             let a = FuseAdapter.from(req)
             a.answer(req) { () throws(Errno) in
                 let flags = info?.pointee.flags ?? O_RDWR
-                let (attributes, handle) = try a.fs.create(parent: FuseAdapter.ino(parent), name: FuseAdapter.string(name), mode: UInt32(mode),
+                let (attributes, handle) = try a.fs.create(parent: FuseAdapter.ino(parent), name: try FuseAdapter.string(name), mode: UInt32(mode),
                                                            flags: flags, caller: FuseAdapter.caller(req))
                 return .created(attributes, handle, keepCache: true)
             }
@@ -217,7 +221,7 @@ public final class FuseAdapter: Sendable {
         ops.getxattr = { req, node, name, size in
             let a = FuseAdapter.from(req)
             a.answer(req) { () throws(Errno) in
-                let value = try a.fs.getxattr(FuseAdapter.ino(node), name: FuseAdapter.string(name))
+                let value = try a.fs.getxattr(FuseAdapter.ino(node), name: try FuseAdapter.string(name))
                 return FuseAdapter.xattrReply(value, size)
             }
         }

@@ -82,6 +82,29 @@ struct PolicyTests {
         }
     }
 
+    /// `café` in Latin-1 and `cafë` in Latin-1 would both be `caf\u{FFFD}` as text: one inode
+    /// under two names.
+    @Test("names that are not UTF-8: EILSEQ, for every call that takes a name")
+    func namesThatAreNotUTF8() throws {
+        try withMount { fs in
+            let directory = fs.upload(.alpha)
+            func raw(_ name: [UInt8]) -> [CChar] { (Array((directory + "/").utf8) + name + [0]).map { CChar(bitPattern: $0) } }
+            let cafe = raw(Array("caf".utf8) + [0xE9])
+            let cafeOther = raw(Array("caf".utf8) + [0xEB])
+            #expect(errnoOf { mkdir(cafe, 0o755) } == .EILSEQ)
+            #expect(errnoOf { open(cafe, O_WRONLY | O_CREAT, 0o644) } == .EILSEQ)
+            #expect(errnoOf { open(cafeOther, O_RDONLY) } == .EILSEQ)
+            try Files.write(directory + "/file", [1])
+            #expect(errnoOf { rename(directory + "/file", cafe) } == .EILSEQ)
+            #expect(errnoOf { unlink(cafe) } == .EILSEQ)
+            #expect(errnoOf { rmdir(cafe) } == .EILSEQ)
+            #expect(names(in: directory) == ["file"])
+            // UTF-8 names, accents included, are names like any other.
+            try Files.write(directory + "/café", [2])
+            #expect(names(in: directory)?.sorted() == ["café", "file"])
+        }
+    }
+
     @Test("setuid and setgid bits are cleared on chmod, create and mkdir")
     func setIDBits() throws {
         try withMount { fs in

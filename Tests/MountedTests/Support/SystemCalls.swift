@@ -29,6 +29,7 @@ struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     static let ENOTCONN = Errno(Glibc.ENOTCONN)
     static let EDQUOT = Errno(Glibc.EDQUOT)
     static let ETXTBSY = Errno(Glibc.ETXTBSY)
+    static let EILSEQ = Errno(Glibc.EILSEQ)
     /// Not an errno: the call could not be made at all (recorded as an issue where it happened).
     static let didNotRun = Errno(-1)
 
@@ -47,7 +48,7 @@ struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
         Glibc.EOPNOTSUPP: "EOPNOTSUPP", Glibc.ENOTCONN: "ENOTCONN", Glibc.EFAULT: "EFAULT",
         Glibc.ERANGE: "ERANGE", Glibc.EMLINK: "EMLINK", Glibc.EFBIG: "EFBIG",
         Glibc.ESTALE: "ESTALE", Glibc.EAGAIN: "EAGAIN", Glibc.EINTR: "EINTR", Glibc.EDQUOT: "EDQUOT",
-        Glibc.ETXTBSY: "ETXTBSY",
+        Glibc.ETXTBSY: "ETXTBSY", Glibc.EILSEQ: "EILSEQ",
     ]
 }
 
