@@ -109,7 +109,7 @@ struct CommandError: Error, CustomStringConvertible {
 }
 
 func makeLogger(_ label: String = "epochfs") -> Logger {
-    LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+    LoggingSystem.bootstrap { PrintableLogHandler(label: $0) }
     var logger = Logger(label: label)
     logger.logLevel = ProcessInfo.processInfo.environment["EPOCHFS_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
     return logger

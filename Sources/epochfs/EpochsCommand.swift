@@ -44,7 +44,10 @@ struct EpochsCommand: ParsableCommand {
             for summary in epochs {
                 let epoch = summary.epoch
                 let why = epoch.reason.isEmpty ? (summary.waiting ?? "") : epoch.reason
-                print("\(summary.district)\t\(epoch.name)\t\(epoch.state.rawValue)\t\(epoch.outcome ?? "-")\t\(epoch.profile ?? "-")\t\(why)")
+                // Names and reasons are the district's text: a tab or a newline in them would shift
+                // the columns or forge a row.
+                print("\(summary.district)\t\(printable(epoch.name))\t\(epoch.state.rawValue)\t\(epoch.outcome ?? "-")\t"
+                      + "\(epoch.profile.map(printable) ?? "-")\t\(printable(why))")
             }
         }
     }
@@ -66,21 +69,21 @@ struct EpochsCommand: ParsableCommand {
                 return
             }
             let record = summary.epoch
-            print("epoch:    \(summary.district)/\(record.name)")
+            print("epoch:    \(summary.district)/\(printable(record.name))")
             print("state:    \(record.state.rawValue)")
-            if !record.reason.isEmpty { print("why:      \(record.reason)") }
-            if let waiting = summary.waiting { print("waiting:  \(waiting)") }
-            if let profile = record.profile { print("profile:  \(profile)") }
+            if !record.reason.isEmpty { print("why:      \(printable(record.reason))") }
+            if let waiting = summary.waiting { print("waiting:  \(printable(waiting))") }
+            if let profile = record.profile { print("profile:  \(printable(profile))") }
             if let outcome = record.outcome { print("outcome:  \(outcome)") }
             if let sealed = record.sealed { print("sealed:   \(iso(sealed))") }
             if let published = record.published {
-                print("published: \(iso(published)) as upload-processed/\(record.name)")
+                print("published: \(iso(published)) as upload-processed/\(printable(record.name))")
             }
             struct Problems: Decodable { var problems: [Problem] }
             if let result = record.result,
                let problems = try? JSONDecoder().decode(Problems.self, from: Data(result.utf8)).problems {
                 print("problems: \(problems.count)")
-                for problem in problems { print("  \(problem)") }
+                for problem in problems { print("  \(printable(problem.description))") }
             }
         }
     }

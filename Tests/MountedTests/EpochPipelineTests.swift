@@ -355,6 +355,35 @@ struct EpochPipelineTests {
         return [("manifest.csv", manifest), ("orgs.csv", orgs)]
     }()
 
+    /// A district names its epochs and files: a line break in a name must not forge a line of
+    /// staff's listing or of the daemon's log, nor an escape sequence reach a terminal.
+    @Test("names with line breaks and escape sequences are printed escaped: epochs list, show and the daemon's log")
+    func untrustedNamesArePrintedEscaped() throws {
+        try withMount(mountArguments: ["--settle-seconds", "1"]) { fs in
+            let forged = "1764374400\n2026-12-07 INFO forged: all districts published"
+            let escape = "\u{1B}[2J\u{1B}[31mpwned"
+            for name in [forged, escape] {
+                _ = try makeEpoch(fs, name, [("students.csv", "a,b\n1,2\n")])
+            }
+            #expect(eventually(within: 20) {
+                ((try? fs.epochfs(["epochs", "list", "--store", fs.store]))?.stdout ?? "").components(separatedBy: "unrecognised").count == 3
+            }, "both are left for staff with a bad name; log:\n\(fs.logTail())")
+            let list = try fs.epochfs(["epochs", "list", "--store", fs.store])
+            let lines = list.stdout.split(separator: "\n")
+            #expect(lines.count == 3, "a header and one line per epoch:\n\(list.stdout)")
+            #expect(!list.stdout.contains("\u{1B}") && list.stdout.contains("\\u{1B}[2J"), "\(list.stdout)")
+            #expect(lines.allSatisfy { !$0.hasPrefix("2026-12-07 INFO forged") } && list.stdout.contains("1764374400\\n2026"))
+
+            let shown = try fs.epochfs(["epochs", "show", "alpha/upload/" + escape, "--store", fs.store])
+            #expect(shown.succeeded && !shown.stdout.contains("\u{1B}"), "\(shown)")
+
+            let log = String(decoding: try Files.read(fs.store + "/epochfs.log"), as: UTF8.self)
+            #expect(log.contains("1764374400\\n2026"), "the daemon logged the epoch, escaped:\n\(log.suffix(3000))")
+            #expect(!log.contains("\u{1B}"), "no escape sequence in the log")
+            #expect(log.split(separator: "\n").allSatisfy { !$0.hasPrefix("2026-12-07 INFO forged") })
+        }
+    }
+
     /// Deviations a careful integrator takes: what real exporters send, in the project's own
     /// fixtures (docs/profiles.md, "Tolerance").
     @Test("sets with only accepted or normalised deviations are published succeeded, with one warning per column")
