@@ -137,7 +137,6 @@ public enum Recogniser {
 struct SetInventory {
     var data: [SetFile] = []
     var strays: [SetFile] = []
-    var markers: [SetFile] = []
     var temporaries: [SetFile] = []
     /// Files in sub-folders: formats keep their files at the top level.
     var nested: [SetFile] = []
@@ -151,7 +150,8 @@ struct SetInventory {
             switch FileRole.of(file.path) {
             case .data: data.append(file)
             case .stray: strays.append(file)
-            case .marker: markers.append(file)
+            // A marker seals the epoch; the log lists it apart, it is neither data nor a problem.
+            case .marker: break
             case .temporary: temporaries.append(file)
             }
         }

@@ -179,10 +179,6 @@ struct ValidationRun {
             log.add(Problem(file: file.path, line: 0, column: 0, code: "file.stray", severity: .warning,
                             message: "operating-system or editor litter, not data: ignored"))
         }
-        for file in inventory.markers {
-            log.add(Problem(file: file.path, line: 0, column: 0, code: "file.marker", severity: .warning,
-                            message: "a marker file that seals the epoch, not data: ignored"))
-        }
         for file in inventory.temporaries {
             log.add(Problem(file: file.path, line: 0, column: 0, code: "file.temporary", severity: .warning,
                             message: "a temporary upload name (an unfinished transfer?): ignored"))
