@@ -69,9 +69,7 @@ public enum OutcomeRule {
                             rejected: totals.rejected, fatalProblems: count, limit: limit, detail: detail)
         }
 
-        if profile.recognition.manifest != nil && data.isEmpty {
-            // Validation reports every file a manifest gives as bulk or delta and the set lacks
-            // (fatal, above): with none used, the manifest gave each one as absent.
+        if !report.modes.isEmpty && report.modes.values.allSatisfy({ $0 == Manifest.absent }) {
             return Decision(succeeded: true, name: .noChanges, file: nil, rows: 0, accepted: 0, rejected: 0, limit: limit,
                             detail: "the manifest gives every file as absent: no changes")
         }

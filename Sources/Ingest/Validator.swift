@@ -43,6 +43,8 @@ public struct ValidationReport: Sendable {
     /// Validation ran past its time limit and stopped (a fatal `processing.timeout` says where):
     /// the counts and problems are of what was read before.
     public var timedOut = false
+    /// Role → mode, as the manifest gives them (empty without one, or without file rows).
+    public var modes: [String: String] = [:]
 
     public init(profile: String, problems: ProblemLog, files: [FileReport], isDelta: Bool) {
         self.profile = profile
@@ -76,6 +78,7 @@ public enum Validator {
         var report = ValidationReport(profile: profile.name, problems: run.log, files: run.reports,
                                       isDelta: run.modes.values.contains("delta"))
         report.timedOut = run.timedOut
+        report.modes = run.modes
         return report
     }
 

@@ -114,6 +114,12 @@ import Testing
         let decision = OutcomeRule.decide(report, profile: oneRoster)
         #expect(decision.succeeded && decision.name == .noChanges)
         #expect(decision.sentence == "Succeeded: the manifest gives every file as absent: no changes")
+        // A manifest that gives no file a mode at all is no such thing: the set's files are not
+        // used, and a bulk set without its required files fails.
+        var set = Sets.oneRoster11
+        set["manifest.csv"] = Sets.manifest(version: "1.1", modes: [:])
+        let unlisted = OutcomeRule.decide(try Sets.validate(set, profile: "oneroster-1.1"), profile: oneRoster)
+        #expect(!unlisted.succeeded && unlisted.name == .requiredFileMissing)
     }
 
     @Test func aValidatedSetWithEveryUserRejectedFails() throws {
