@@ -50,6 +50,8 @@ public enum OutcomeRule {
         public var sentence: String { (succeeded ? "Succeeded: " : "Failed: ") + detail }
     }
 
+    /// Applies the rules in the order above; the first that fails the set decides, and names
+    /// the worst file when several break one rule.
     public static func decide(_ report: ValidationReport, profile: Profile) -> Decision {
         let data = dataFiles(report)
         let totals = RowTotals(data)
