@@ -208,9 +208,10 @@ struct Manifest {
                 guard record.count >= 2 else { return }
                 let property = record.string(0)
                 let value = record.string(1)
-                if manifest.properties[property] != nil {
+                if let earlier = manifest.lines[property] {
+                    // Named by its line, not quoted: a file sent as the manifest by mistake holds rows.
                     problems.add(Problem(file: file.path, line: record.line, column: 1, code: "manifest.repeated-property", severity: .warning,
-                                         message: "property `\(property)` is given again: the first row counts"))
+                                         message: "the property of line \(earlier) is given again: the first row counts"))
                     return
                 }
                 manifest.properties[property] = value

@@ -68,4 +68,14 @@ import Testing
             #expect(!message.contains(value), "\(message)")
         }
     }
+
+    /// A file sent as the manifest by mistake holds rows: a repeated property is named by its line.
+    @Test func aRepeatedManifestPropertyIsNamedByItsLine() throws {
+        var set = Sets.oneRoster11
+        set["manifest.csv"] = Sets.manifest(version: "1.1", modes: Sets.bulk11) + "Student42X,a\nStudent42X,b\n"
+        let report = try Sets.validate(set, profile: "oneroster-1.1")
+        let repeated = try #require(report.problems("manifest.repeated-property").first)
+        #expect(!repeated.message.contains("Student42X"), "\(repeated.message)")
+        #expect(repeated.message == "the property of line \(repeated.line - 1) is given again: the first row counts")
+    }
 }
