@@ -108,6 +108,7 @@ struct Processor {
         let newer = processed.first { Self.time(of: $0) > time }
         var outcome: Outcome
         var reason: String
+        var decision: OutcomeRule.Decision?
         if report.timedOut {
             // What was not read is unknown: neither handed off nor held, whatever its order.
             outcome = .failed
@@ -120,12 +121,11 @@ struct Processor {
             try leave(record, district: district, state: .held, event: "epoch.held", profile: profile.name,
                       reason: "a delta set older than \(newer.name), which was already processed: applying it could lose changes")
             return
-        } else if report.fatal {
-            outcome = .failed
-            reason = "validation found problems that make the set unusable"
         } else {
-            outcome = .succeeded
-            reason = ""
+            let decided = OutcomeRule.decide(report, profile: profile)
+            decision = decided
+            outcome = decided.succeeded ? .succeeded : .failed
+            reason = decided.succeeded ? "" : decided.detail
         }
 
         // A bulk set that drops much of what the last bulk set before it had is held for a
@@ -169,8 +169,11 @@ struct Processor {
                                              mode: fileReport?.mode, rows: fileReport?.rows, accepted: fileReport?.accepted,
                                              rejected: fileReport?.rejected, warned: fileReport?.warned)
             },
+            markers: received.map(\.file.path).filter { FileRole.of($0, markers: settings.markers) == .marker }.map(publishedPath),
             unzipped: zip == nil ? nil : report.files,
+            totals: RowTotals(OutcomeRule.dataFiles(report)), rule: decision,
             problems: report.problems.problems, unreportedProblems: report.problems.unreported,
+            problemGroups: report.problems.groupsBySeverity,
             handOff: handOff,
             timings: .init(sealed: Self.iso(record.sealed), processingStarted: Self.iso(started), published: "",
                            validationSeconds: validationSeconds))

@@ -137,7 +137,6 @@ public enum Recogniser {
 struct SetInventory {
     var data: [SetFile] = []
     var strays: [SetFile] = []
-    var markers: [SetFile] = []
     var temporaries: [SetFile] = []
     /// Files in sub-folders: formats keep their files at the top level.
     var nested: [SetFile] = []
@@ -151,7 +150,8 @@ struct SetInventory {
             switch FileRole.of(file.path) {
             case .data: data.append(file)
             case .stray: strays.append(file)
-            case .marker: markers.append(file)
+            // A marker seals the epoch; the log lists it apart, it is neither data nor a problem.
+            case .marker: break
             case .temporary: temporaries.append(file)
             }
         }
@@ -208,9 +208,10 @@ struct Manifest {
                 guard record.count >= 2 else { return }
                 let property = record.string(0)
                 let value = record.string(1)
-                if manifest.properties[property] != nil {
+                if let earlier = manifest.lines[property] {
+                    // Named by its line, not quoted: a file sent as the manifest by mistake holds rows.
                     problems.add(Problem(file: file.path, line: record.line, column: 1, code: "manifest.repeated-property", severity: .warning,
-                                         message: "property `\(property)` is given again: the first row counts"))
+                                         message: "the property of line \(earlier) is given again: the first row counts"))
                     return
                 }
                 manifest.properties[property] = value

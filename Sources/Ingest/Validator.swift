@@ -43,6 +43,8 @@ public struct ValidationReport: Sendable {
     /// Validation ran past its time limit and stopped (a fatal `processing.timeout` says where):
     /// the counts and problems are of what was read before.
     public var timedOut = false
+    /// Role → mode, as the manifest gives them (empty without one, or without file rows).
+    public var modes: [String: String] = [:]
 
     public init(profile: String, problems: ProblemLog, files: [FileReport], isDelta: Bool) {
         self.profile = profile
@@ -83,6 +85,7 @@ public enum Validator {
         var report = ValidationReport(profile: profile.name, problems: run.log, files: run.reports,
                                       isDelta: run.modes.values.contains("delta"))
         report.timedOut = run.timedOut
+        report.modes = run.modes
         return report
     }
 
@@ -202,10 +205,6 @@ struct ValidationRun {
         for file in inventory.strays {
             log.add(Problem(file: file.path, line: 0, column: 0, code: "file.stray", severity: .warning,
                             message: "operating-system or editor litter, not data: ignored"))
-        }
-        for file in inventory.markers {
-            log.add(Problem(file: file.path, line: 0, column: 0, code: "file.marker", severity: .warning,
-                            message: "a marker file that seals the epoch, not data: ignored"))
         }
         for file in inventory.temporaries {
             log.add(Problem(file: file.path, line: 0, column: 0, code: "file.temporary", severity: .warning,

@@ -430,6 +430,85 @@ struct EpochPipelineTests {
         }
     }
 
+    /// A OneRoster 1.1 bulk set of one org and `count` users, the first `rejected` of them with
+    /// a role the format does not have.
+    static func oneRosterBulk(users count: Int, rejected: Int) -> [(String, String)] {
+        let names = ["academicSessions", "categories", "classes", "classResources", "courses", "courseResources",
+                     "demographics", "enrollments", "lineItems", "orgs", "resources", "results", "users"]
+        var manifest = "propertyName,value\nmanifest.version,1.0\noneroster.version,1.1\n"
+        for name in names { manifest += "file.\(name),\(name == "orgs" || name == "users" ? "bulk" : "absent")\n" }
+        manifest += "source.systemName,Test SIS\nsource.systemCode,T\n"
+        let orgs = "sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\norg1,,,North District,district,D1,\n"
+        var users = "sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,userIds,givenName,familyName,"
+            + "middleName,identifier,email,sms,phone,agentSourcedIds,grades,password\n"
+        for n in 0..<count {
+            users += "u\(n),,,true,org1,\(n < rejected ? "pupil" : "student"),user\(n),,Given\(n),Family\(n),,,,,,,09,\n"
+        }
+        return [("manifest.csv", manifest), ("orgs.csv", orgs), ("users.csv", users)]
+    }
+
+    struct Decided: Decodable {
+        struct Rule: Decodable { var name: String; var succeeded: Bool; var file: String?; var rows: Int; var rejected: Int; var limit: Double }
+        struct Totals: Decodable { var rows: Int; var accepted: Int; var rejected: Int; var warned: Int }
+        var rule: Rule?
+        var totals: Totals?
+        var markers: [String]?
+    }
+
+    @Test("a OneRoster set whose every user is rejected is published as failed, and its log opens with why")
+    func everyUserRejectedFails() throws {
+        try withMount(mountArguments: ["--settle-seconds", "3600"]) { fs in
+            let name = "1764374400"
+            _ = try makeEpoch(fs, name, Self.oneRosterBulk(users: 40, rejected: 40) + [(".done", "")])
+            let done = try waitForState(fs, .alpha, name, ["published"])
+            #expect(done?.epoch.outcome == "failed", "\(String(describing: done)); log:\n\(fs.logTail())")
+            let published = fs.processed(.alpha) + "/" + name
+            let log = String(decoding: try Files.read(published + "/processing-failed.log"), as: UTF8.self)
+            let lines = log.split(separator: "\n").map(String.init)
+            #expect(Array(lines.prefix(2)) == ["Processing FAILED: alpha/\(name)",
+                                               "Failed: users.csv rejected 40 of 40 rows (100 %), above the 5 % limit"], "\(log)")
+            #expect(lines.filter { $0.contains("value.enum") }.count == 1, "one line for the 40 rows: \(log)")
+            let json = Data(try Files.read(published + "/processing.json"))
+            let result = try JSONDecoder().decode(Result.self, from: json)
+            #expect(result.outcome == "failed" && result.reason == "users.csv rejected 40 of 40 rows (100 %), above the 5 % limit")
+            let decided = try JSONDecoder().decode(Decided.self, from: json)
+            #expect(decided.rule?.name == "too-many-rejected" && decided.rule?.succeeded == false && decided.rule?.file == "users.csv")
+            #expect(decided.rule?.rows == 40 && decided.rule?.rejected == 40 && decided.rule?.limit == 0.05)
+            #expect(decided.totals?.rows == 41 && decided.totals?.accepted == 1 && decided.totals?.rejected == 40)
+        }
+    }
+
+    @Test("a Clever set with a few rejected rows among many succeeds; its log gives the repeated problem one line")
+    func aFewRejectedRowsSucceed() throws {
+        try withMount(mountArguments: ["--settle-seconds", "3600"]) { fs in
+            let name = "1764374400"
+            // Four students (lines 2, 52, 102 and 152) at a school schools.csv does not have.
+            var set = Self.cleverSet(students: 200)
+            for id in [2000, 2050, 2100, 2150] {
+                set[1].1 = set[1].1.replacingOccurrences(of: "\r\nS1,\(id),", with: "\r\nS9,\(id),")
+            }
+            _ = try makeEpoch(fs, name, set + [(".done", "")])
+            let done = try waitForState(fs, .alpha, name, ["published"])
+            #expect(done?.epoch.outcome == "succeeded", "\(String(describing: done)); log:\n\(fs.logTail())")
+            let published = fs.processed(.alpha) + "/" + name
+            let log = String(decoding: try Files.read(published + "/processing-succeeded.log"), as: UTF8.self)
+            let lines = log.split(separator: "\n").map(String.init)
+            #expect(Array(lines.prefix(2)) == ["Processing SUCCEEDED: alpha/\(name)",
+                                               "Succeeded: 400 of 404 rows accepted; 4 rejected (0.99 %), no file above the 5 % limit"],
+                    "\(log)")
+            let references = lines.filter { $0.contains("ref.unresolved") }
+            #expect(references.count == 1, "\(log)")
+            #expect(references.first?.hasPrefix("  REJECTED  students.csv column 1: ref.unresolved, 4 times, lines 2, 52, 102 and 1 more: ")
+                        == true, "\(log)")
+            #expect(!log.contains("S9"), "no value from a row: \(log)")
+            // The marker is listed apart, and is no problem.
+            #expect(lines.contains("Marker: .done") && !log.contains("file.marker"), "\(log)")
+            let decided = try JSONDecoder().decode(Decided.self, from: Data(try Files.read(published + "/processing.json")))
+            #expect(decided.rule?.name == "within-limit" && decided.markers == [".done"])
+            #expect(decided.totals?.rows == 404 && decided.totals?.rejected == 4)
+        }
+    }
+
     @Test("a bulk set that drops half the enrollments is held; staff release it by hand")
     func massDropIsHeld() throws {
         try withMount(mountArguments: ["--settle-seconds", "3600"]) { fs in
@@ -573,7 +652,10 @@ struct EpochPipelineTests {
             let stops = result.problems.filter { $0.code == "processing.timeout" }
             #expect(stops.count == 1 && stops.first?.severity == "fatal", "\(result.problems)")
             let log = String(decoding: try Files.read(published + "/processing-failed.log"), as: UTF8.self)
-            #expect(log.contains("fatal: processing.timeout: checking the set took longer than the time limit of 0.001 s"), "\(log)")
+            let lines = log.split(separator: "\n")
+            #expect(lines.dropFirst().first?.hasPrefix("Failed: checking the files took longer than the time limit (0.001 s)") == true, "\(log)")
+            #expect(lines.contains { $0.hasPrefix("  FATAL ") && $0.contains("processing.timeout")
+                        && $0.contains(": checking the set took longer than the time limit of 0.001 s") }, "\(log)")
         }
     }
 

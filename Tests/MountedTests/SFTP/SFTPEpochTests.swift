@@ -63,7 +63,7 @@ struct SFTPEpochTests {
             #expect(listing.succeeded, "\(listing)")
             #expect(listing.stdout.contains("processing-succeeded.log") && listing.stdout.contains("processing.json"), "\(listing.stdout)")
             let log = String(decoding: try Files.read(back + "/log"), as: UTF8.self)
-            #expect(log.contains("students.csv") && log.contains("400000 rows"), "\(log)")
+            #expect(log.contains("students.csv") && log.contains("400,000 rows"), "\(log)")
             let sums = String(decoding: try Files.read(back + "/sums"), as: UTF8.self)
             #expect(sums.contains(TestData.sha256(Array(students.utf8)) + "  students.csv"), "\(sums)")
             // It cannot be changed from the district's side.
