@@ -31,7 +31,7 @@ struct FsckCommand: ParsableCommand {
         let check = IntegrityCheck(blobs: try BlobStore(root: paths.root))
         let progress = ProgressBar(label: "hashing blobs")
         var findings: [IntegrityFinding]
-        if let lock = try DaemonLock(paths: paths) {
+        if case .direct(let lock) = try StoreAccess.acquire(paths) {
             let metadata = try MetadataStore(path: paths.metadata, now: currentTime())
             findings = try check.check(try IntegritySnapshot(metadata), live: false, progress: progress.update)
             progress.finish()

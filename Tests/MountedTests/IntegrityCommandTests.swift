@@ -47,6 +47,24 @@ struct IntegrityCommandTests {
         }
     }
 
+    /// What an operator types: `fusermount3 -u`, then at once `epochfs fsck`, while the daemon
+    /// still writes its last state out.
+    @Test("fsck right after fusermount3 -u waits for the exiting daemon, then checks the store unmounted")
+    func fsckRightAfterUnmount() throws {
+        try withMount { fs in
+            let epoch = fs.upload(.alpha) + "/1764374400"
+            try Files.mkdir(epoch)
+            for n in 0..<200 { try Files.write(epoch + "/file\(n).csv", TestData.random(20_000 + n)) }
+            let unmounted = try Command.run(["fusermount3", "-u", fs.mountpoint])
+            #expect(unmounted.succeeded, "\(unmounted)")
+            let checked = try fs.epochfs(["fsck", "--store", fs.store])
+            #expect(checked.succeeded && checked.stdout.contains("no problems found"), "\(checked)")
+            #expect(fs.waitForDaemonExit(seconds: 10))
+            try fs.mount()
+            #expect(try Files.list(epoch).count == 200)
+        }
+    }
+
     @Test("backup while mounted and uploading; the copy, mounted as a store of its own, holds the same files and checks clean")
     func backupAndRestore() throws {
         let target = try TestDirectory(scratch: true)

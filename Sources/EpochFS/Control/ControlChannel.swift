@@ -103,4 +103,11 @@ public enum ControlClient {
         let line = try UnixSocket.readLine(fd)
         return try JSONDecoder().decode(ControlResponse.self, from: line)
     }
+
+    /// Whether a daemon listens on the socket (a connection is accepted; nothing is sent).
+    public static func answers(socket path: String) -> Bool {
+        guard let fd = try? UnixSocket.connect(path) else { return false }
+        Sys.close(fd)
+        return true
+    }
 }
