@@ -134,9 +134,10 @@ struct FullDiskTests {
         try Files.write(handOff, Array("#!/bin/sh\necho ran >> \(runs)\n".utf8), mode: 0o755)
         let profiles = scratch.path + "/profiles"
         try EpochPipelineTests.cleverProfile(handOff: handOff, timeoutSeconds: 60, into: profiles)
-        // 10 MB of students: stored, they leave less room than their copies need.
+        // 10 MB of students (the set's enrollments name the first two): stored, they leave less
+        // room than their copies need.
         var students = "School_id,Student_id,Last_name,First_name\n"
-        for id in 0..<500_000 { students += "S1,\(100_000 + id),Smith,Ann\n" }
+        for id in 0..<500_000 { students += "S1,\(1001 + id),Smith,Ann\n" }
         try onTmpfsStore(size: "24m", mountArguments: ["--profiles-directory", profiles]) { fs, epoch in
             for (name, text) in EpochPipelineTests.cleverSet {
                 try Files.write(epoch + "/" + name, Array((name == "students.csv" ? students : text).utf8))
