@@ -100,7 +100,8 @@ public enum Recogniser {
     }
 
     /// Files that the set's own manifest names (mode bulk/delta) but that are not among `files` yet:
-    /// an epoch whose manifest lists missing files waits before sealing. Empty when no profile's manifest is present or nothing is missing.
+    /// an epoch whose manifest lists missing files waits before sealing, unless its marker says the
+    /// upload is done. Empty when no profile's manifest is present or nothing is missing.
     public static func awaitedFiles(_ files: [SetFile], profiles: [Profile]) -> [String] {
         guard case .recognised(let profile) = recognise(files, profiles: profiles), let rule = profile.recognition.manifest else {
             return []
@@ -110,7 +111,9 @@ public enum Recogniser {
               let manifest = try? Manifest.read(file, rule: rule), manifest.oversized == nil else { return [] }
         var awaited: [String] = []
         for spec in profile.files {
-            guard let mode = manifest.modes[spec.name], mode != Manifest.absent else { continue }
+            // An empty mode is absent; one that is not a mode cannot be used whether the file comes or not.
+            guard let value = manifest.modes[spec.name], let mode = Manifest.reading(value, rule: rule).mode,
+                  mode != Manifest.absent else { continue }
             if !inventory.data.contains(where: { names($0.name, spec.fileName, equalIn: profile) }) {
                 awaited.append(spec.fileName)
             }
@@ -161,6 +164,39 @@ struct SetInventory {
 /// A manifest file read: its properties and the mode of each file it names.
 struct Manifest {
     static let absent = "absent"
+
+    /// How the value of a `file.<name>` row reads as a mode.
+    enum ModeReading: Equatable {
+        /// One of the rule's modes, as written.
+        case exact(String)
+        /// One of the rule's modes in another case or with spaces around it (`Bulk`, ` delta`):
+        /// it can mean nothing else, so it is taken.
+        case loose(String)
+        /// No value (`file.scoreScales,`): exporters write it for a file they do not send, so it
+        /// is taken as `absent`.
+        case empty
+        /// Not one of the rule's modes.
+        case invalid
+
+        /// The mode it is taken as; nil when it is not one.
+        var mode: String? {
+            switch self {
+            case .exact(let mode), .loose(let mode): mode
+            case .empty: Manifest.absent
+            case .invalid: nil
+            }
+        }
+    }
+
+    static func reading(_ value: String, rule: ManifestRule) -> ModeReading {
+        if rule.modes.contains(value) { return .exact(value) }
+        var trimmed = Substring(value)
+        while trimmed.first?.isWhitespace == true { trimmed.removeFirst() }
+        while trimmed.last?.isWhitespace == true { trimmed.removeLast() }
+        if trimmed.isEmpty { return .empty }
+        let matching = rule.modes.filter { $0.lowercased() == trimmed.lowercased() }
+        return matching.count == 1 ? .loose(matching[0]) : .invalid
+    }
 
     var headerMatches = false
     /// Property → value, the first row of each property.

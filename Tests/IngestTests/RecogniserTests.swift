@@ -117,6 +117,22 @@ import Testing
         #expect(Recogniser.awaitedFiles(directory.files, profiles: ProfileLibrary.builtIn).isEmpty)
     }
 
+    @Test func aFileWhoseModeIsEmptyOrNotAModeIsNotAwaited() throws {
+        let directory = try TestDirectory()
+        defer { directory.remove() }
+        var set = Sets.oneRoster11
+        set["users.csv"] = nil
+        set["enrollments.csv"] = nil
+        set["courses.csv"] = nil
+        var modes = Sets.bulk11
+        modes["users"] = ""
+        modes["enrollments"] = "full"
+        modes["courses"] = "Bulk"
+        set["manifest.csv"] = Sets.manifest(version: "1.1", modes: modes)
+        try directory.write(set)
+        #expect(Recogniser.awaitedFiles(directory.files, profiles: ProfileLibrary.builtIn) == ["courses.csv"])
+    }
+
     @Test func nothingIsAwaitedWithoutAManifest() throws {
         let directory = try TestDirectory()
         defer { directory.remove() }
