@@ -65,7 +65,6 @@ public enum Recogniser {
             return .unrecognised(reason: "no profile accepts the manifest (" + unique(manifestFindings).joined(separator: "; ")
                                  + "): another version of the format?; files: " + list(inventory.data))
         }
-        var lookalikes: [String] = []
         for profile in profiles {
             guard let fileNames = profile.recognition.fileNames else { continue }
             let excluded = (profile.recognition.withoutFiles ?? []).filter { name in
@@ -82,16 +81,9 @@ public enum Recogniser {
                 }
             }
             if foreign.isEmpty { return .recognised(profile) }
-            lookalikes.append(profile.name)
         }
-        let manifestLookalike = inventory.data.filter { file in
-            profiles.contains { profile in
-                profile.recognition.manifest != nil && profile.files.contains { names(file.name, $0.fileName, equalIn: profile) }
-            }
-        }
-        if !manifestLookalike.isEmpty {
-            return .unrecognised(reason: "files of a format that needs a manifest (" + list(manifestLookalike)
-                                 + ") but no manifest.csv: OneRoster 1.0 or no manifest.csv; files: " + list(inventory.data))
+        if let reason = missingManifest(inventory, profiles: profiles) {
+            return .unrecognised(reason: reason)
         }
         let nameProfiles = profiles.filter { $0.recognition.fileNames != nil }
         let expected = nameProfiles.map { "\($0.name) (\(($0.recognition.fileNames ?? []).joined(separator: ", ")))" }
@@ -119,6 +111,47 @@ public enum Recogniser {
             }
         }
         return awaited
+    }
+
+    /// Why a set that has files of manifest profiles, but none of their manifests, is left for
+    /// staff: the profiles it is nearest (those that know the most of its files), and what their
+    /// manifest must hold. nil when no manifest profile knows any of its files.
+    private static func missingManifest(_ inventory: SetInventory, profiles: [Profile]) -> String? {
+        let candidates = profiles.compactMap { profile -> (profile: Profile, rule: ManifestRule, known: [SetFile])? in
+            guard let rule = profile.recognition.manifest else { return nil }
+            let known = inventory.data.filter { file in profile.files.contains { names(file.name, $0.fileName, equalIn: profile) } }
+            return known.isEmpty ? nil : (profile, rule, known)
+        }
+        guard let most = candidates.map(\.known.count).max() else { return nil }
+        let nearest = candidates.filter { $0.known.count == most }
+        // Profiles that differ only in the values of their manifest (OneRoster 1.1 and 1.2) are
+        // described together: `oneroster.version 1.1 or 1.2`.
+        var groups: [(rule: ManifestRule, values: [String: [String]], names: [String])] = []
+        for (profile, rule, _) in nearest {
+            if let index = groups.firstIndex(where: { $0.rule.file == rule.file && $0.rule.header == rule.header
+                                                       && Set($0.values.keys) == Set(rule.values.keys) }) {
+                for (property, value) in rule.values where !(groups[index].values[property] ?? []).contains(value) {
+                    groups[index].values[property, default: []].append(value)
+                }
+                groups[index].names.append(profile.name)
+            } else {
+                groups.append((rule, rule.values.mapValues { [$0] }, [profile.name]))
+            }
+        }
+        let needs = groups.map { group in
+            let values = group.values.keys.sorted().map { "\($0) \(group.values[$0]!.joined(separator: " or "))" }
+            return "a \(group.names.joined(separator: " or ")) set needs \(group.rule.file) with the header "
+                + group.rule.header.joined(separator: ",") + (values.isEmpty ? "" : " and " + values.joined(separator: " and "))
+        }
+        let known = inventory.data.filter { file in nearest.contains { $0.known.contains(file) } }
+        let others = inventory.data.filter { !known.contains($0) }
+        let notes = unique(nearest.compactMap(\.rule.whenMissing))
+        return "looks like \(nearest.map(\.profile.name).joined(separator: " or ")) (\(list(known)) "
+            + (nearest.count == 1 ? "are its files" : "are their files")
+            + ") but has no \(unique(nearest.map(\.rule.file)).joined(separator: " or ")); "
+            + needs.joined(separator: "; or ")
+            + (notes.isEmpty ? "" : " (" + notes.joined(separator: "; ") + ")")
+            + (others.isEmpty ? "" : "; other files: " + list(others))
     }
 
     static func names(_ a: Substring, _ b: String, equalIn profile: Profile) -> Bool {
