@@ -11,8 +11,9 @@ struct EpochActivity {
     /// Incremented by every change below the epoch (and by a writer's close): the pipeline
     /// seals only an epoch whose generation it has inspected.
     var generation: UInt64 = 0
-    /// When something below the epoch last changed. Starts at the daemon's start: after a
-    /// restart the settle period begins again.
+    /// When something below the epoch last changed. At the daemon's start it is taken from
+    /// the inodes' ctimes, so that a restart neither starts the settle period again nor
+    /// un-stalls a stalled epoch.
     var lastChange: Nanoseconds
     /// What the sealer last said it is waiting for (memory only: it is recomputed).
     var waiting = ""
@@ -75,7 +76,9 @@ extension FileSystem {
         let open = EpochState.allCases.filter { $0 != .published }
         var activity: [InodeNumber: EpochActivity] = [:]
         for record in try metadata.epochs(states: open) {
-            activity[record.ino] = EpochActivity(record: record, lastChange: now)
+            // Not later than now, should the clock have been set back.
+            let lastChange = min(now, try metadata.lastChange(ofEpoch: record.ino) ?? now)
+            activity[record.ino] = EpochActivity(record: record, lastChange: lastChange)
         }
         return activity
     }

@@ -93,6 +93,13 @@ extension MetadataStore {
             """, epoch.sql) { row in (row.text(18), Self.record(row)) }
     }
 
+    /// When something in an epoch last changed, as its inodes record it: the latest ctime among
+    /// them (a client can set an mtime, never a ctime; a removal touches the directory it was
+    /// in). nil for an epoch that has no inodes.
+    public func lastChange(ofEpoch epoch: InodeNumber) throws -> Nanoseconds? {
+        try database.first("SELECT max(ctime) FROM inodes WHERE epoch = ?", epoch.sql) { $0.optionalInt(0) } ?? nil
+    }
+
     /// Moves every inode of an epoch into another zone (publishing moves it to upload-processed).
     public func setZone(_ zone: Zone, ofEpoch epoch: InodeNumber) throws {
         try database.run("UPDATE inodes SET zone = ? WHERE epoch = ?", .int(zone.rawValue), epoch.sql)

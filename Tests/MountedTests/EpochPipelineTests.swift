@@ -476,6 +476,34 @@ struct EpochPipelineTests {
         }
     }
 
+    @Test("a restart keeps the clocks: a quiet epoch does not wait its whole settle period again, a stalled one stays stalled")
+    func restartKeepsTheSettleAndStallClocks() throws {
+        let arguments = ["--settle-seconds", "10", "--stall-seconds", "2"]
+        try withMount(mountArguments: arguments) { fs in
+            let stalled = "1764374400"
+            _ = try makeEpoch(fs, stalled, Array(Self.cleverSet.dropFirst()) + [("schools.csv.part", Self.cleverSet[0].1)])
+            #expect(try waitForState(fs, .alpha, stalled, ["stalled"]) != nil)
+            let quiet = "1764460800"
+            _ = try makeEpoch(fs, quiet, Self.cleverSet)
+            let lastChange = Date()
+            Thread.sleep(forTimeInterval: 6)
+            try fs.unmount()
+            try fs.mount(arguments)
+
+            // Blocked for longer than the stall limit before the restart, so still stalled after it.
+            var seen: Summary?
+            let unstalled = eventually(within: 4) {
+                seen = try? show(fs, .alpha, stalled)
+                return seen?.epoch.state != "stalled"
+            }
+            #expect(!unstalled, "\(String(describing: seen))")
+            let done = try waitForState(fs, .alpha, quiet, ["published"], within: 30)
+            #expect(done?.epoch.outcome == "succeeded", "\(String(describing: done)); log:\n\(fs.logTail())")
+            let settled = Date().timeIntervalSince(lastChange)
+            #expect(settled > 9 && settled < 14, "published \(settled) s after its last change: the settle period counts from it")
+        }
+    }
+
     @Test("the metrics file for the node exporter counts uploads, epochs by state and outcome, and errors")
     func metricsFile() throws {
         let scratch = try TestDirectory(scratch: true)
