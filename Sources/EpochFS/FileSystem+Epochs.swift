@@ -274,6 +274,16 @@ extension FileSystem {
         state.withLock { $0.epochs[ino]?.waiting = reason }
     }
 
+    /// Records, durably, the processing.json of a run whose hand-off has finished, before the
+    /// run publishes it: processing after a crash in between publishes this instead of
+    /// handing the set off again.
+    public func recordHandedOff(_ ino: InodeNumber, result: String) throws(Errno) {
+        let recorded = try locked { state in
+            try changeEpoch(ino, &state, durable: true) { $0.record.handedOff = result }
+        }
+        if recorded == nil { throw .noEntry }
+    }
+
     /// Marks a sealed epoch `processing` and counts the attempt, durably: an epoch whose
     /// processing crashes the daemon is held after a few attempts instead of crashing it at
     /// every start. ENOENT when the epoch stopped being tracked meanwhile (its district or
@@ -481,6 +491,7 @@ extension FileSystem {
                 activity.record.outcome = outcome
                 activity.record.profile = profile
                 activity.record.result = result
+                activity.record.handedOff = nil
                 try meta.updateEpoch(activity.record)
             }
             state.epochs[ino] = nil

@@ -554,6 +554,41 @@ struct EpochPipelineTests {
         }
     }
 
+    @Test("kill -9 after a hand-off finished and before the epoch was published: the remount publishes it, without a second hand-off")
+    func exactlyOnceWhenKilledBeforePublishing() throws {
+        let scratch = try TestDirectory(scratch: true)
+        defer { withExtendedLifetime(scratch) {} }  // (removed when the test ends, not at its last use)
+        let runs = scratch.path + "/runs"
+        let handOff = scratch.path + "/hand-off"
+        try Files.write(handOff, Array("#!/bin/sh\necho \"$EPOCHFS_EPOCH_ID\" >> \(runs)\nls \"$EPOCHFS_FILES\"\n".utf8), mode: 0o755)
+        let profiles = scratch.path + "/profiles"
+        try Self.cleverProfile(handOff: handOff, timeoutSeconds: 60, into: profiles)
+        let arguments = ["--settle-seconds", "3600", "--profiles-directory", profiles]
+        try withMount(mountArguments: arguments) { fs in
+            let name = "1764374400"
+            // The daemon dies as it starts to publish: at the first call of FileSystem.publishEpoch.
+            let crash = try KillAtBreakpoint(pid: try #require(fs.daemon), function: #"^\$s7EpochFS10FileSystemC07publishA0_.*KF$"#,
+                                             log: scratch.path + "/gdb.log")
+            _ = try makeEpoch(fs, name, Self.cleverSet + [(".done", "")])
+            guard crash.waitForKill(within: 60) else {
+                crash.cancel()
+                Issue.record("the daemon did not stop before publishing: \(crash.text); log:\n\(fs.logTail())")
+                return
+            }
+            #expect(fs.waitForDaemonExit(seconds: 10))
+            #expect(String(decoding: try Files.read(runs), as: UTF8.self).split(separator: "\n").count == 1, "the hand-off had finished")
+
+            try fs.mount(arguments)
+            let done = try waitForState(fs, .alpha, name, ["published"], within: 30)
+            #expect(done?.epoch.outcome == "succeeded", "\(String(describing: done)); log:\n\(fs.logTail())")
+            #expect(try Files.list(fs.processed(.alpha)) == [name], "published once")
+            let log = String(decoding: try Files.read(fs.processed(.alpha) + "/\(name)/processing-succeeded.log"), as: UTF8.self)
+            #expect(log.contains("students.csv"), "the log is of the hand-off that ran: \(log)")
+            let lines = String(decoding: try Files.read(runs), as: UTF8.self).split(separator: "\n")
+            #expect(lines.count == 1, "handed off once: \(lines)")
+        }
+    }
+
     @Test("validation still running at validation_timeout_seconds stops; the epoch is published as failed with processing.timeout")
     func validationTimeLimit() throws {
         // A millisecond, against a set of 100,000 students and as many enrollments (about
