@@ -11,6 +11,6 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get -o DPkg::Lock::Timeout=600 update -qq
 apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
     fuse3 libsqlite3-dev sqlite3 attr rsync util-linux coreutils findutils diffutils procps \
-    passwd openssh-server openssh-client lftp python3-paramiko zlib1g-dev zip unzip \
+    passwd openssh-server openssh-client lftp python3-paramiko zlib1g-dev zip unzip gdb \
     >/dev/null
 bash "$(dirname "$0")/build-libfuse.sh"

@@ -11,8 +11,9 @@ struct EpochActivity {
     /// Incremented by every change below the epoch (and by a writer's close): the pipeline
     /// seals only an epoch whose generation it has inspected.
     var generation: UInt64 = 0
-    /// When something below the epoch last changed. Starts at the daemon's start: after a
-    /// restart the settle period begins again.
+    /// When something below the epoch last changed. At the daemon's start it is taken from
+    /// the inodes' ctimes, so that a restart neither starts the settle period again nor
+    /// un-stalls a stalled epoch.
     var lastChange: Nanoseconds
     /// What the sealer last said it is waiting for (memory only: it is recomputed).
     var waiting = ""
@@ -75,7 +76,9 @@ extension FileSystem {
         let open = EpochState.allCases.filter { $0 != .published }
         var activity: [InodeNumber: EpochActivity] = [:]
         for record in try metadata.epochs(states: open) {
-            activity[record.ino] = EpochActivity(record: record, lastChange: now)
+            // Not later than now, should the clock have been set back.
+            let lastChange = min(now, try metadata.lastChange(ofEpoch: record.ino) ?? now)
+            activity[record.ino] = EpochActivity(record: record, lastChange: lastChange)
         }
         return activity
     }
@@ -269,6 +272,16 @@ extension FileSystem {
     /// Remembers what an epoch is waiting for, for `epochfs epochs show`.
     public func noteWaiting(_ ino: InodeNumber, _ reason: String) {
         state.withLock { $0.epochs[ino]?.waiting = reason }
+    }
+
+    /// Records, durably, the processing.json of a run whose hand-off has finished, before the
+    /// run publishes it: processing after a crash in between publishes this instead of
+    /// handing the set off again.
+    public func recordHandedOff(_ ino: InodeNumber, result: String) throws(Errno) {
+        let recorded = try locked { state in
+            try changeEpoch(ino, &state, durable: true) { $0.record.handedOff = result }
+        }
+        if recorded == nil { throw .noEntry }
     }
 
     /// Marks a sealed epoch `processing` and counts the attempt, durably: an epoch whose
@@ -478,6 +491,7 @@ extension FileSystem {
                 activity.record.outcome = outcome
                 activity.record.profile = profile
                 activity.record.result = result
+                activity.record.handedOff = nil
                 try meta.updateEpoch(activity.record)
             }
             state.epochs[ino] = nil

@@ -30,6 +30,18 @@ struct Processor {
             logger.notice("processing again after a restart", metadata: ["district": "\(district.name)", "epoch": "\(record.name)"])
         }
         try fs.startProcessing(record.ino)
+        if let handedOff = record.handedOff {
+            // The run before the restart handed the set off and recorded what came of it; only
+            // publishing was left. The set is never handed off twice.
+            let result = try JSONDecoder().decode(ProcessingResult.self, from: Data(handedOff.utf8))
+            guard let outcome = Outcome(rawValue: result.outcome) else {
+                throw AdminError("the recorded result of its hand-off has an unknown outcome '\(result.outcome)'")
+            }
+            logger.notice("publishing the recorded result of a finished hand-off",
+                          metadata: ["district": "\(district.name)", "epoch": "\(record.name)"])
+            try finish(record, district: district, result: result, outcome: outcome, started: started)
+            return
+        }
 
         let work = "\(workRoot)/\(record.ino)"
         try? FileManager.default.removeItem(atPath: work)
@@ -177,11 +189,21 @@ struct Processor {
             handOff: handOff,
             timings: .init(sealed: Self.iso(record.sealed), processingStarted: Self.iso(started), published: "",
                            validationSeconds: validationSeconds))
+        if handOff != nil {
+            // Durable before publishing: a crash in between must not hand the set off again.
+            try fs.recordHandedOff(record.ino, result: try result.json())
+        }
+        try finish(record, district: district, result: result, outcome: outcome, started: started)
+    }
+
+    /// Publishes a processed epoch, counts it, and tells staff of a failure.
+    private func finish(_ record: EpochRecord, district: DistrictRecord, result: ProcessingResult, outcome: Outcome,
+                        started: Nanoseconds) throws {
         try publish(record, district: district, result: result, outcome: outcome)
         fs.metrics.processed(outcome: outcome.rawValue, seconds: Double(currentTime() - started) / 1e9)
         if outcome == .failed {
             notifier.send(.init(event: "epoch.failed", district: district.name, epoch: record.name, state: "published",
-                                reason: reason, time: Self.iso(currentTime())))
+                                reason: result.reason, time: Self.iso(currentTime())))
         }
     }
 

@@ -51,7 +51,14 @@ public enum SealDecision: Equatable, Sendable {
             if now < settleAt { return .wait(reason: "settling; \(error)", until: settleAt) }
             return .badName(reason: "\(error)")
         }
-        if !awaited.isEmpty {
+        let marker = files.first { FileRole.of($0.record.name, markers: settings.markers) == .marker }
+        // A marker counts only as the last file of the upload: one sent first (a `put -r` in
+        // directory order) must not seal the epoch under the files that follow it.
+        let markerIsLatest = marker.map { marker in files.allSatisfy { $0.record.ctime <= marker.record.ctime } } ?? false
+        // A marker closed last is the uploader saying it is done: files its manifest names that
+        // have not come will not come, and validation reports them. Without one, they may be
+        // on their way (one job per file), so the epoch waits for them, up to a limit.
+        if !awaited.isEmpty && !markerIsLatest {
             let waitUntil = snapshot.lastChange + settings.manifestWaitSeconds * second
             if now < waitUntil {
                 return .wait(reason: "manifest.csv names files that have not arrived: \(list(awaited))", until: waitUntil)
@@ -59,13 +66,13 @@ public enum SealDecision: Equatable, Sendable {
         }
         let settle = settings.settle(for: snapshot.district.name) * second
         let settling = "settling (\((settle - quiet + second - 1) / second) s left)"
-        if let marker = files.first(where: { FileRole.of($0.record.name, markers: settings.markers) == .marker }) {
-            // A marker counts only as the last file of the upload: one sent first (a `put -r`
-            // in directory order) must not seal the epoch under the files that follow it.
-            let latest = files.allSatisfy { $0.record.ctime <= marker.record.ctime }
+        if let marker {
             let markerQuiet = settings.markerQuietMilliseconds * 1_000_000
-            if latest && quiet >= markerQuiet { return .seal(reason: "marker \(marker.path) closed") }
-            if latest { return .wait(reason: "marker \(marker.path) just closed", until: snapshot.lastChange + markerQuiet) }
+            if markerIsLatest && quiet >= markerQuiet {
+                let missing = awaited.isEmpty ? "" : "; manifest.csv names files that never came: \(list(awaited))"
+                return .seal(reason: "marker \(marker.path) closed\(missing)")
+            }
+            if markerIsLatest { return .wait(reason: "marker \(marker.path) just closed", until: snapshot.lastChange + markerQuiet) }
             if quiet >= settle { return .seal(reason: "quiet for \(settle / second) s") }
             return .wait(reason: "marker \(marker.path) is older than other files; \(settling)", until: snapshot.lastChange + settle)
         }

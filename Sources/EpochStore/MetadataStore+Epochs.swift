@@ -1,8 +1,10 @@
 /// The `epochs` table, and the inodes of an epoch.
 extension MetadataStore {
-    private static let epochColumns = "ino, district, name, state, reason, sealed, published, profile, outcome, result, released, withdrawn, attempts"
+    private static let epochColumns =
+        "ino, district, name, state, reason, sealed, published, profile, outcome, result, released, withdrawn, attempts, handed_off"
     /// The same columns with processing.json left out (NULL in its place), for listings.
-    private static let epochColumnsWithoutResult = "ino, district, name, state, reason, sealed, published, profile, outcome, NULL, released, withdrawn, attempts"
+    private static let epochColumnsWithoutResult =
+        "ino, district, name, state, reason, sealed, published, profile, outcome, NULL, released, withdrawn, attempts, NULL"
 
     private static func epoch(_ row: borrowing Row) -> EpochRecord {
         EpochRecord(
@@ -10,29 +12,30 @@ extension MetadataStore {
             state: EpochState(rawValue: row.text(3)) ?? .receiving, reason: row.text(4),
             sealed: row.optionalInt(5), published: row.optionalInt(6), profile: row.optionalText(7),
             outcome: row.optionalText(8), result: row.optionalText(9), released: row.int(10) != 0,
-            withdrawn: row.int(11) != 0, attempts: Int(row.int(12)))
+            withdrawn: row.int(11) != 0, attempts: Int(row.int(12)), handedOff: row.optionalText(13))
     }
 
     public func insertEpoch(_ epoch: EpochRecord) throws {
-        try database.run("INSERT INTO epochs(\(Self.epochColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        try database.run("INSERT INTO epochs(\(Self.epochColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          epoch.ino.sql, .int(epoch.district), .text(epoch.name), .text(epoch.state.rawValue),
                          .text(epoch.reason), epoch.sealed.map { .int($0) } ?? .null,
                          epoch.published.map { .int($0) } ?? .null, epoch.profile.map { .text($0) } ?? .null,
                          epoch.outcome.map { .text($0) } ?? .null, epoch.result.map { .text($0) } ?? .null,
-                         .int(epoch.released ? 1 : 0), .int(epoch.withdrawn ? 1 : 0), .int(Int64(epoch.attempts)))
+                         .int(epoch.released ? 1 : 0), .int(epoch.withdrawn ? 1 : 0), .int(Int64(epoch.attempts)),
+                         epoch.handedOff.map { .text($0) } ?? .null)
     }
 
     /// Writes back every column of an existing epoch row.
     public func updateEpoch(_ epoch: EpochRecord) throws {
         try database.run("""
             UPDATE epochs SET district = ?, name = ?, state = ?, reason = ?, sealed = ?, published = ?,
-                profile = ?, outcome = ?, result = ?, released = ?, withdrawn = ?, attempts = ? WHERE ino = ?
+                profile = ?, outcome = ?, result = ?, released = ?, withdrawn = ?, attempts = ?, handed_off = ? WHERE ino = ?
             """,
             .int(epoch.district), .text(epoch.name), .text(epoch.state.rawValue), .text(epoch.reason),
             epoch.sealed.map { .int($0) } ?? .null, epoch.published.map { .int($0) } ?? .null,
             epoch.profile.map { .text($0) } ?? .null, epoch.outcome.map { .text($0) } ?? .null,
             epoch.result.map { .text($0) } ?? .null, .int(epoch.released ? 1 : 0), .int(epoch.withdrawn ? 1 : 0),
-            .int(Int64(epoch.attempts)), epoch.ino.sql)
+            .int(Int64(epoch.attempts)), epoch.handedOff.map { .text($0) } ?? .null, epoch.ino.sql)
     }
 
     public func deleteEpoch(_ ino: InodeNumber) throws {
@@ -91,6 +94,13 @@ extension MetadataStore {
                 FROM inodes i JOIN tree t ON i.parent = t.ino)
             SELECT \(qualified), t.path FROM tree t JOIN inodes i ON i.ino = t.ino ORDER BY t.depth, t.path
             """, epoch.sql) { row in (row.text(18), Self.record(row)) }
+    }
+
+    /// When something in an epoch last changed, as its inodes record it: the latest ctime among
+    /// them (a client can set an mtime, never a ctime; a removal touches the directory it was
+    /// in). nil for an epoch that has no inodes.
+    public func lastChange(ofEpoch epoch: InodeNumber) throws -> Nanoseconds? {
+        try database.first("SELECT max(ctime) FROM inodes WHERE epoch = ?", epoch.sql) { $0.optionalInt(0) } ?? nil
     }
 
     /// Moves every inode of an epoch into another zone (publishing moves it to upload-processed).

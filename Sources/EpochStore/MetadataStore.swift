@@ -4,7 +4,7 @@ import Foundation
 public final class MetadataStore {
     public let database: Database
 
-    static let schemaVersion = 4
+    static let schemaVersion = 5
 
     private static let schema = """
         CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -62,7 +62,8 @@ public final class MetadataStore {
             result TEXT,
             released INTEGER NOT NULL DEFAULT 0,
             withdrawn INTEGER NOT NULL DEFAULT 0,
-            attempts INTEGER NOT NULL DEFAULT 0);
+            attempts INTEGER NOT NULL DEFAULT 0,
+            handed_off TEXT);
         CREATE INDEX IF NOT EXISTS epochs_by_state ON epochs(state, district);
         """
 
@@ -95,6 +96,13 @@ public final class MetadataStore {
             ALTER TABLE districts ADD COLUMN quota_bytes INTEGER;
             ALTER TABLE districts ADD COLUMN quota_files INTEGER;
             """,
+    ]
+
+    /// Columns added to a table after the table itself was: each is added by the step from its
+    /// version unless the table has it already, as one that the `CREATE … IF NOT EXISTS` above
+    /// made in this very upgrade (from a version before the table) does.
+    private static let addedColumns: [Int: (table: String, column: String, type: String)] = [
+        4: ("epochs", "handed_off", "TEXT"),
     ]
 
     private static let columns =
@@ -130,8 +138,12 @@ public final class MetadataStore {
                 guard var version = Int(found), version <= Self.schemaVersion else {
                     throw DatabaseError(code: 1, message: "metadata schema \(found) is newer than this epochfs supports (\(Self.schemaVersion)): install the newer epochfs", sql: nil)
                 }
-                while version < Self.schemaVersion, let step = Self.migrations[version] {
-                    try database.execute(step)
+                while version < Self.schemaVersion {
+                    if let step = Self.migrations[version] { try database.execute(step) }
+                    if let added = Self.addedColumns[version], try database.first(
+                        "SELECT 1 FROM pragma_table_info(?) WHERE name = ?", .text(added.table), .text(added.column), map: { _ in true }) == nil {
+                        try database.execute("ALTER TABLE \(added.table) ADD COLUMN \(added.column) \(added.type)")
+                    }
                     version += 1
                 }
             }

@@ -200,11 +200,15 @@ public struct EpochRecord: Sendable, Equatable, Codable {
     public var withdrawn: Bool
     /// Processing runs started; one left unfinished by a crash counts too.
     public var attempts: Int
+    /// processing.json of a run whose hand-off finished, recorded before publishing it: a run
+    /// that the daemon did not get to publish is published from this, never handed off again.
+    /// Cleared when the epoch is published.
+    public var handedOff: String?
 
     public init(ino: InodeNumber, district: Int64, name: String, state: EpochState, reason: String = "",
                 sealed: Nanoseconds? = nil, published: Nanoseconds? = nil, profile: String? = nil,
                 outcome: String? = nil, result: String? = nil, released: Bool = false, withdrawn: Bool = false,
-                attempts: Int = 0) {
+                attempts: Int = 0, handedOff: String? = nil) {
         self.ino = ino
         self.district = district
         self.name = name
@@ -218,6 +222,7 @@ public struct EpochRecord: Sendable, Equatable, Codable {
         self.released = released
         self.withdrawn = withdrawn
         self.attempts = attempts
+        self.handedOff = handedOff
     }
 
     /// Sealed and not yet published: nothing in it may be added or changed.

@@ -21,7 +21,8 @@ enum BuiltInProfiles {
           "header": ["propertyName", "value"],
           "values": {"manifest.version": "1.0", "oneroster.version": "1.1"},
           "filePrefix": "file.",
-          "modes": ["absent", "bulk", "delta"]
+          "modes": ["absent", "bulk", "delta"],
+          "whenMissing": "a OneRoster 1.0 export has none, and is not a format processed here: ask the district for a OneRoster 1.1 or 1.2 export, or, if manifest.csv was left out of the upload, for the set again with it"
         }
       },
       "extensionPrefix": "metadata.",
@@ -277,7 +278,8 @@ enum BuiltInProfiles {
           "header": ["propertyName", "value"],
           "values": {"manifest.version": "1.0", "oneroster.version": "1.2"},
           "filePrefix": "file.",
-          "modes": ["absent", "bulk", "delta"]
+          "modes": ["absent", "bulk", "delta"],
+          "whenMissing": "a OneRoster 1.0 export has none, and is not a format processed here: ask the district for a OneRoster 1.1 or 1.2 export, or, if manifest.csv was left out of the upload, for the set again with it"
         }
       },
       "extensionPrefix": "metadata.",

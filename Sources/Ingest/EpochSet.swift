@@ -65,7 +65,6 @@ public enum Recogniser {
             return .unrecognised(reason: "no profile accepts the manifest (" + unique(manifestFindings).joined(separator: "; ")
                                  + "): another version of the format?; files: " + list(inventory.data))
         }
-        var lookalikes: [String] = []
         for profile in profiles {
             guard let fileNames = profile.recognition.fileNames else { continue }
             let excluded = (profile.recognition.withoutFiles ?? []).filter { name in
@@ -82,16 +81,9 @@ public enum Recogniser {
                 }
             }
             if foreign.isEmpty { return .recognised(profile) }
-            lookalikes.append(profile.name)
         }
-        let manifestLookalike = inventory.data.filter { file in
-            profiles.contains { profile in
-                profile.recognition.manifest != nil && profile.files.contains { names(file.name, $0.fileName, equalIn: profile) }
-            }
-        }
-        if !manifestLookalike.isEmpty {
-            return .unrecognised(reason: "files of a format that needs a manifest (" + list(manifestLookalike)
-                                 + ") but no manifest.csv: OneRoster 1.0 or no manifest.csv; files: " + list(inventory.data))
+        if let reason = missingManifest(inventory, profiles: profiles) {
+            return .unrecognised(reason: reason)
         }
         let nameProfiles = profiles.filter { $0.recognition.fileNames != nil }
         let expected = nameProfiles.map { "\($0.name) (\(($0.recognition.fileNames ?? []).joined(separator: ", ")))" }
@@ -100,7 +92,8 @@ public enum Recogniser {
     }
 
     /// Files that the set's own manifest names (mode bulk/delta) but that are not among `files` yet:
-    /// an epoch whose manifest lists missing files waits before sealing. Empty when no profile's manifest is present or nothing is missing.
+    /// an epoch whose manifest lists missing files waits before sealing, unless its marker says the
+    /// upload is done. Empty when no profile's manifest is present or nothing is missing.
     public static func awaitedFiles(_ files: [SetFile], profiles: [Profile]) -> [String] {
         guard case .recognised(let profile) = recognise(files, profiles: profiles), let rule = profile.recognition.manifest else {
             return []
@@ -110,12 +103,55 @@ public enum Recogniser {
               let manifest = try? Manifest.read(file, rule: rule), manifest.oversized == nil else { return [] }
         var awaited: [String] = []
         for spec in profile.files {
-            guard let mode = manifest.modes[spec.name], mode != Manifest.absent else { continue }
+            // An empty mode is absent; one that is not a mode cannot be used whether the file comes or not.
+            guard let value = manifest.modes[spec.name], let mode = Manifest.reading(value, rule: rule).mode,
+                  mode != Manifest.absent else { continue }
             if !inventory.data.contains(where: { names($0.name, spec.fileName, equalIn: profile) }) {
                 awaited.append(spec.fileName)
             }
         }
         return awaited
+    }
+
+    /// Why a set that has files of manifest profiles, but none of their manifests, is left for
+    /// staff: the profiles it is nearest (those that know the most of its files), and what their
+    /// manifest must hold. nil when no manifest profile knows any of its files.
+    private static func missingManifest(_ inventory: SetInventory, profiles: [Profile]) -> String? {
+        let candidates = profiles.compactMap { profile -> (profile: Profile, rule: ManifestRule, known: [SetFile])? in
+            guard let rule = profile.recognition.manifest else { return nil }
+            let known = inventory.data.filter { file in profile.files.contains { names(file.name, $0.fileName, equalIn: profile) } }
+            return known.isEmpty ? nil : (profile, rule, known)
+        }
+        guard let most = candidates.map(\.known.count).max() else { return nil }
+        let nearest = candidates.filter { $0.known.count == most }
+        // Profiles that differ only in the values of their manifest (OneRoster 1.1 and 1.2) are
+        // described together: `oneroster.version 1.1 or 1.2`.
+        var groups: [(rule: ManifestRule, values: [String: [String]], names: [String])] = []
+        for (profile, rule, _) in nearest {
+            if let index = groups.firstIndex(where: { $0.rule.file == rule.file && $0.rule.header == rule.header
+                                                       && Set($0.values.keys) == Set(rule.values.keys) }) {
+                for (property, value) in rule.values where !(groups[index].values[property] ?? []).contains(value) {
+                    groups[index].values[property, default: []].append(value)
+                }
+                groups[index].names.append(profile.name)
+            } else {
+                groups.append((rule, rule.values.mapValues { [$0] }, [profile.name]))
+            }
+        }
+        let needs = groups.map { group in
+            let values = group.values.keys.sorted().map { "\($0) \(group.values[$0]!.joined(separator: " or "))" }
+            return "a \(group.names.joined(separator: " or ")) set needs \(group.rule.file) with the header "
+                + group.rule.header.joined(separator: ",") + (values.isEmpty ? "" : " and " + values.joined(separator: " and "))
+        }
+        let known = inventory.data.filter { file in nearest.contains { $0.known.contains(file) } }
+        let others = inventory.data.filter { !known.contains($0) }
+        let notes = unique(nearest.compactMap(\.rule.whenMissing))
+        return "looks like \(nearest.map(\.profile.name).joined(separator: " or ")) (\(list(known)) "
+            + (nearest.count == 1 ? "are its files" : "are their files")
+            + ") but has no \(unique(nearest.map(\.rule.file)).joined(separator: " or ")); "
+            + needs.joined(separator: "; or ")
+            + (notes.isEmpty ? "" : " (" + notes.joined(separator: "; ") + ")")
+            + (others.isEmpty ? "" : "; other files: " + list(others))
     }
 
     static func names(_ a: Substring, _ b: String, equalIn profile: Profile) -> Bool {
@@ -161,6 +197,39 @@ struct SetInventory {
 /// A manifest file read: its properties and the mode of each file it names.
 struct Manifest {
     static let absent = "absent"
+
+    /// How the value of a `file.<name>` row reads as a mode.
+    enum ModeReading: Equatable {
+        /// One of the rule's modes, as written.
+        case exact(String)
+        /// One of the rule's modes in another case or with spaces around it (`Bulk`, ` delta`):
+        /// it can mean nothing else, so it is taken.
+        case loose(String)
+        /// No value (`file.scoreScales,`): exporters write it for a file they do not send, so it
+        /// is taken as `absent`.
+        case empty
+        /// Not one of the rule's modes.
+        case invalid
+
+        /// The mode it is taken as; nil when it is not one.
+        var mode: String? {
+            switch self {
+            case .exact(let mode), .loose(let mode): mode
+            case .empty: Manifest.absent
+            case .invalid: nil
+            }
+        }
+    }
+
+    static func reading(_ value: String, rule: ManifestRule) -> ModeReading {
+        if rule.modes.contains(value) { return .exact(value) }
+        var trimmed = Substring(value)
+        while trimmed.first?.isWhitespace == true { trimmed.removeFirst() }
+        while trimmed.last?.isWhitespace == true { trimmed.removeLast() }
+        if trimmed.isEmpty { return .empty }
+        let matching = rule.modes.filter { $0.lowercased() == trimmed.lowercased() }
+        return matching.count == 1 ? .loose(matching[0]) : .invalid
+    }
 
     var headerMatches = false
     /// Property → value, the first row of each property.

@@ -249,17 +249,21 @@ public struct ManifestRule: Sendable, Equatable, Codable {
     public var filePrefix: String
     /// The modes a file can have. `absent` is special: the file is not part of the set.
     public var modes: [String]
+    /// Said to staff of a set that has the profile's files but no manifest: what such a set
+    /// usually is, and what to ask the district for.
+    public var whenMissing: String?
 
     public init(file: String, header: [String], values: [String: String], filePrefix: String = "file.",
-                modes: [String] = ["absent", "bulk", "delta"]) {
+                modes: [String] = ["absent", "bulk", "delta"], whenMissing: String? = nil) {
         self.file = file
         self.header = header
         self.values = values
         self.filePrefix = filePrefix
         self.modes = modes
+        self.whenMissing = whenMissing
     }
 
-    private enum CodingKeys: String, CodingKey, CaseIterable { case file, header, values, filePrefix, modes }
+    private enum CodingKeys: String, CodingKey, CaseIterable { case file, header, values, filePrefix, modes, whenMissing }
 
     public init(from decoder: any Decoder) throws {
         try rejectUnknownKeys(decoder, CodingKeys.self)
@@ -269,6 +273,7 @@ public struct ManifestRule: Sendable, Equatable, Codable {
         values = try c.decodeIfPresent([String: String].self, forKey: .values) ?? [:]
         filePrefix = try c.decodeIfPresent(String.self, forKey: .filePrefix) ?? "file."
         modes = try c.decodeIfPresent([String].self, forKey: .modes) ?? ["absent", "bulk", "delta"]
+        whenMissing = try c.decodeIfPresent(String.self, forKey: .whenMissing)
     }
 }
 

@@ -248,12 +248,21 @@ struct ValidationRun {
                                 message: "names a file `\(role)` that the profile \(profile.name) does not know: ignored"))
                 continue
             }
-            guard rule.modes.contains(mode) else {
+            switch Manifest.reading(mode, rule: rule) {
+            case .exact(let exact):
+                modes[role] = exact
+            case .loose(let taken):
+                log.add(Problem(file: file.path, line: line, column: 2, code: "manifest.mode-spelling", severity: .warning,
+                                message: "the mode of `\(role)` is written `\(mode)`: read as \(taken)"))
+                modes[role] = taken
+            case .empty:
+                log.add(Problem(file: file.path, line: line, column: 2, code: "manifest.empty-mode", severity: .warning,
+                                message: "`\(rule.filePrefix)\(role)` has no value: read as \(Manifest.absent) (the file is not part of the set)"))
+                modes[role] = Manifest.absent
+            case .invalid:
                 log.add(Problem(file: file.path, line: line, column: 2, code: "manifest.invalid-mode", severity: .fatal,
                                 message: "the mode of `\(role)` must be one of \(rule.modes.joined(separator: ", "))"))
-                continue
             }
-            modes[role] = mode
         }
         return manifest
     }
@@ -297,12 +306,17 @@ struct ValidationRun {
             reports[index].role = spec.name
             used[spec.name] = index
         }
+        // The uploader's marker may have sealed the set without them: a file the set needs
+        // makes it unusable, any other is left out.
         for (role, mode) in modes.sorted(by: { $0.key < $1.key }) where mode != Manifest.absent && used[role] == nil {
-            let name = profile.file(named: role)?.fileName ?? role
-            let present = reports.contains { $0.role == role }
-            if !present {
-                log.add(Problem(file: name, line: 0, column: 0, code: "manifest.missing-file", severity: .fatal,
-                                message: "the manifest says `\(role)` is \(mode), and the set has no \(name)"))
+            guard let spec = profile.file(named: role) else { continue }
+            let said = "the manifest says `\(role)` is \(mode), and the set has no \(spec.fileName)"
+            if spec.required {
+                log.add(Problem(file: spec.fileName, line: 0, column: 0, code: "manifest.missing-file", severity: .fatal,
+                                message: "\(said): the set cannot be used without it"))
+            } else {
+                log.add(Problem(file: spec.fileName, line: 0, column: 0, code: "manifest.missing-file", severity: .warning,
+                                message: "\(said): the set is used without it"))
             }
         }
     }

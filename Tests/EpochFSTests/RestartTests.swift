@@ -44,6 +44,34 @@ import Glibc
         }
     }
 
+    /// The settle period and the stall limit count from an epoch's last change: a restart must
+    /// not move it to the restart's time.
+    @Test func reopeningKeepsWhenEachUnsealedEpochLastChanged() throws {
+        try withStore { store throws in
+            let fs = store.fs
+            let written = try store.makeEpoch("1764374400")
+            try fs.makeFile(in: written, "a.csv", bytes("x"))
+            let emptied = try store.makeEpoch("1764460800")
+            try fs.makeFile(in: emptied, "a.csv", bytes("x"))
+            usleep(200_000)
+            // A removal changes the epoch too.
+            try fs.unlink(parent: emptied, name: "a.csv", caller: alphaCaller)
+            let before = Dictionary(uniqueKeysWithValues: try fs.epochSummaries().map { ($0.record.ino, $0.lastChange) })
+            usleep(500_000)
+
+            let restarted = try store.reopened()
+
+            let after = Dictionary(uniqueKeysWithValues: try restarted.fs.epochSummaries().map { ($0.record.ino, $0.lastChange) })
+            #expect(Set(after.keys) == [written, emptied])
+            for (epoch, last) in before {
+                let kept = try #require(after[epoch])
+                // The inodes' times are taken as the change is made, a moment before it is noted.
+                #expect(kept <= last && last - kept < 100_000_000, "epoch \(epoch): \(kept) after the restart, \(last) before")
+            }
+            #expect(after[emptied]! - after[written]! >= 200_000_000, "the removal counts")
+        }
+    }
+
     @Test func fileUnlinkedWhileOpenAtACrashIsGoneAfterRestart() throws {
         try withStore { store throws in
             let content = pattern(4000, seed: 3)

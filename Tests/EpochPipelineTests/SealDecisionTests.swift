@@ -93,11 +93,26 @@ import Testing
         #expect(reason.contains("students.csv"))
     }
 
-    @Test func aManifestNamingMissingFilesWaitsUpToItsLimit() {
-        let files = [("manifest.csv", staged: false, interrupted: false), (".done", staged: false, interrupted: false)]
-        let waiting = decide(snapshot(files: files, quietFor: 10), awaited: ["users.csv"])
-        #expect(waitReason(waiting)?.contains("users.csv") == true)
+    @Test func aManifestNamingMissingFilesWaitsUpToItsLimitWithoutAMarker() {
+        let files = [("manifest.csv", staged: false, interrupted: false), ("orgs.csv", staged: false, interrupted: false)]
+        let waiting = decide(snapshot(files: files, quietFor: 400), awaited: ["users.csv"])
+        #expect(waitReason(waiting)?.contains("users.csv") == true, "past the settle period: \(waiting)")
         #expect(isSeal(decide(snapshot(files: files, quietFor: 2 * 3600), awaited: ["users.csv"])))
+        // A marker sent before other files says nothing about the end of the upload.
+        let markerFirst = [(".done", staged: false, interrupted: false)] + files
+        #expect(waitReason(decide(snapshot(files: markerFirst, quietFor: 400), awaited: ["users.csv"]))?.contains("users.csv") == true)
+    }
+
+    @Test func aMarkerClosedLastSealsThoughTheManifestNamesFilesThatNeverCame() {
+        let files = [("manifest.csv", staged: false, interrupted: false), ("orgs.csv", staged: false, interrupted: false),
+                     (".done", staged: false, interrupted: false)]
+        guard case .seal(let reason) = decide(snapshot(files: files, quietFor: 1), awaited: ["users.csv"]) else {
+            Issue.record("expected a seal")
+            return
+        }
+        #expect(reason.contains(".done") && reason.contains("users.csv"), "\(reason)")
+        // Not in the instant after its close, as with any marker.
+        #expect(waitReason(decide(snapshot(files: files, quietFor: 0), awaited: ["users.csv"]))?.contains("just closed") == true)
     }
 
     @Test func badNamesAndEmptyEpochsNeverSeal() {

@@ -35,7 +35,7 @@ import Testing
             #expect(root.zone == .root)
             #expect(root.district == 0)
             #expect(root.mtime == 42 && root.ctime == 42 && root.atime == 42)
-            #expect(try store.database.first("SELECT value FROM meta WHERE key = 'schema'") { $0.text(0) } == "4")
+            #expect(try store.database.first("SELECT value FROM meta WHERE key = 'schema'") { $0.text(0) } == "5")
         }
     }
 
@@ -51,9 +51,9 @@ import Testing
 
     @Test func refusesAnUnknownSchemaVersion() throws {
         try withStore { store, path throws in
-            try store.database.run("UPDATE meta SET value = '5' WHERE key = 'schema'")
+            try store.database.run("UPDATE meta SET value = '6' WHERE key = 'schema'")
             let error = try #require(throws: DatabaseError.self) { try MetadataStore(path: path, now: 0) }
-            #expect(error.message.contains("schema 5"))
+            #expect(error.message.contains("schema 6"))
         }
     }
 
@@ -83,7 +83,7 @@ import Testing
             #expect(district.managedUser == false)
             #expect(district.quotaBytes == nil && district.quotaFiles == nil)
             #expect(try again.keys(of: district).isEmpty)
-            #expect(try again.database.first("SELECT value FROM meta WHERE key = 'schema'") { $0.text(0) } == "4")
+            #expect(try again.database.first("SELECT value FROM meta WHERE key = 'schema'") { $0.text(0) } == "5")
             // Directories in upload/ became epochs, left for staff (sealed, unrecognised, with a
             // reason): what is below them belongs to them.
             #expect(try again.epochs().map(\.name) == ["1764374400"])
@@ -94,6 +94,22 @@ import Testing
             #expect(try again.inode(loose)?.epoch == nil)
             // Its quota counts what upload/ holds: two directories and two (empty) files.
             #expect(try again.uploadUsage()[district.id] == .init(entries: 4, bytes: 0))
+        }
+    }
+
+    @Test func upgradesASchemaFourStoreWithItsEpochs() throws {
+        try withStore { store, path throws in
+            let epoch = EpochRecord(ino: InodeNumber(rawValue: 50), district: 1, name: "1764374400", state: .processing,
+                                    sealed: 7, attempts: 1)
+            try store.insertEpoch(epoch)
+            // What a store of schema 4 looked like: no record of a finished hand-off.
+            try store.database.execute("ALTER TABLE epochs DROP COLUMN handed_off; UPDATE meta SET value = '4' WHERE key = 'schema'")
+            let again = try MetadataStore(path: path, now: 99)
+            #expect(try again.epoch(epoch.ino) == epoch)
+            var handedOff = epoch
+            handedOff.handedOff = "{}"
+            try again.updateEpoch(handedOff)
+            #expect(try again.epoch(epoch.ino)?.handedOff == "{}")
         }
     }
 

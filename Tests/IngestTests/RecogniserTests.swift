@@ -43,13 +43,29 @@ import Testing
         #expect(name(try recognise(["Thumbs.db": "x", ".done": ""])) == nil)
     }
 
-    @Test func aOneRosterLookingSetWithoutManifestIsLeftForStaff() throws {
+    @Test func aOneRosterLookingSetWithoutManifestIsLeftForStaffWithWhatItLacks() throws {
         var set = Sets.oneRoster11
         set["manifest.csv"] = nil
+        set["notes.txt"] = "from the district"
         let recognition = try recognise(set)
         #expect(name(recognition) == nil)
-        #expect(reason(recognition).contains("OneRoster 1.0 or no manifest.csv"))
-        #expect(reason(recognition).contains("users.csv"))
+        let said = reason(recognition)
+        // Both versions know every one of its files.
+        #expect(said.hasPrefix("looks like oneroster-1.1 or oneroster-1.2 (academicSessions.csv, classes.csv, courses.csv, "
+                               + "demographics.csv, enrollments.csv, orgs.csv, users.csv are their files) but has no manifest.csv; "
+                               + "a oneroster-1.1 or oneroster-1.2 set needs manifest.csv with the header propertyName,value "
+                               + "and manifest.version 1.0 and oneroster.version 1.1 or 1.2 (a OneRoster 1.0 export has none"), "\(said)")
+        #expect(said.hasSuffix("; other files: notes.txt"), "\(said)")
+        #expect(!said.contains("from the district"), "never a file's contents")
+    }
+
+    @Test func aSetWithoutManifestIsNamedAfterTheProfileThatKnowsMostOfItsFiles() throws {
+        // roles.csv is a file of OneRoster 1.2 only; students.csv is Clever's.
+        let said = reason(try recognise(["users.csv": Sets.users12, "roles.csv": Sets.roles12, "students.csv": Sets.cleverStudents]))
+        #expect(said.hasPrefix("looks like oneroster-1.2 (roles.csv, users.csv are its files) but has no manifest.csv; "
+                               + "a oneroster-1.2 set needs manifest.csv with the header propertyName,value "
+                               + "and manifest.version 1.0 and oneroster.version 1.2 ("), "\(said)")
+        #expect(said.hasSuffix("; other files: students.csv"), "\(said)")
     }
 
     @Test func aManifestOfAnotherVersionIsNamedInTheReason() throws {
@@ -115,6 +131,22 @@ import Testing
         try directory.write("users.csv", Sets.users11)
         try directory.write("enrollments.csv", Sets.enrollments)
         #expect(Recogniser.awaitedFiles(directory.files, profiles: ProfileLibrary.builtIn).isEmpty)
+    }
+
+    @Test func aFileWhoseModeIsEmptyOrNotAModeIsNotAwaited() throws {
+        let directory = try TestDirectory()
+        defer { directory.remove() }
+        var set = Sets.oneRoster11
+        set["users.csv"] = nil
+        set["enrollments.csv"] = nil
+        set["courses.csv"] = nil
+        var modes = Sets.bulk11
+        modes["users"] = ""
+        modes["enrollments"] = "full"
+        modes["courses"] = "Bulk"
+        set["manifest.csv"] = Sets.manifest(version: "1.1", modes: modes)
+        try directory.write(set)
+        #expect(Recogniser.awaitedFiles(directory.files, profiles: ProfileLibrary.builtIn) == ["courses.csv"])
     }
 
     @Test func nothingIsAwaitedWithoutAManifest() throws {

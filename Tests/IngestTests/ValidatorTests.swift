@@ -259,15 +259,69 @@ import Testing
 
     @Test func theManifestDecidesWhichFilesArePresent() throws {
         var set = Sets.oneRoster11
-        set["demographics.csv"] = nil
         set["results.csv"] = "sourcedId,status,dateLastModified\nr1,,\n"
         let report = try Sets.validate(set, profile: "oneroster-1.1")
-        let missing = try #require(report.problems("manifest.missing-file").first)
-        #expect(missing.file == "demographics.csv" && missing.severity == .fatal)
         let absent = try #require(report.problems("manifest.absent-file-present").first)
         #expect(absent.file == "results.csv" && absent.severity == .warning)
         #expect(report.files.first { $0.path == "results.csv" }?.mode == "absent")
-        #expect(report.fatal)
+        #expect(!report.fatal)
+    }
+
+    /// A marker seals a set even when files its manifest names never came: the set is usable
+    /// without a file it does not need, and not without one it does.
+    @Test func aFileTheManifestNamesButTheSetLacksIsFatalOnlyWhenTheProfileRequiresIt() throws {
+        var withoutDemographics = Sets.oneRoster11
+        withoutDemographics["demographics.csv"] = nil
+        let used = try Sets.validate(withoutDemographics, profile: "oneroster-1.1")
+        let warning = try #require(used.problems("manifest.missing-file").first)
+        #expect(warning.file == "demographics.csv" && warning.severity == .warning)
+        #expect(warning.message.contains("`demographics` is bulk") && warning.message.contains("used without it"), "\(warning.message)")
+        #expect(!used.fatal)
+
+        var withoutUsers = Sets.oneRoster11
+        withoutUsers["users.csv"] = nil
+        let unusable = try Sets.validate(withoutUsers, profile: "oneroster-1.1")
+        let fatal = try #require(unusable.problems("manifest.missing-file").first)
+        #expect(fatal.file == "users.csv" && fatal.severity == .fatal)
+        #expect(fatal.message.contains("cannot be used without it"), "\(fatal.message)")
+        #expect(unusable.fatal)
+    }
+
+    @Test func anEmptyModeIsAbsentWithAWarningNamingTheProperty() throws {
+        var set = Sets.oneRoster12
+        var modes = Sets.bulk11
+        for role in ["lineItemLearningObjectiveIds", "lineItemScoreScales", "resultLearningObjectiveIds", "resultScoreScales",
+                     "userProfiles", "userResources"] {
+            modes[role] = "absent"
+        }
+        modes["roles"] = "bulk"
+        modes["scoreScales"] = ""
+        set["manifest.csv"] = Sets.manifest(version: "1.2", modes: modes)
+        #expect(set["manifest.csv"]!.contains("\nfile.scoreScales,\n"))
+        let report = try Sets.validate(set, profile: "oneroster-1.2")
+        let empty = try #require(report.problems("manifest.empty-mode").first)
+        #expect(empty.file == "manifest.csv" && empty.severity == .warning && empty.column == 2)
+        #expect(empty.message.contains("`file.scoreScales`") && empty.message.contains("absent"), "\(empty.message)")
+        #expect(report.problems("manifest.invalid-mode").isEmpty)
+        #expect(report.problems("manifest.missing-file").isEmpty)
+        #expect(!report.fatal, "\(report.problems.problems)")
+    }
+
+    /// A careful integrator takes a mode that can mean only one thing, and says so.
+    @Test func aModeInAnotherCaseOrWithSpacesIsTakenWithAWarning() throws {
+        var set = Sets.oneRoster11
+        var modes = Sets.bulk11
+        modes["users"] = "Bulk"
+        modes["orgs"] = " bulk "
+        modes["courses"] = "BULK"
+        set["manifest.csv"] = Sets.manifest(version: "1.1", modes: modes)
+        let report = try Sets.validate(set, profile: "oneroster-1.1")
+        let spelled = report.problems("manifest.mode-spelling")
+        #expect(spelled.count == 3 && spelled.allSatisfy { $0.severity == .warning })
+        #expect(spelled.contains { $0.message.contains("`users` is written `Bulk`: read as bulk") }, "\(spelled)")
+        #expect(report.file("users")?.mode == "bulk" && report.file("orgs")?.mode == "bulk")
+        #expect(report.files.filter { $0.role != nil }.allSatisfy { $0.accepted == $0.rows })
+        #expect(!report.fatal, "\(report.problems.problems)")
     }
 
     @Test func aManifestLargerThanAManifestIsFatalAndNotReadToItsEnd() throws {

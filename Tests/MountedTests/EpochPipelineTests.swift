@@ -564,12 +564,12 @@ struct EpochPipelineTests {
         }
     }
 
-    @Test("a set whose manifest names a file that has not arrived waits past its settle period, and past its marker")
+    @Test("a set whose manifest names a file that has not arrived waits past its settle period while no marker ends the upload")
     func manifestWaitsForItsFiles() throws {
         try withMount(mountArguments: ["--settle-seconds", "1"]) { fs in
             let name = "1764374400"
             let manifest = Self.oneRosterDelta[0].1.replacingOccurrences(of: "file.users,absent", with: "file.users,delta")
-            let epoch = try makeEpoch(fs, name, [("manifest.csv", manifest), Self.oneRosterDelta[1], (".done", "")])
+            let epoch = try makeEpoch(fs, name, [("manifest.csv", manifest), Self.oneRosterDelta[1]])
             Thread.sleep(forTimeInterval: 3)
             let waiting = try show(fs, .alpha, name)
             #expect(waiting?.epoch.state == "receiving", "\(String(describing: waiting))")
@@ -581,8 +581,80 @@ struct EpochPipelineTests {
             try upload([("users.csv", users)], to: epoch)
             let done = try waitForState(fs, .alpha, name, ["published"])
             #expect(done?.epoch.outcome == "succeeded", "\(String(describing: done)); log:\n\(fs.logTail())")
-            // The marker came before the last file, so the settle period decided.
+            // Without a marker, the settle period after the last file decided.
             #expect(Date().timeIntervalSince(arrived) >= 0.9)
+        }
+    }
+
+    /// A OneRoster 1.2 delta set changing one org, whose manifest gives `extra` too.
+    static func oneRoster12Delta(_ extra: String) -> [(String, String)] {
+        let manifest = "propertyName,value\nmanifest.version,1.0\noneroster.version,1.2\nfile.orgs,delta\n\(extra)\n"
+            + "source.systemName,Test SIS\nsource.systemCode,T\n"
+        return [("manifest.csv", manifest), oneRosterDelta[1]]
+    }
+
+    @Test("a marker closed last seals a set whose manifest names a file that never came, at once; it fails only if the file is required")
+    func markerEndsTheWaitForMissingFiles() throws {
+        // The manifest wait (manifest_wait_seconds) is the default two hours.
+        try withMount(mountArguments: ["--settle-seconds", "3600"]) { fs in
+            for (name, missing, outcome, severity) in [("1764374400", "demographics", "succeeded", "warning"),
+                                                       ("1764460800", "users", "failed", "fatal")] {
+                let closed = Date()
+                _ = try makeEpoch(fs, name, Self.oneRoster12Delta("file.\(missing),delta") + [(".done", "")])
+                let done = try waitForState(fs, .alpha, name, ["published"], within: 30)
+                #expect(done?.epoch.outcome == outcome, "\(String(describing: done)); log:\n\(fs.logTail())")
+                #expect(Date().timeIntervalSince(closed) < 30, "sealed by the marker, not after the manifest wait")
+                let result = try JSONDecoder().decode(Result.self, from: Data(try Files.read(fs.processed(.alpha) + "/\(name)/processing.json")))
+                #expect(result.profile == "oneroster-1.2")
+                let reported = result.problems.filter { $0.code == "manifest.missing-file" }
+                #expect(reported.count == 1 && reported.first?.file == "\(missing).csv" && reported.first?.severity == severity,
+                        "\(result.problems)")
+                let log = String(decoding: try Files.read(fs.processed(.alpha) + "/\(name)/processing-\(outcome).log"), as: UTF8.self)
+                #expect(log.contains(severity == "warning" ? "the set is used without it" : "cannot be used without it"), "\(log)")
+            }
+        }
+    }
+
+    @Test("a manifest row with no mode (file.scoreScales,) is absent: the set settles and succeeds with a warning")
+    func emptyManifestModeIsAbsent() throws {
+        try withMount(mountArguments: ["--settle-seconds", "2"]) { fs in
+            let name = "1764374400"
+            _ = try makeEpoch(fs, name, Self.oneRoster12Delta("file.scoreScales,"))
+            let done = try waitForState(fs, .alpha, name, ["published"], within: 30)
+            #expect(done?.epoch.outcome == "succeeded", "\(String(describing: done)); log:\n\(fs.logTail())")
+            let result = try JSONDecoder().decode(Result.self, from: Data(try Files.read(fs.processed(.alpha) + "/\(name)/processing.json")))
+            let empty = result.problems.filter { $0.code == "manifest.empty-mode" }
+            #expect(empty.count == 1 && empty.first?.severity == "warning" && empty.first?.file == "manifest.csv", "\(result.problems)")
+            let log = String(decoding: try Files.read(fs.processed(.alpha) + "/\(name)/processing-succeeded.log"), as: UTF8.self)
+            #expect(log.contains("`file.scoreScales` has no value"), "\(log)")
+        }
+    }
+
+    @Test("a restart keeps the clocks: a quiet epoch does not wait its whole settle period again, a stalled one stays stalled")
+    func restartKeepsTheSettleAndStallClocks() throws {
+        let arguments = ["--settle-seconds", "10", "--stall-seconds", "2"]
+        try withMount(mountArguments: arguments) { fs in
+            let stalled = "1764374400"
+            _ = try makeEpoch(fs, stalled, Array(Self.cleverSet.dropFirst()) + [("schools.csv.part", Self.cleverSet[0].1)])
+            #expect(try waitForState(fs, .alpha, stalled, ["stalled"]) != nil)
+            let quiet = "1764460800"
+            _ = try makeEpoch(fs, quiet, Self.cleverSet)
+            let lastChange = Date()
+            Thread.sleep(forTimeInterval: 6)
+            try fs.unmount()
+            try fs.mount(arguments)
+
+            // Blocked for longer than the stall limit before the restart, so still stalled after it.
+            var seen: Summary?
+            let unstalled = eventually(within: 4) {
+                seen = try? show(fs, .alpha, stalled)
+                return seen?.epoch.state != "stalled"
+            }
+            #expect(!unstalled, "\(String(describing: seen))")
+            let done = try waitForState(fs, .alpha, quiet, ["published"], within: 30)
+            #expect(done?.epoch.outcome == "succeeded", "\(String(describing: done)); log:\n\(fs.logTail())")
+            let settled = Date().timeIntervalSince(lastChange)
+            #expect(settled > 9 && settled < 14, "published \(settled) s after its last change: the settle period counts from it")
         }
     }
 
@@ -633,6 +705,41 @@ struct EpochPipelineTests {
             #expect(log.contains("students.csv"), "the hand-off saw the files: \(log)")
             let lines = String(decoding: try Files.read(runs), as: UTF8.self).split(separator: "\n")
             #expect(lines.count == 2 && Set(lines).count == 1, "the hand-off ran again with the same epoch id: \(lines)")
+        }
+    }
+
+    @Test("kill -9 after a hand-off finished and before the epoch was published: the remount publishes it, without a second hand-off")
+    func exactlyOnceWhenKilledBeforePublishing() throws {
+        let scratch = try TestDirectory(scratch: true)
+        defer { withExtendedLifetime(scratch) {} }  // (removed when the test ends, not at its last use)
+        let runs = scratch.path + "/runs"
+        let handOff = scratch.path + "/hand-off"
+        try Files.write(handOff, Array("#!/bin/sh\necho \"$EPOCHFS_EPOCH_ID\" >> \(runs)\nls \"$EPOCHFS_FILES\"\n".utf8), mode: 0o755)
+        let profiles = scratch.path + "/profiles"
+        try Self.cleverProfile(handOff: handOff, timeoutSeconds: 60, into: profiles)
+        let arguments = ["--settle-seconds", "3600", "--profiles-directory", profiles]
+        try withMount(mountArguments: arguments) { fs in
+            let name = "1764374400"
+            // The daemon dies as it starts to publish: at the first call of FileSystem.publishEpoch.
+            let crash = try KillAtBreakpoint(pid: try #require(fs.daemon), function: #"^\$s7EpochFS10FileSystemC07publishA0_.*KF$"#,
+                                             log: scratch.path + "/gdb.log")
+            _ = try makeEpoch(fs, name, Self.cleverSet + [(".done", "")])
+            guard crash.waitForKill(within: 60) else {
+                crash.cancel()
+                Issue.record("the daemon did not stop before publishing: \(crash.text); log:\n\(fs.logTail())")
+                return
+            }
+            #expect(fs.waitForDaemonExit(seconds: 10))
+            #expect(String(decoding: try Files.read(runs), as: UTF8.self).split(separator: "\n").count == 1, "the hand-off had finished")
+
+            try fs.mount(arguments)
+            let done = try waitForState(fs, .alpha, name, ["published"], within: 30)
+            #expect(done?.epoch.outcome == "succeeded", "\(String(describing: done)); log:\n\(fs.logTail())")
+            #expect(try Files.list(fs.processed(.alpha)) == [name], "published once")
+            let log = String(decoding: try Files.read(fs.processed(.alpha) + "/\(name)/processing-succeeded.log"), as: UTF8.self)
+            #expect(log.contains("students.csv"), "the log is of the hand-off that ran: \(log)")
+            let lines = String(decoding: try Files.read(runs), as: UTF8.self).split(separator: "\n")
+            #expect(lines.count == 1, "handed off once: \(lines)")
         }
     }
 
