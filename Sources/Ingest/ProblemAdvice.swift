@@ -22,6 +22,8 @@ public enum ProblemAdvice {
         "value.datetime-form": "Nothing to do if the times were read as meant; to be sure, export them as 2025-01-05T08:00:00Z.",
         "value.grade-form": "Nothing to do; to silence this, format the grade column as text so that 01 keeps its zero.",
         "value.ignored": "Fix the values the message names, or leave them blank: they were not passed on.",
+        "manifest.empty-mode": "Give the file's mode in the manifest (bulk, delta or absent); an empty mode is read as absent.",
+        "manifest.mode-spelling": "Nothing to do; to silence this, write modes as the format does: bulk, delta, absent.",
         "csv.field-count": "Put values that contain a comma in double quotes (\"Smith, Jr.\"): every row needs as many fields as the header.",
         "header.missing": "Export the file with every column the format requires, named exactly as the message gives it.",
         "header.duplicate": "Remove or rename the second column of that name.",
