@@ -169,9 +169,12 @@ struct FileChecker {
         let firstPending = pending.count
         let firstOrderRow = orderRows.count
         if !unusable {
-            if record.count != headerCount, !endsWithEmptyFields(record) {
-                log.add(problem(record.line, 0, "csv.field-count", .row,
-                                "\(record.count) fields where the header has \(headerCount) (an unquoted comma or quote?): row skipped"))
+            if !fitsHeader(record) {
+                let fields = record.count
+                let counted = trailingEmptyColumns == .reject || fields < namedCount || fields > headerCount
+                log.add(problem(record.line, 0, "csv.field-count", .row, counted
+                                ? "\(fields) fields where the header has \(headerCount) (an unquoted comma or quote?): row skipped"
+                                : "a value under a column without a name (an unquoted comma or quote?): row skipped"))
                 // The fields after a stray comma are shifted, but the id left of it is still
                 // the row's: recorded, so references to the row do not report it a second time.
                 if let key = keyColumn, key < record.count { keys[specIndex].insert(record.field(key)) }
@@ -201,12 +204,14 @@ struct FileChecker {
         markWarning = log.warnings
     }
 
-    /// Whether a record shorter than a header that ends with empty names is one the tolerance
-    /// takes: it has every named column, and what it has past them is empty. A record longer
-    /// than the header is never taken, even when what it has past the header is empty: an
-    /// unquoted comma shifts the fields after it the same way.
-    private func endsWithEmptyFields(_ record: borrowing CSVRecord) -> Bool {
-        guard trailingEmptyColumns != .reject, record.count >= namedCount, record.count < headerCount else { return false }
+    /// Whether a record has the header's fields: as many, or, when the tolerance takes a header
+    /// that ends with empty names, every named column and nothing but empty fields past them (a
+    /// row may stop before the empty names). A value under an empty name is a field an unquoted
+    /// comma pushed there, as is anything past the header, even an empty field: taken, the row's
+    /// fields would be shifted.
+    private func fitsHeader(_ record: borrowing CSVRecord) -> Bool {
+        if namedCount == headerCount || trailingEmptyColumns == .reject { return record.count == headerCount }
+        guard record.count >= namedCount, record.count <= headerCount else { return false }
         for index in namedCount..<record.count where record.field(index).count > 0 { return false }
         return true
     }

@@ -218,6 +218,23 @@ import Testing
         #expect(report.fatal && report.problems.problems.count == 1, "\(report.problems.problems)")
     }
 
+    // MARK: What the tolerance must not hide
+
+    @Test func aValueUnderATrailingNamelessColumnIsAShiftedRow() throws {
+        // Rows stop before the header's empty name; one has an unquoted comma in its last
+        // column, which pushes the rest of the street into the nameless column.
+        var set = Sets.clever
+        set["students.csv"] = """
+            School_id,Student_id,Last_name,First_name,DOB,Grade,IEP_status,Student_street,
+            sch1,st1,Smith,Ann,03/04/2010,9,N,1 Main St
+            sch1,st2,Nuñez,José,12/31/2009,10,Y,2 Oak Ave, Apt 4
+
+            """
+        let report = try Sets.validate(set, profile: "clever")
+        #expect(report.problems("csv.field-count").map(\.line) == [3], "\(report.problems.problems)")
+        #expect(report.file("students")?.accepted == 1 && report.file("students")?.rejected == 1)
+    }
+
     // MARK: The profile's data
 
     @Test func aProfileSetsSingleTreatmentsOverItsStrictness() throws {
