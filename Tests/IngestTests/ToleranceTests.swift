@@ -235,6 +235,43 @@ import Testing
         #expect(report.file("students")?.accepted == 1 && report.file("students")?.rejected == 1)
     }
 
+    @Test func anOrderedPairOfDatesEitherOrderReadsIsCheckedInTheColumnsOrder() throws {
+        // Clever: US dates, month first; the term starts on March 1 and ends on February 1.
+        var clever = Sets.clever
+        clever["sections.csv"] = Sets.cleverSections + "sch1,se2,te1,Geometry,3/1/2026,2/1/2026\n"
+        for strictness in Strictness.allCases {
+            let report = try Sets.validate(clever, profile: "clever", strictness: strictness)
+            let order = report.problems("value.order")
+            #expect(order.map(\.line) == [3] && order.first?.column == 6 && order.first?.severity == .warning, "\(strictness)")
+            #expect(report.file("sections")?.warned == 1 && report.file("sections")?.accepted == 2, "\(strictness)")
+        }
+
+        // OneRoster, regional dates: the columns are read day first (25/8 and 20/12 say so), so
+        // 5/1/2026–1/6/2026 is January 5 to June 1 (in order) and 2/6/2026–1/6/2026 is June 2
+        // to June 1 (not).
+        var oneRoster = Sets.oneRoster11
+        oneRoster["academicSessions.csv"] = """
+            sourcedId,status,dateLastModified,title,type,startDate,endDate,parentSourcedId,schoolYear
+            y1,,,2025-26,schoolYear,25/8/2025,20/12/2025,,2026
+            t1,,,Spring,term,5/1/2026,1/6/2026,y1,2026
+            t2,,,Summer,term,2/6/2026,1/6/2026,y1,2026
+
+            """
+        let report = try Sets.validate(oneRoster, profile: "oneroster-1.1")
+        let order = report.problems("value.order")
+        #expect(order.map(\.line) == [4] && order.first?.column == 7 && order.first?.severity == .row, "\(report.problems.problems)")
+        #expect(report.file("academicSessions")?.accepted == 2 && report.file("academicSessions")?.rejected == 1)
+    }
+
+    @Test func strictChecksTheOrderOfUSDatesOnlyInTheirOwnForm() throws {
+        // Strict: 2026-03-01 is not a US date (a warning in this column) and is not compared.
+        var set = Sets.clever
+        set["sections.csv"] = Sets.cleverSections + "sch1,se2,te1,Geometry,2026-03-01,02/01/2026\n"
+        let strict = try Sets.validate(set, profile: "clever", strictness: .strict)
+        #expect(strict.problems("value.date").map(\.line) == [3])
+        #expect(strict.problems("value.order").isEmpty, "\(strict.problems.problems)")
+    }
+
     // MARK: The profile's data
 
     @Test func aProfileSetsSingleTreatmentsOverItsStrictness() throws {
