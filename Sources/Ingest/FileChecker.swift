@@ -442,8 +442,11 @@ struct FileChecker {
         }
         if let rule = plan.blankRule.map({ rules[$0] }) {
             switch bulkModeColumns {
-            case .accept: break
-            case .normalise: notes[plan.position].filledInMode.add(line)
+            case .accept, .normalise:
+                if bulkModeColumns == .normalise { notes[plan.position].filledInMode.add(line) }
+                // Ignored: what it holds is no reason to reject the row (a status of the
+                // exporter's own, a spreadsheet's date-time).
+                if !plan.isKey { return }
             case .reject, .fail:
                 log.add(problem(line, column, "mode.\(rule.mode)-status", .row,
                                 "\(describe(plan, inList: false)) must be blank in a \(rule.mode) file"))

@@ -290,6 +290,22 @@ import Testing
         #expect(report.file("b")?.rows == 2 && report.file("b")?.rejected == 1 && report.file("b")?.accepted == 1)
     }
 
+    @Test func whatABulkFileFillsInWhereItLeavesBlankIsIgnoredWhateverItHolds() throws {
+        // A spreadsheet's date-time and a status of its own: ignored, as the warning says, and
+        // so never a reason to reject the row.
+        var set = Sets.oneRoster11
+        set["users.csv"] = Sets.users11.replacingOccurrences(of: ",,,true,", with: ",Enabled,5/1/2023 10:00,true,")
+        let standard = try Sets.validate(set, profile: "oneroster-1.1")
+        #expect(standard.problems("mode.bulk-status").map(\.column) == [2, 3])
+        #expect(standard.problems("value.enum").isEmpty && standard.problems("value.datetime").isEmpty, "\(standard.problems.problems)")
+        #expect(standard.file("users")?.accepted == 3 && standard.file("users")?.warned == 0)
+
+        let lenient = try Sets.validate(set, profile: "oneroster-1.1", strictness: .lenient)
+        #expect(lenient.problems.problems.isEmpty && lenient.file("users")?.accepted == 3, "\(lenient.problems.problems)")
+        let strict = try Sets.validate(set, profile: "oneroster-1.1", strictness: .strict)
+        #expect(strict.file("users")?.rejected == 3)
+    }
+
     // MARK: The profile's data
 
     @Test func aProfileSetsSingleTreatmentsOverItsStrictness() throws {
