@@ -399,6 +399,8 @@ struct FileChecker {
         if dates.dayMonth.count > 0 && !ownForm {
             let decided = dates.monthFirstOnly + dates.dayFirstOnly == 0
                 ? "none of them says which comes first, so the profile's order decides"
+                : dates.monthFirstOnly == dates.dayFirstOnly
+                ? "as many of them can only be read one way as the other, so the profile's order decides"
                 : "as \(count(max(dates.monthFirstOnly, dates.dayFirstOnly))) of them can only be read that way"
             parts.append("\(count(dates.dayMonth.count)) dates written day and month before the year, read "
                          + (monthFirst ? "month first (M/D/Y)" : "day first (D/M/Y)") + ", " + decided)

@@ -306,6 +306,16 @@ import Testing
         #expect(strict.file("users")?.rejected == 3)
     }
 
+    @Test func asManyDatesOnlyEachOrderReadsLeaveTheOrderToTheProfileAndTheWarningSaysSo() throws {
+        var set = Sets.oneRoster11
+        set["enrollments.csv"] = Sets.enrollments.replacingOccurrences(of: "true,2025-08-15", with: "true,12/25/2025")
+            .replacingOccurrences(of: "false,,", with: "false,25/12/2025,")
+        let report = try Sets.validate(set, profile: "oneroster-1.1")
+        #expect(report.problems("value.date-order").map(\.line) == [3])
+        let form = try #require(report.problems("value.date-form").first)
+        #expect(form.message.contains("profile's order") && !form.message.contains("can only be read that way"), "\(form.message)")
+    }
+
     // MARK: The profile's data
 
     @Test func aProfileSetsSingleTreatmentsOverItsStrictness() throws {
