@@ -49,7 +49,8 @@ struct FileChecker {
         var count = 0
         var line = 0
         mutating func add(_ at: Int) {
-            if count == 0 { line = at }
+            // Rows decided at the end of the file come after later lines.
+            if count == 0 || at < line { line = at }
             count += 1
         }
     }
@@ -293,14 +294,25 @@ struct FileChecker {
                 ? profile.dateOrder == .monthFirst : column.monthFirstOnly > column.dayFirstOnly
         }
         var late: [Int: Bool] = [:]
+        var lateWarned = Set<Int>()
         for row in orderRows where !undecidable[row.plan] && row.dayFirst == monthFirst[row.plan] {
             let plan = plans[row.plan]
+            // As any value of the column that cannot be read: ignored where the tolerance
+            // ignores those, a warning where the column's are.
+            if invalidOptionalValues != .reject && plan.whenInvalid == .row && !plan.valueRequired && !plan.isID {
+                notes[row.plan].ignored.add(row.line)
+                continue
+            }
             let order = monthFirst[row.plan] ? "month first (M/D)" : "day first (D/M)"
-            log.add(problem(row.line, plan.index + 1, "value.date-order", .row,
+            log.add(problem(row.line, plan.index + 1, "value.date-order", plan.whenInvalid,
                             "\(describe(plan, inList: false)) is a date only the other order reads, and the column's dates are \(order)"))
-            if !row.rowRejected { late[row.line] = row.rowWarned || (late[row.line] ?? false) }
+            guard !row.rowRejected else { continue }
+            if plan.whenInvalid == .row {
+                late[row.line] = row.rowWarned || (late[row.line] ?? false)
+            } else if !row.rowWarned {
+                lateWarned.insert(row.line)
+            }
         }
-        var lateWarned = Set<Int>()
         for (index, pair) in pairs.enumerated() {
             guard let firstPlan = pair.firstPlan, let lastPlan = pair.lastPlan, !undecidable[firstPlan], !undecidable[lastPlan]
             else { continue }

@@ -316,6 +316,31 @@ import Testing
         #expect(form.message.contains("profile's order") && !form.message.contains("can only be read that way"), "\(form.message)")
     }
 
+    @Test func aDateOnlyTheOtherOrderReadsIsAsSevereAsAnyUnreadableValueOfItsColumn() throws {
+        // Clever's DOB is a warning when it cannot be read: a date only day first reads, in a
+        // column read month first, is one too, as strict makes it; the row is kept.
+        var set = Sets.clever
+        set["students.csv"] = Sets.cleverStudents.replacingOccurrences(of: "12/31/2009", with: "25/12/2009")
+            + "sch1,st3,Lee,Bo,12/24/2009,9,N,\n"
+        for strictness in Strictness.allCases {
+            let report = try Sets.validate(set, profile: "clever", strictness: strictness)
+            let code = strictness == .strict ? "value.date" : "value.date-order"
+            #expect(report.problems(code).map(\.line) == [4] && report.problems(code).first?.severity == .warning, "\(strictness)")
+            #expect(report.file("students")?.accepted == 4 && report.file("students")?.warned == 1, "\(strictness)")
+        }
+
+        // Lenient ignores an unreadable value of an optional column, and so this one.
+        var oneRoster = Sets.oneRoster11
+        oneRoster["demographics.csv"] = Sets.demographics.replacingOccurrences(of: "2010-03-04", with: "25/12/2010")
+            + "u1,,,12/24/1980,male,false,false,false,false,true,false,false,US,CA,Fresno,\n"
+            + "u3,,,12/23/1980,male,false,false,false,false,true,false,false,US,CA,Fresno,\n"
+        let lenient = try Sets.validate(oneRoster, profile: "oneroster-1.1", strictness: .lenient)
+        #expect(lenient.problems("value.date-order").isEmpty && lenient.problems("value.ignored").first?.line == 2, "\(lenient.problems.problems)")
+        #expect(lenient.file("demographics")?.accepted == 3)
+        let standard = try Sets.validate(oneRoster, profile: "oneroster-1.1")
+        #expect(standard.problems("value.date-order").map(\.line) == [2] && standard.file("demographics")?.rejected == 1)
+    }
+
     // MARK: The profile's data
 
     @Test func aProfileSetsSingleTreatmentsOverItsStrictness() throws {
