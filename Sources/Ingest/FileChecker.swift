@@ -193,7 +193,7 @@ struct FileChecker {
         if !unusable {
             if !fitsHeader(record) {
                 let fields = record.count
-                let counted = trailingEmptyColumns == .reject || fields < namedCount || fields > headerCount
+                let counted = trailingEmptyColumns == .reject || fields != headerCount
                 log.add(problem(record.line, 0, "csv.field-count", .row, counted
                                 ? "\(fields) fields where the header has \(headerCount) (an unquoted comma or quote?): row skipped"
                                 : "a value under a column without a name (an unquoted comma or quote?): row skipped"))
@@ -231,14 +231,15 @@ struct FileChecker {
     }
 
     /// Whether a record has the header's fields: as many, or, when the tolerance takes a header
-    /// that ends with empty names, every named column and nothing but empty fields past them (a
-    /// row may stop before the empty names). A value under an empty name is a field an unquoted
-    /// comma pushed there, as is anything past the header, even an empty field: taken, the row's
-    /// fields would be shifted.
+    /// that ends with empty names, exactly its named columns (a row that stops before the empty
+    /// names). A value under an empty name is a field an unquoted comma pushed there, as is
+    /// anything past the header, even an empty field, and a row that stops part way through the
+    /// empty names: taken, the row's fields would be shifted.
     private func fitsHeader(_ record: borrowing CSVRecord) -> Bool {
         if namedCount == headerCount || trailingEmptyColumns == .reject { return record.count == headerCount }
-        guard record.count >= namedCount, record.count <= headerCount else { return false }
-        for index in namedCount..<record.count where record.field(index).count > 0 { return false }
+        if record.count == namedCount { return true }
+        guard record.count == headerCount else { return false }
+        for index in namedCount..<headerCount where record.field(index).count > 0 { return false }
         return true
     }
 

@@ -235,6 +235,21 @@ import Testing
         #expect(report.file("students")?.accepted == 1 && report.file("students")?.rejected == 1)
     }
 
+    @Test func aRowThatStopsPartWayThroughTrailingEmptyColumnsIsAShiftedRow() throws {
+        // The rows stop before the two empty names; one has an unquoted comma and an empty last
+        // column, so it ends one field past them, and its fields are shifted (First_name " Jr.").
+        var set = Sets.clever
+        set["students.csv"] = """
+            School_id,Student_id,Last_name,First_name,Student_street,,
+            sch1,st1,Smith,Ann,1 Main St
+            sch1,st2,Nuñez, Jr.,José,
+
+            """
+        let report = try Sets.validate(set, profile: "clever")
+        #expect(report.problems("csv.field-count").map(\.line) == [3], "\(report.problems.problems)")
+        #expect(report.file("students")?.accepted == 1 && report.file("students")?.rejected == 1)
+    }
+
     @Test func anOrderedPairOfDatesEitherOrderReadsIsCheckedInTheColumnsOrder() throws {
         // Clever: US dates, month first; the term starts on March 1 and ends on February 1.
         var clever = Sets.clever
