@@ -342,13 +342,16 @@ struct FileChecker {
             }
         }
         // A row warned now is counted once, and not at all when it is rejected now.
-        warned += lateWarned.filter { late[$0] == nil }.count
-        guard !late.isEmpty else { return }
+        lateWarned = lateWarned.filter { late[$0] == nil }
+        warned += lateWarned.count
         // The rows were counted as accepted when read; each is rejected now, once.
         rejected += late.count
         warned -= late.values.filter { $0 }.count
-        for index in pending.indices where late[pending[index].line] != nil {
-            pending[index].rowRejected = true
+        // A reference of these rows resolved later must find them as they are now.
+        guard !late.isEmpty || !lateWarned.isEmpty else { return }
+        for index in pending.indices {
+            if late[pending[index].line] != nil { pending[index].rowRejected = true }
+            if lateWarned.contains(pending[index].line) { pending[index].rowWarned = true }
         }
     }
 
