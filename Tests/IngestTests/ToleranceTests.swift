@@ -373,6 +373,16 @@ import Testing
         #expect(report.file("people")?.accepted == 2 && report.file("people")?.rejected == 1 && report.file("people")?.warned == 0)
     }
 
+    @Test func eachByteOrderMarkNamesItsEncoding() {
+        func encoding(_ bytes: [UInt8]) -> String? {
+            bytes.withUnsafeBufferPointer { CSVReader.foreignEncoding($0) }
+        }
+        let text = Array("a,b\n".utf8)
+        #expect(encoding([0xFF, 0xFE, 0, 0] + text) == "UTF-32" && encoding([0, 0, 0xFE, 0xFF] + text) == "UTF-32")
+        #expect(encoding([0xFF, 0xFE] + text) == "UTF-16" && encoding([0xFE, 0xFF] + text) == "UTF-16")
+        #expect(encoding([0xEF, 0xBB, 0xBF] + text) == nil && encoding(text) == nil)
+    }
+
     // MARK: The profile's data
 
     @Test func aProfileSetsSingleTreatmentsOverItsStrictness() throws {
