@@ -278,6 +278,19 @@ import Testing
         #expect(report.file("academicSessions")?.accepted == 2 && report.file("academicSessions")?.rejected == 1)
     }
 
+    @Test func moreOrderedPairsThanCanBeKeptForTheEndFailTheFileWhenTheyAreOutOfOrder() throws {
+        // 1/5/2026 to 2/3/2026 is in order month first and not day first; 25/1 decides day first.
+        var set = Sets.oneRoster11
+        var sessions = Sets.academicSessions + "a0,,,Winter,term,25/1/2026,26/1/2026,y1,2026\n"
+        for index in 1...FileChecker.orderRowLimit + 2 { sessions += "a\(index),,,Winter,term,1/5/2026,2/3/2026,y1,2026\n" }
+        set["academicSessions.csv"] = sessions
+        let report = try Sets.validate(set, profile: "oneroster-1.1")
+        #expect(report.problems.counts["value.order"] == FileChecker.orderRowLimit + 1)
+        let fatal = try #require(report.problems("value.order").first { $0.severity == .fatal })
+        #expect(fatal.column == 7 && fatal.message.contains("on 2 rows past the first 250,000"), "\(fatal.message)")
+        #expect(report.file("academicSessions")?.rejected == FileChecker.orderRowLimit && report.fatal)
+    }
+
     @Test func strictChecksTheOrderOfUSDatesOnlyInTheirOwnForm() throws {
         // Strict: 2026-03-01 is not a US date (a warning in this column) and is not compared.
         var set = Sets.clever
