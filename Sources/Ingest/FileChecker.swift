@@ -277,8 +277,9 @@ struct FileChecker {
 
     /// Reads each column of day-and-month dates in the order its dates show: the order that
     /// more of its dates can only be read in (the profile's `dateOrder` when none or as many
-    /// say either). The rows whose date only the other order reads are rejected now, and so are
-    /// the rows whose ordered pair is out of order read in the orders decided.
+    /// say either). A date only the other order reads is now what an unreadable value of its
+    /// column is (its row rejected, a warning, or ignored), and the rows whose ordered pair is
+    /// out of order read in the orders decided are rejected or warned.
     private mutating func decideDateOrders(log: inout ProblemLog) {
         var monthFirst = Array(repeating: true, count: plans.count)
         var undecidable = Array(repeating: false, count: plans.count)
@@ -633,8 +634,8 @@ struct FileChecker {
     }
 
     /// The day a date or date-time field names read month first and read day first (the same
-    /// day for a date only one form reads, nil where an order cannot read it), or nil when it
-    /// names none.
+    /// day both ways for one that cannot be misread, nil for an order that cannot read it), or
+    /// nil when it names none.
     private func readings(_ field: UnsafeBufferPointer<UInt8>, _ type: ValueType) -> (monthFirst: Int?, dayFirst: Int?)? {
         switch type {
         case .date, .usDate:
