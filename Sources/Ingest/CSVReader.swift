@@ -126,7 +126,8 @@ extension CSVReader {
     /// order mark, or NUL bytes (UTF-16 without a mark, a spreadsheet's binary format), which
     /// no CSV export holds. Read as UTF-8, such a file would be a field of noise on every row.
     static func foreignEncoding(_ start: UnsafeBufferPointer<UInt8>) -> String? {
-        if start.count >= 4 && start[0] == 0xFF && start[1] == 0xFE && start[2] == 0 && start[3] == 0 { return "UTF-32" }
+        if start.count >= 4 && ((start[0] == 0xFF && start[1] == 0xFE && start[2] == 0 && start[3] == 0)
+            || (start[0] == 0 && start[1] == 0 && start[2] == 0xFE && start[3] == 0xFF)) { return "UTF-32" }
         if start.count >= 2 && ((start[0] == 0xFF && start[1] == 0xFE) || (start[0] == 0xFE && start[1] == 0xFF)) { return "UTF-16" }
         if memchr(start.baseAddress!, 0, start.count) != nil { return "binary or UTF-16 (it holds NUL bytes)" }
         return nil

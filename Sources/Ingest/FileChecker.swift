@@ -35,6 +35,13 @@ struct FileChecker {
         var lastType: ValueType
         var pair: OrderedPair
         var severity: Severity
+        /// The plans of the two columns, whose order of day and month is decided at the end.
+        var firstPlan: Int?
+        var lastPlan: Int?
+        /// Rows past `orderRowLimit` whose order depended on the columns' orders, by the
+        /// readings (as `PairRow.outOfOrder`) they were out of order in.
+        var unkept = (0, 0, 0, 0)
+        var kept = 0
     }
 
     /// How often something a column needed to be read was seen, and the first line it was on.
@@ -42,7 +49,8 @@ struct FileChecker {
         var count = 0
         var line = 0
         mutating func add(_ at: Int) {
-            if count == 0 { line = at }
+            // Rows decided at the end of the file come after later lines.
+            if count == 0 || at < line { line = at }
             count += 1
         }
     }
@@ -77,6 +85,18 @@ struct FileChecker {
         var line: Int
         var plan: Int
         var dayFirst: Bool
+        var rowRejected = false
+        var rowWarned = false
+    }
+
+    /// A row whose ordered pair is in order when its columns are read one way and out of order
+    /// when read another (`1/5/2026` to `2/3/2026`): checked at the end, in the columns' orders.
+    private struct PairRow {
+        var line: Int
+        var pair: Int
+        /// Bit 2 × (the first column read day first) + (the last read day first) is set when the
+        /// pair is out of order read that way.
+        var outOfOrder: UInt8
         var rowRejected = false
         var rowWarned = false
     }
@@ -122,6 +142,7 @@ struct FileChecker {
     private var notes: [ColumnNotes] = []
     private var dates: [DateColumn] = []
     private var orderRows: [OrderRow] = []
+    private var pairRows: [PairRow] = []
     /// A fatal header problem: rows are counted, not checked.
     private var unusable = false
     /// The log's counts after the previous record, to tell whether this one added a problem.
@@ -168,10 +189,14 @@ struct FileChecker {
         if rows <= Self.sampleRows { sizeRows(record, keys: &keys) }
         let firstPending = pending.count
         let firstOrderRow = orderRows.count
+        let firstPairRow = pairRows.count
         if !unusable {
-            if record.count != headerCount, !endsWithEmptyFields(record) {
-                log.add(problem(record.line, 0, "csv.field-count", .row,
-                                "\(record.count) fields where the header has \(headerCount) (an unquoted comma or quote?): row skipped"))
+            if !fitsHeader(record) {
+                let fields = record.count
+                let counted = trailingEmptyColumns == .reject || fields != headerCount
+                log.add(problem(record.line, 0, "csv.field-count", .row, counted
+                                ? "\(fields) fields where the header has \(headerCount) (an unquoted comma or quote?): row skipped"
+                                : "a value under a column without a name (an unquoted comma or quote?): row skipped"))
                 // The fields after a stray comma are shifted, but the id left of it is still
                 // the row's: recorded, so references to the row do not report it a second time.
                 if let key = keyColumn, key < record.count { keys[specIndex].insert(record.field(key)) }
@@ -179,7 +204,7 @@ struct FileChecker {
                 for plan in plans {
                     checkField(plan, record.field(plan.index), line: record.line, log: &log, keys: &keys)
                 }
-                for pair in pairs {
+                for pair in pairs.indices {
                     checkOrder(pair, record, log: &log)
                 }
             }
@@ -197,17 +222,24 @@ struct FileChecker {
             orderRows[index].rowRejected = rowRejected
             orderRows[index].rowWarned = rowWarned
         }
+        for index in firstPairRow..<pairRows.count {
+            pairRows[index].rowRejected = rowRejected
+            pairRows[index].rowWarned = rowWarned
+        }
         markRow = log.rowProblems
         markWarning = log.warnings
     }
 
-    /// Whether a record shorter than a header that ends with empty names is one the tolerance
-    /// takes: it has every named column, and what it has past them is empty. A record longer
-    /// than the header is never taken, even when what it has past the header is empty: an
-    /// unquoted comma shifts the fields after it the same way.
-    private func endsWithEmptyFields(_ record: borrowing CSVRecord) -> Bool {
-        guard trailingEmptyColumns != .reject, record.count >= namedCount, record.count < headerCount else { return false }
-        for index in namedCount..<record.count where record.field(index).count > 0 { return false }
+    /// Whether a record has the header's fields: as many, or, when the tolerance takes a header
+    /// that ends with empty names, exactly its named columns (a row that stops before the empty
+    /// names). A value under an empty name is a field an unquoted comma pushed there, as is
+    /// anything past the header, even an empty field, and a row that stops part way through the
+    /// empty names: taken, the row's fields would be shifted.
+    private func fitsHeader(_ record: borrowing CSVRecord) -> Bool {
+        if namedCount == headerCount || trailingEmptyColumns == .reject { return record.count == headerCount }
+        if record.count == namedCount { return true }
+        guard record.count == headerCount else { return false }
+        for index in namedCount..<headerCount where record.field(index).count > 0 { return false }
         return true
     }
 
@@ -245,7 +277,9 @@ struct FileChecker {
 
     /// Reads each column of day-and-month dates in the order its dates show: the order that
     /// more of its dates can only be read in (the profile's `dateOrder` when none or as many
-    /// say either). The rows whose date only the other order reads are rejected now.
+    /// say either). A date only the other order reads is now what an unreadable value of its
+    /// column is (its row rejected, a warning, or ignored), and the rows whose ordered pair is
+    /// out of order read in the orders decided are rejected or warned.
     private mutating func decideDateOrders(log: inout ProblemLog) {
         var monthFirst = Array(repeating: true, count: plans.count)
         var undecidable = Array(repeating: false, count: plans.count)
@@ -262,19 +296,63 @@ struct FileChecker {
                 ? profile.dateOrder == .monthFirst : column.monthFirstOnly > column.dayFirstOnly
         }
         var late: [Int: Bool] = [:]
+        var lateWarned = Set<Int>()
         for row in orderRows where !undecidable[row.plan] && row.dayFirst == monthFirst[row.plan] {
             let plan = plans[row.plan]
+            // As any value of the column that cannot be read: ignored where the tolerance
+            // ignores those, a warning where the column's are.
+            if invalidOptionalValues != .reject && plan.whenInvalid == .row && !plan.valueRequired && !plan.isID {
+                notes[row.plan].ignored.add(row.line)
+                continue
+            }
             let order = monthFirst[row.plan] ? "month first (M/D)" : "day first (D/M)"
-            log.add(problem(row.line, plan.index + 1, "value.date-order", .row,
+            log.add(problem(row.line, plan.index + 1, "value.date-order", plan.whenInvalid,
                             "\(describe(plan, inList: false)) is a date only the other order reads, and the column's dates are \(order)"))
-            if !row.rowRejected { late[row.line] = row.rowWarned || (late[row.line] ?? false) }
+            guard !row.rowRejected else { continue }
+            if plan.whenInvalid == .row {
+                late[row.line] = row.rowWarned || (late[row.line] ?? false)
+            } else if !row.rowWarned {
+                lateWarned.insert(row.line)
+            }
         }
-        guard !late.isEmpty else { return }
+        for (index, pair) in pairs.enumerated() {
+            guard let firstPlan = pair.firstPlan, let lastPlan = pair.lastPlan, !undecidable[firstPlan], !undecidable[lastPlan]
+            else { continue }
+            let reading = (monthFirst[firstPlan] ? 0 : 2) + (monthFirst[lastPlan] ? 0 : 1)
+            let unkept = [pair.unkept.0, pair.unkept.1, pair.unkept.2, pair.unkept.3][reading]
+            guard unkept > 0 else { continue }
+            // Too many to reject one by one: a row problem the rows cannot be told from makes
+            // the file unusable; a warning is said once.
+            log.add(problem(0, pair.last + 1, "value.order", pair.severity == .row ? .fatal : .warning,
+                            "column `\(pair.pair.last)` is before column `\(pair.pair.first)` on \(rows(unkept)) past the first "
+                                + "\(count(Self.orderRowLimit)) whose order depended on how the columns' dates are read"))
+        }
+        for row in pairRows {
+            let pair = pairs[row.pair]
+            guard let firstPlan = pair.firstPlan, let lastPlan = pair.lastPlan, !undecidable[firstPlan], !undecidable[lastPlan]
+            else { continue }
+            let reading = (monthFirst[firstPlan] ? 0 : 2) + (monthFirst[lastPlan] ? 0 : 1)
+            guard row.outOfOrder & 1 << reading != 0 else { continue }
+            log.add(problem(row.line, pair.last + 1, "value.order", pair.severity,
+                            "column `\(pair.pair.last)` is before column `\(pair.pair.first)`"))
+            guard !row.rowRejected else { continue }
+            if pair.severity == .row {
+                late[row.line] = row.rowWarned || (late[row.line] ?? false)
+            } else if !row.rowWarned {
+                lateWarned.insert(row.line)
+            }
+        }
+        // A row warned now is counted once, and not at all when it is rejected now.
+        lateWarned = lateWarned.filter { late[$0] == nil }
+        warned += lateWarned.count
         // The rows were counted as accepted when read; each is rejected now, once.
         rejected += late.count
         warned -= late.values.filter { $0 }.count
-        for index in pending.indices where late[pending[index].line] != nil {
-            pending[index].rowRejected = true
+        // A reference of these rows resolved later must find them as they are now.
+        guard !late.isEmpty || !lateWarned.isEmpty else { return }
+        for index in pending.indices {
+            if late[pending[index].line] != nil { pending[index].rowRejected = true }
+            if lateWarned.contains(pending[index].line) { pending[index].rowWarned = true }
         }
     }
 
@@ -338,6 +416,8 @@ struct FileChecker {
         if dates.dayMonth.count > 0 && !ownForm {
             let decided = dates.monthFirstOnly + dates.dayFirstOnly == 0
                 ? "none of them says which comes first, so the profile's order decides"
+                : dates.monthFirstOnly == dates.dayFirstOnly
+                ? "as many of them can only be read one way as the other, so the profile's order decides"
                 : "as \(count(max(dates.monthFirstOnly, dates.dayFirstOnly))) of them can only be read that way"
             parts.append("\(count(dates.dayMonth.count)) dates written day and month before the year, read "
                          + (monthFirst ? "month first (M/D/Y)" : "day first (D/M/Y)") + ", " + decided)
@@ -381,8 +461,11 @@ struct FileChecker {
         }
         if let rule = plan.blankRule.map({ rules[$0] }) {
             switch bulkModeColumns {
-            case .accept: break
-            case .normalise: notes[plan.position].filledInMode.add(line)
+            case .accept, .normalise:
+                if bulkModeColumns == .normalise { notes[plan.position].filledInMode.add(line) }
+                // Ignored: what it holds is no reason to reject the row (a status of the
+                // exporter's own, a spreadsheet's date-time).
+                if !plan.isKey { return }
             case .reject, .fail:
                 log.add(problem(line, column, "mode.\(rule.mode)-status", .row,
                                 "\(describe(plan, inList: false)) must be blank in a \(rule.mode) file"))
@@ -520,27 +603,55 @@ struct FileChecker {
         return inList ? "an element of column `\(name)`" : "column `\(name)`"
     }
 
-    private func checkOrder(_ pair: PairPlan, _ record: borrowing CSVRecord, log: inout ProblemLog) {
-        guard let first = day(record.field(pair.first), pair.firstType),
-              let last = day(record.field(pair.last), pair.lastType), first > last else { return }
-        log.add(problem(record.line, pair.last + 1, "value.order", pair.severity,
-                        "column `\(pair.pair.last)` is before column `\(pair.pair.first)`"))
+    /// Checks an ordered pair on its row, or, when whether it is in order depends on how its
+    /// columns' day-and-month dates are read, keeps the row for the end of the file.
+    private mutating func checkOrder(_ index: Int, _ record: borrowing CSVRecord, log: inout ProblemLog) {
+        let pair = pairs[index]
+        guard let first = readings(record.field(pair.first), pair.firstType),
+              let last = readings(record.field(pair.last), pair.lastType) else { return }
+        // Each way the two columns may be read, as `PairRow.outOfOrder`. A way in which a
+        // date cannot be read is none: the row is rejected for that (`value.date-order`).
+        var outOfOrder: UInt8 = 0
+        var inOrder: UInt8 = 0
+        for reading in 0..<4 {
+            guard let start = reading & 2 == 0 ? first.monthFirst : first.dayFirst,
+                  let end = reading & 1 == 0 ? last.monthFirst : last.dayFirst else { continue }
+            if start > end { outOfOrder |= 1 << reading } else { inOrder |= 1 << reading }
+        }
+        if outOfOrder == 0 { return }
+        if inOrder == 0 {
+            log.add(problem(record.line, pair.last + 1, "value.order", pair.severity,
+                            "column `\(pair.pair.last)` is before column `\(pair.pair.first)`"))
+        } else if pair.kept < Self.orderRowLimit {
+            pairs[index].kept += 1
+            pairRows.append(PairRow(line: record.line, pair: index, outOfOrder: outOfOrder))
+        } else {
+            if outOfOrder & 1 != 0 { pairs[index].unkept.0 += 1 }
+            if outOfOrder & 2 != 0 { pairs[index].unkept.1 += 1 }
+            if outOfOrder & 4 != 0 { pairs[index].unkept.2 += 1 }
+            if outOfOrder & 8 != 0 { pairs[index].unkept.3 += 1 }
+        }
     }
 
-    /// The day a date or date-time field names, when it can be told alone (not a date that
-    /// either order reads differently: its column's order is decided at the end).
-    private func day(_ field: UnsafeBufferPointer<UInt8>, _ type: ValueType) -> Int? {
+    /// The day a date or date-time field names read month first and read day first (the same
+    /// day both ways for one that cannot be misread, nil for an order that cannot read it), or
+    /// nil when it names none.
+    private func readings(_ field: UnsafeBufferPointer<UInt8>, _ type: ValueType) -> (monthFirst: Int?, dayFirst: Int?)? {
         switch type {
         case .date, .usDate:
-            if let day = ValueChecks.date(field) { return day }
-            if regionalDates == .reject { return type == .usDate ? ValueChecks.usDate(field) : nil }
+            if regionalDates == .reject {
+                let day = type == .usDate ? ValueChecks.usDate(field) : ValueChecks.date(field)
+                return day.map { ($0, $0) }
+            }
+            if let day = ValueChecks.date(field) { return (day, day) }
             switch ValueChecks.readDate(field, lastTwoDigitYear: lastTwoDigitYear) {
-            case .yearFirst(let day): return day
-            case .dayMonth(let monthFirst, let dayFirst, _): return monthFirst == nil || dayFirst == nil || monthFirst == dayFirst
-                ? monthFirst ?? dayFirst : nil
+            case .yearFirst(let day): return (day, day)
+            case .dayMonth(let monthFirst, let dayFirst, _): return (monthFirst, dayFirst)
             case .invalid: return nil
             }
-        case .datetime: return field.count >= 10 ? ValueChecks.date(UnsafeBufferPointer(rebasing: field[0..<10])) : nil
+        case .datetime:
+            guard field.count >= 10, let day = ValueChecks.date(UnsafeBufferPointer(rebasing: field[0..<10])) else { return nil }
+            return (day, day)
         default: return nil
         }
     }
@@ -721,7 +832,9 @@ struct FileChecker {
                   let firstIndex = position[first], let lastIndex = position[last] else { continue }
             let warningOnly = spec.columns[first].whenInvalid == .warning || spec.columns[last].whenInvalid == .warning
             pairs.append(PairPlan(first: firstIndex, firstType: spec.columns[first].type, last: lastIndex, lastType: spec.columns[last].type,
-                                  pair: pair, severity: warningOnly ? .warning : .row))
+                                  pair: pair, severity: warningOnly ? .warning : .row,
+                                  firstPlan: plans.first { $0.index == firstIndex }?.position,
+                                  lastPlan: plans.first { $0.index == lastIndex }?.position))
         }
     }
 

@@ -9,7 +9,9 @@ public enum Deviation: String, Sendable, Codable, CaseIterable {
     /// `sourcedId`); `fail` keeps the profile's rule: the column is missing.
     case headerCase
     /// A header that ends with empty names (`a,b,c,,`, a spreadsheet's), and rows that stop
-    /// before them or leave them empty. Rows longer than the header are never taken.
+    /// before them or leave them empty. Rows longer than the header, with a value under an empty
+    /// name, or that stop part way through the empty names are never taken: an unquoted comma
+    /// shifts fields there.
     case trailingEmptyColumns
     /// Dates in a regional form: `M/D/YYYY`, `D/M/YYYY`, two-digit years, `YYYY/MM/DD`,
     /// `D.M.YYYY`. Whether the day or the month comes first is decided for the whole column.

@@ -146,6 +146,9 @@ struct ValidationRun {
     /// References that could not be resolved when read (to a later row of the same file, or to
     /// a file read later in a cycle), by target role.
     var pending: [String: [PendingReference]] = [:]
+    /// The lines of each file rejected when a reference was resolved after it: a row can wait
+    /// for two files, and is rejected once.
+    private var lateRejected: [Int: Set<Int>] = [:]
 
     /// When validation must stop, and the limit it came from (for the message).
     struct Deadline {
@@ -399,7 +402,6 @@ struct ValidationRun {
     /// Reports the references to `target` that its now complete id set does not hold.
     private mutating func resolvePending(target: String, specIndex: Int) {
         guard let references = pending.removeValue(forKey: target) else { return }
-        var lateRejected: [Int: Set<Int>] = [:]
         for reference in references {
             let found = reference.key.withUnsafeBufferPointer { keys[specIndex].contains($0) }
             if found { continue }
