@@ -22,6 +22,7 @@ extension POSIXCheck {
         POSIXCheck(name: "O_EXCL") { try openExclusive($0) },
         POSIXCheck(name: "truncate grows and shrinks") { try truncatePath($0) },
         POSIXCheck(name: "ftruncate grows and shrinks") { try truncateOpenFile($0) },
+        POSIXCheck(name: "ftruncate through the descriptor that created a mode 0 file") { try truncateCreatedUnwritable($0) },
         POSIXCheck(name: "write seen through a second descriptor") { try coherentDescriptors($0) },
         POSIXCheck(name: "lseek SEEK_END and writes past the end") { try seekPastEnd($0) },
         POSIXCheck(name: "unlink of an open file") { try unlinkOpenFile($0) },
@@ -42,6 +43,7 @@ extension POSIXCheck {
         POSIXCheck(name: "names over 255 bytes: ENAMETOOLONG") { try nameTooLong($0) },
         POSIXCheck(name: "modes: create, mkdir, chmod") { try modes($0) },
         POSIXCheck(name: "utimensat with UTIME_NOW and UTIME_OMIT") { try setTimes($0) },
+        POSIXCheck(name: "times set to now: by the owner or a writer") { try timesToNowPermission($0) },
         POSIXCheck(name: "changes update mtime and ctime") { try timestampsFollowChanges($0) },
         POSIXCheck(name: "fsync and fdatasync") { try sync($0) },
         POSIXCheck(name: "readdir of 3000 entries") { try largeDirectory($0) },
@@ -186,6 +188,20 @@ private func truncateOpenFile(_ directory: String) throws {
     expectBytes(try file.read(count: 400_000), model, "read through the descriptor after ftruncate")
     try file.close()
     expectBytes(try Files.read(path), model, "read after close")
+}
+
+/// A new file's mode governs later opens, not the descriptor that created it (pjdfstest
+/// ftruncate/00). The district makes the call: it is the one user, besides root, that reaches
+/// the directory both on the mount and on a plain disk.
+private func truncateCreatedUnwritable(_ directory: String) throws {
+    let district = District.alpha
+    try sys("chown the directory to the district") { chown(directory, district.uid, district.gid) }
+    let path = directory + "/file"
+    #expect(district.identity.attempt(.createAndTruncate(path, mode: 0, size: 1234)) == nil)
+    let st = try Files.stat(path)
+    #expect(st.st_size == 1234)
+    #expect(st.st_uid == district.uid)
+    #expect(st.st_mode & 0o700 == 0, "the owner's bits are the mode it was created with")
 }
 
 private func coherentDescriptors(_ directory: String) throws {
@@ -498,6 +514,20 @@ private func setTimes(_ directory: String) throws {
     try Files.mkdir(directory + "/d")
     try Files.setTimes(directory + "/d", access: atime, modification: mtime)
     #expect(attributes(of: directory + "/d")?.st_mtim.nanoseconds == mtime.nanoseconds, "directory mtime")
+}
+
+/// Setting both times to now takes ownership or write permission (pjdfstest utimensat/06).
+private func timesToNowPermission(_ directory: String) throws {
+    let district = District.alpha
+    let path = directory + "/file"
+    try Files.write(path, [1])
+    try sys("chmod 0644") { chmod(path, 0o644) }
+    #expect(district.identity.attempt(.touch(path)) == .EACCES, "neither the owner nor a writer")
+    try sys("chmod 0666") { chmod(path, 0o666) }
+    #expect(district.identity.attempt(.touch(path)) == nil, "a writer who is not the owner")
+    try sys("chown to the district") { chown(path, district.uid, district.gid) }
+    try sys("chmod 0444") { chmod(path, 0o444) }
+    #expect(district.identity.attempt(.touch(path)) == nil, "the owner, without write permission")
 }
 
 private func timestampsFollowChanges(_ directory: String) throws {

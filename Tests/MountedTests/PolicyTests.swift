@@ -105,12 +105,12 @@ struct PolicyTests {
         }
     }
 
-    @Test("setuid and setgid bits are cleared on chmod, create and mkdir")
+    @Test("setuid, setgid and sticky bits are cleared on chmod, create and mkdir")
     func setIDBits() throws {
         try withMount { fs in
             let file = fs.upload(.alpha) + "/tool"
             try Files.write(file, [1], mode: 0o755)
-            for mode: mode_t in [0o4755, 0o2755, 0o6755] {
+            for mode: mode_t in [0o4755, 0o2755, 0o6755, 0o1755] {
                 try sys("chmod \(String(mode, radix: 8))") { chmod(file, mode) }
                 #expect(attributes(of: file)?.permissions == 0o755, "after chmod \(String(mode, radix: 8))")
             }
@@ -120,6 +120,13 @@ struct PolicyTests {
             let directory = fs.upload(.alpha) + "/dir"
             try Files.mkdir(directory, mode: 0o2755)
             #expect(attributes(of: directory).map { $0.st_mode & (S_ISUID | S_ISGID) } == 0, "mkdir with 02755")
+            // No sticky directory: below upload/ only the district and root write, so it would
+            // protect nobody's entries from anybody (pjdfstest rmdir/11 and unlink/11 expect it).
+            let sticky = fs.upload(.alpha) + "/sticky"
+            try Files.mkdir(sticky, mode: 0o1755)
+            #expect(attributes(of: sticky).map { $0.st_mode & S_ISVTX } == 0, "mkdir with 01755")
+            try sys("chmod 01777") { chmod(directory, 0o1777) }
+            #expect(attributes(of: directory)?.permissions == 0o757, "chmod 01777 (group write is never shown)")
         }
     }
 

@@ -23,6 +23,8 @@ enum Call: Sendable, CustomStringConvertible {
     /// -1 leaves the id unchanged.
     case chown(String, uid: Int, gid: Int)
     case truncate(String, Int)
+    /// Creates the file with `mode` and ftruncates it to `size` through the creating descriptor.
+    case createAndTruncate(String, mode: mode_t, size: Int)
     /// `utime(undef, undef, path)`: both times to now, which needs ownership or write permission.
     case touch(String)
 
@@ -71,6 +73,11 @@ enum Call: Sendable, CustomStringConvertible {
             ("chown($ARGV[1], $ARGV[2], $ARGV[0]) == 1 or fail", [path, String(uid), String(gid)])
         case .truncate(let path, let size):
             ("truncate($ARGV[0], $ARGV[1]) or fail", [path, String(size)])
+        case .createAndTruncate(let path, let mode, let size):
+            ("""
+             use Fcntl; sysopen(my $f, $ARGV[0], O_RDWR | O_CREAT | O_EXCL, $ARGV[1]) or fail;
+             truncate($f, $ARGV[2]) or fail; close($f) or fail
+             """, [path, String(mode), String(size)])
         case .touch(let path):
             ("utime(undef, undef, $ARGV[0]) == 1 or fail", [path])
         }
