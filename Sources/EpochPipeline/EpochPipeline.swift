@@ -168,7 +168,8 @@ public final class EpochPipeline: Sendable {
     /// Decides about one epoch and acts; returns when to look again without activity.
     private func inspect(_ ino: InodeNumber, now: Nanoseconds) throws -> Nanoseconds? {
         guard let snapshot = try fs.epochSnapshot(ino), snapshot.record.sealed == nil else { return nil }
-        let awaited = Recogniser.awaitedFiles(Self.receivedFiles(snapshot, fs: fs).map(\.file), profiles: profiles)
+        let awaited = Recogniser.awaitedFiles(Self.receivedFiles(snapshot, fs: fs).map(\.file), profiles: profiles,
+                                              markers: settings.markers)
         let decision = SealDecision.decide(snapshot, settings: settings, now: now, awaited: awaited)
         var until: Nanoseconds? = nil
         let record = snapshot.record

@@ -68,7 +68,7 @@ struct Processor {
         }
         var files = received.map(\.file)
         var preProblems: [Problem] = []
-        let zip = ZipSet.holdsSet(files)
+        let zip = ZipSet.holdsSet(files, markers: settings.markers)
         if let zip {
             // Unzipped files take room on the store's disk that every district's uploads share.
             let room = try scratchRoom()
@@ -95,7 +95,7 @@ struct Processor {
             }
             profile = named
         } else {
-            switch Recogniser.recognise(files, profiles: profiles) {
+            switch Recogniser.recognise(files, profiles: profiles, markers: settings.markers) {
             case .recognised(let found):
                 profile = found
             case .unrecognised(let reason):
@@ -106,7 +106,7 @@ struct Processor {
 
         let validationStarted = currentTime()
         var report = try Validator.validate(files, profile: profile, timeLimit: .seconds(settings.validationTimeoutSeconds),
-                                            strictness: settings.strictness)
+                                            strictness: settings.strictness, markers: settings.markers)
         for problem in preProblems {
             report.problems.add(problem)
             if problem.severity == .fatal { report.fatal = true }

@@ -34,9 +34,10 @@ public enum Recogniser {
     /// Profiles with a manifest rule are tried first, in order, then those recognised by file
     /// names. A set that only a single `.zip` makes up is unrecognised: extract it with
     /// `ZipSet` and recognise the extracted files.
-    public static func recognise(_ files: [SetFile], profiles: [Profile]) -> Recognition {
-        let inventory = SetInventory(files)
-        if ZipSet.holdsSet(files) != nil {
+    public static func recognise(_ files: [SetFile], profiles: [Profile],
+                                 markers: Set<String> = FileRole.defaultMarkers) -> Recognition {
+        let inventory = SetInventory(files, markers: markers)
+        if ZipSet.holdsSet(files, markers: markers) != nil {
             return .unrecognised(reason: "the set is one zip archive: extract it, then recognise its files")
         }
         var manifestFindings: [String] = []
@@ -94,11 +95,13 @@ public enum Recogniser {
     /// Files that the set's own manifest names (mode bulk/delta) but that are not among `files` yet:
     /// an epoch whose manifest lists missing files waits before sealing, unless its marker says the
     /// upload is done. Empty when no profile's manifest is present or nothing is missing.
-    public static func awaitedFiles(_ files: [SetFile], profiles: [Profile]) -> [String] {
-        guard case .recognised(let profile) = recognise(files, profiles: profiles), let rule = profile.recognition.manifest else {
+    public static func awaitedFiles(_ files: [SetFile], profiles: [Profile],
+                                    markers: Set<String> = FileRole.defaultMarkers) -> [String] {
+        guard case .recognised(let profile) = recognise(files, profiles: profiles, markers: markers),
+              let rule = profile.recognition.manifest else {
             return []
         }
-        let inventory = SetInventory(files)
+        let inventory = SetInventory(files, markers: markers)
         guard let file = inventory.data.first(where: { names($0.name, rule.file, equalIn: profile) }),
               let manifest = try? Manifest.read(file, rule: rule), manifest.oversized == nil else { return [] }
         var awaited: [String] = []
@@ -177,13 +180,14 @@ struct SetInventory {
     /// Files in sub-folders: formats keep their files at the top level.
     var nested: [SetFile] = []
 
-    init(_ files: [SetFile]) {
+    /// `markers`: the marker names the store is configured with (`markers` in `epochfs.conf`).
+    init(_ files: [SetFile], markers: Set<String> = FileRole.defaultMarkers) {
         for file in files {
             if file.path.contains("/") {
                 nested.append(file)
                 continue
             }
-            switch FileRole.of(file.path) {
+            switch FileRole.of(file.path, markers: markers) {
             case .data: data.append(file)
             case .stray: strays.append(file)
             // A marker seals the epoch; the log lists it apart, it is neither data nor a problem.

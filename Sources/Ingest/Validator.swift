@@ -76,11 +76,12 @@ public enum Validator {
     /// two-digit year is read in the hundred years that end `twoDigitYearsAhead` years after
     /// the current one (in 2026: 1937–2036).
     public static func validate(_ files: [SetFile], profile: Profile, timeLimit: Duration? = nil,
-                                strictness: Strictness = .standard) throws -> ValidationReport {
+                                strictness: Strictness = .standard,
+                                markers: Set<String> = FileRole.defaultMarkers) throws -> ValidationReport {
         var run = ValidationRun(profile: profile, files: files,
                                 deadline: timeLimit.map { .init(instant: .now + $0, limit: $0) },
                                 tolerance: profile.tolerance(storeStrictness: strictness),
-                                lastTwoDigitYear: currentYear() + twoDigitYearsAhead)
+                                lastTwoDigitYear: currentYear() + twoDigitYearsAhead, markers: markers)
         try run.perform()
         var report = ValidationReport(profile: profile.name, problems: run.log, files: run.reports,
                                       isDelta: run.modes.values.contains("delta"))
@@ -129,6 +130,8 @@ struct ValidationRun {
     let tolerance: Tolerance
     /// The last year a two-digit year can mean.
     let lastTwoDigitYear: Int
+    /// The marker names the store is configured with: they seal an epoch, and are not data.
+    let markers: Set<String>
     /// Set when the deadline passed and validation stopped.
     var timedOut = false
     var log = ProblemLog()
@@ -171,18 +174,20 @@ struct ValidationRun {
     /// in well under a second each, far below any useful limit.
     static let deadlineStride = 64
 
-    init(profile: Profile, files: [SetFile], deadline: Deadline?, tolerance: Tolerance, lastTwoDigitYear: Int) {
+    init(profile: Profile, files: [SetFile], deadline: Deadline?, tolerance: Tolerance, lastTwoDigitYear: Int,
+         markers: Set<String>) {
         self.profile = profile
         self.files = files
         self.deadline = deadline
         self.tolerance = tolerance
         self.lastTwoDigitYear = lastTwoDigitYear
+        self.markers = markers
         reports = files.map { FileReport(path: $0.path, size: $0.size) }
         keys = Array(repeating: KeySet(), count: profile.files.count)
     }
 
     mutating func perform() throws {
-        let inventory = SetInventory(files)
+        let inventory = SetInventory(files, markers: markers)
         reportIgnored(inventory)
         let manifest = try readManifest(inventory)
         assignRoles(inventory, manifest: manifest)

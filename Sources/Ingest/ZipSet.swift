@@ -26,8 +26,8 @@ public enum ZipSet {
 
     /// The zip to open, if the set is a single zip: the only data file at the top level (strays,
     /// markers and sub-folders aside) is a `.zip`.
-    public static func holdsSet(_ files: [SetFile]) -> SetFile? {
-        let data = SetInventory(files).data
+    public static func holdsSet(_ files: [SetFile], markers: Set<String> = FileRole.defaultMarkers) -> SetFile? {
+        let data = SetInventory(files, markers: markers).data
         guard data.count == 1, let only = data.first, only.path.lowercased().hasSuffix(".zip") else { return nil }
         return only
     }

@@ -257,6 +257,25 @@ import Testing
         #expect(report.files.count == 11)
     }
 
+    /// `markers = READY` in epochfs.conf: a READY file seals the epoch like `.done`, and is no
+    /// more data to validation and recognition than `.done` is.
+    @Test func aConfiguredMarkerIsAMarkerToValidationAndRecognition() throws {
+        let directory = try TestDirectory()
+        defer { directory.remove() }
+        try directory.write(Sets.oneRoster11)
+        try directory.write("READY", "")
+        let profile = Sets.profile("oneroster-1.1")
+        let configured = try Validator.validate(directory.files, profile: profile, markers: ["READY"])
+        #expect(configured.problems.problems.isEmpty, "\(configured.problems.problems)")
+        let unconfigured = try Validator.validate(directory.files, profile: profile)
+        #expect(unconfigured.problems("file.unknown").map(\.file) == ["READY"])
+
+        // A zipped set with its marker beside it is still one zip.
+        let zipped = [SetFile(path: "set.zip", location: "/nonexistent", size: 1), SetFile(path: "READY", location: "/nonexistent", size: 0)]
+        #expect(ZipSet.holdsSet(zipped, markers: ["READY"])?.path == "set.zip")
+        #expect(ZipSet.holdsSet(zipped) == nil)
+    }
+
     @Test func theManifestDecidesWhichFilesArePresent() throws {
         var set = Sets.oneRoster11
         set["results.csv"] = "sourcedId,status,dateLastModified\nr1,,\n"
