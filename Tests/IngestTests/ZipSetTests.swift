@@ -109,6 +109,42 @@ import ZIPFoundation
         #expect(try FileManager.default.contentsOfDirectory(atPath: test.output.path).isEmpty)
     }
 
+    /// Found by fuzzing (Fuzz/Corpus/zip/found-stream-never-ends.zip): ZIPFoundation reads a
+    /// deflated entry on past its end, and at the archive's end, with the stream still open, it
+    /// asked for more bytes forever: extracting this archive never returned.
+    @Test func aDeflatedStreamStillOpenAtTheArchivesEndIsCorruptNotAHang() throws {
+        let test = try ZipCase()
+        defer { test.remove() }
+        let archive = "UEsDBC0AAAAIAAAAIQBgDGUT///4//////+UABwAc2MMCJOrMTXDUMcvv6gkQwEkqmNoYKhjqWdoxAUAUEsBAi0DLQAAAAgAAAAhAGAMZUBCAAAAUgAAAAsA"
+            + "AAAAAAAAAAAAAIABAAAAAHNjaG9vbEMBJKpjaGCoY6lnaMQFAFBLAQItAy0AAAAIAAAAIQBgDGVAQgAAAFIAAAALAAAAAAAAACAAAACAAQAAAABzY2hv"
+            + "b2xzLmNzdlBLBQYAAAAAAQABADgAAAB/AAAAAAA="
+        try Data(base64Encoded: archive)!.write(to: URL(fileURLWithPath: test.epoch.path + "/upload.zip"))
+        let (files, problems) = try ZipSet.extract(test.zip, into: test.output.path)
+        #expect(files.isEmpty)
+        #expect(problems.map(\.code) == ["zip.corrupt"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: test.output.path).isEmpty)
+    }
+
+    /// ZIPFoundation fed the inflater what follows the entry in the archive, then memory past
+    /// the bytes it had read: a stored block announcing more than the entry holds took them as
+    /// data until the ratio limit stopped it (`zip.limit`, not the damage it is).
+    @Test func aDeflatedStreamThatDoesNotEndInItsDataIsCorrupt() throws {
+        let test = try ZipCase()
+        defer { test.remove() }
+        let path = test.epoch.path + "/upload.zip"
+        try makeZip(at: path, [("schools.csv", String(repeating: "sch1,North High,101,9,12\n", count: 20))])
+        // The data follows the 30-byte local header, its name and its extra field. A stored
+        // block is put there that announces 65,535 bytes, far more than the archive holds.
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        let data = 30 + (Int(bytes[26]) | Int(bytes[27]) << 8) + (Int(bytes[28]) | Int(bytes[29]) << 8)
+        bytes.replaceSubrange(data..<data + 5, with: [0x00, 0xFF, 0xFF, 0x00, 0x00])
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let (files, problems) = try ZipSet.extract(test.zip, into: test.output.path)
+        #expect(files.isEmpty)
+        #expect(problems.map(\.code) == ["zip.corrupt"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: test.output.path).isEmpty)
+    }
+
     @Test(arguments: ["a damaged second entry", "bytes before the archive"])
     func aDamagedArchiveIsRefusedRatherThanReadInPart(damage: String) throws {
         let test = try ZipCase()
