@@ -107,6 +107,12 @@ public enum ZipSet {
                 }
                 continue
             }
+            // No file name is longer on Linux (ENAMETOOLONG), nor in an epoch (the filesystem's
+            // limit): refused here, it is the district's to fix, not a file we cannot write.
+            guard name.utf8.count <= 255 else {
+                add(zip.path, "zip.unsafe-entry", .fatal, "entry \(entries) has a name longer than 255 bytes, more than a file name can be: refused")
+                continue
+            }
             guard names.insert(name).inserted else {
                 add(name, "zip.duplicate-entry", .fatal, "the archive has this name twice: which one is meant is unclear")
                 continue

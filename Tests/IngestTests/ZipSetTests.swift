@@ -145,6 +145,17 @@ import ZIPFoundation
         #expect(try FileManager.default.contentsOfDirectory(atPath: test.output.path).isEmpty)
     }
 
+    /// Found by fuzzing: a name longer than a file name can be made extracting throw (the file
+    /// could not be created), so the epoch was held for staff instead of failing for the district.
+    @Test func anEntryNameLongerThan255BytesIsRefused() throws {
+        let test = try ZipCase()
+        defer { test.remove() }
+        try makeZip(at: test.epoch.path + "/upload.zip", [(String(repeating: "é", count: 128) + ".csv", "a\n"), ("schools.csv", "a\n")])
+        let (files, problems) = try ZipSet.extract(test.zip, into: test.output.path)
+        #expect(files.map(\.path) == ["schools.csv"])
+        #expect(problems.map(\.code) == ["zip.unsafe-entry"])
+    }
+
     @Test(arguments: ["a damaged second entry", "bytes before the archive"])
     func aDamagedArchiveIsRefusedRatherThanReadInPart(damage: String) throws {
         let test = try ZipCase()
