@@ -218,27 +218,21 @@ public enum ZipSet {
     /// more forever: a damaged or crafted entry would hang processing.
     ///
     /// The inflater takes every chunk to be as long as it asked for, whatever the chunk's count:
-    /// the last one is filled up with zeros (never memory past it). A stream that has not ended
-    /// by then is refused at the next request, and whatever else stops the inflater after the
-    /// zeros (the limits on what it makes) is the data's early end too.
+    /// the last one is filled up with zeros (never memory past it; what the zeros may inflate to
+    /// is bounded like any output, and fails the CRC), and a stream that has not ended by then is
+    /// refused at the next request.
     private static func inflate(_ entry: ZipDirectory.EntryData, from fd: Int32, _ consumer: Consumer) throws -> CRC32 {
         var position = entry.offset
         let end = entry.offset + entry.compressedSize
-        var padded = false
-        do {
-            return try Data.decompress(size: Int64(entry.compressedSize), bufferSize: 16 << 10, skipCRC32: false, provider: { _, size in
-                guard position < end else { throw StreamNotEnded() }
-                var chunk = Data(count: size)
-                let wanted = Int(min(UInt64(size), end - position))
-                let count = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, wanted, off_t(position)) }
-                guard count > 0 else { throw StreamNotEnded() }
-                position += UInt64(count)
-                padded = count < size
-                return chunk
-            }, consumer: consumer)
-        } catch where padded {
-            throw StreamNotEnded()
-        }
+        return try Data.decompress(size: Int64(entry.compressedSize), bufferSize: 16 << 10, skipCRC32: false, provider: { _, size in
+            guard position < end else { throw StreamNotEnded() }
+            var chunk = Data(count: size)
+            let wanted = Int(min(UInt64(size), end - position))
+            let count = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, wanted, off_t(position)) }
+            guard count > 0 else { throw StreamNotEnded() }
+            position += UInt64(count)
+            return chunk
+        }, consumer: consumer)
     }
 
     private struct StreamNotEnded: Error, CustomStringConvertible {
