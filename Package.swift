@@ -8,6 +8,9 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "epochfs", targets: ["epochfs"]),
+        // For the fuzz targets in Fuzz/, a package of their own that depends on this one.
+        .library(name: "Ingest", targets: ["Ingest"]),
+        .library(name: "SSHKeys", targets: ["SSHKeys"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

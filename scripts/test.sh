@@ -19,3 +19,7 @@ swift test --skip-build
 # The mounted suites again on the other data path, the writeback cache (what kernels before
 # 6.9 get; see docs/architecture.md, "How data moves").
 EPOCHFS_TEST_MOUNT_ARGS=--no-passthrough swift test --skip-build --filter MountedTests
+# Fuzzing, briefly: each fuzz target for 20 s from its seeds (inputs that once crashed one are
+# among them), so that what is near them is tried on every run. libFuzzer comes with the Swift
+# toolchain. Longer runs: scripts/fuzz.sh SECONDS (docs/architecture.md, "Fuzzing").
+bash scripts/fuzz.sh 20

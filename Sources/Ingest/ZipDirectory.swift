@@ -14,14 +14,29 @@ import Glibc
 /// value that may truly be larger: ZIPFoundation does not use it to read, and `ZipSet` bounds
 /// the bytes it really writes.
 enum ZipDirectory {
-    /// nil when everything ZIPFoundation will read lies within the archive at `path`, else why
-    /// not, for staff. Looks at the first `entries` entries of the directory.
-    static func check(archiveAt path: String, entries limit: Int) -> String? {
+    /// Where one entry's data lies in the archive, as its headers say once checked.
+    struct EntryData {
+        /// The local header's compression method, the one ZIPFoundation reads the data by.
+        var method: UInt16
+        /// Of the first byte after the local header; it and the size are within the archive's
+        /// length, so their sum does not overflow.
+        var offset: UInt64
+        var compressedSize: UInt64
+    }
+
+    /// Why an archive is refused, for staff.
+    struct Flaw: Error {
+        var reason: String
+    }
+
+    /// Where the data of each of the first `entries` entries of the directory lies, when
+    /// everything ZIPFoundation will read of them lies within the archive at `path`; else why not.
+    static func check(archiveAt path: String, entries limit: Int) -> Result<[EntryData], Flaw> {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return "cannot be opened: \(String(cString: strerror(errno)))" }
+        guard fd >= 0 else { return .failure(Flaw(reason: "cannot be opened: \(String(cString: strerror(errno)))")) }
         defer { close(fd) }
         var status = stat()
-        guard fstat(fd, &status) == 0 else { return "cannot be read: \(String(cString: strerror(errno)))" }
+        guard fstat(fd, &status) == 0 else { return .failure(Flaw(reason: "cannot be read: \(String(cString: strerror(errno)))")) }
         let archive = ArchiveBytes(fd: fd, length: UInt64(max(status.st_size, 0)))
 
         // The end of central directory record: the last one in the archive's last 64 KiB (its
@@ -29,7 +44,9 @@ enum ZipDirectory {
         let tailLength = Int(min(archive.length, UInt64(22 + 0xFFFF)))
         guard let tail = archive.bytes(at: archive.length - UInt64(tailLength), count: tailLength),
               let endIndex = stride(from: tailLength - 22, through: 0, by: -1).first(where: { tail.uint32(at: $0) == 0x0605_4B50 })
-        else { return "no end of central directory record in its last 64 KiB (cut off during the upload, or data added after it?)" }
+        else {
+            return .failure(Flaw(reason: "no end of central directory record in its last 64 KiB (cut off during the upload, or data added after it?)"))
+        }
         let end = archive.length - UInt64(tailLength - endIndex)
         var entryCount = UInt64(tail.uint16(at: endIndex + 10))
         var directory = UInt64(tail.uint32(at: endIndex + 16))
@@ -40,29 +57,39 @@ enum ZipDirectory {
             entryCount = record.uint64(at: 32)
             directory = record.uint64(at: 48)
         }
-        guard directory <= archive.length else { return "its directory is said to begin past the archive's end (damaged or crafted)" }
+        guard directory <= archive.length else {
+            return .failure(Flaw(reason: "its directory is said to begin past the archive's end (damaged or crafted)"))
+        }
 
         var position = directory
+        var entries: [EntryData] = []
         for index in 0..<Int(min(entryCount, UInt64(max(limit, 0)))) {
             // ZIPFoundation's listing would end quietly at a header it cannot read, and the
             // entries after it would be lost without a word: a damaged archive is refused.
-            let unreadable = "entry \(index + 1) of \(entryCount) cannot be read (a damaged archive, or data added before it)"
-            guard let header = archive.bytes(at: position, count: 46), header.uint32(at: 0) == 0x0201_4B50 else { return unreadable }
+            let unreadable = Flaw(reason: "entry \(index + 1) of \(entryCount) cannot be read (a damaged archive, or data added before it)")
+            guard let header = archive.bytes(at: position, count: 46), header.uint32(at: 0) == 0x0201_4B50 else { return .failure(unreadable) }
             let nameLength = Int(header.uint16(at: 28))
             let extraLength = Int(header.uint16(at: 30))
             let commentLength = Int(header.uint16(at: 32))
             guard let extra = archive.bytes(at: position + 46 + UInt64(nameLength), count: extraLength),
-                  archive.bytes(at: position + 46 + UInt64(nameLength + extraLength), count: commentLength) != nil else { return unreadable }
+                  archive.bytes(at: position + 46 + UInt64(nameLength + extraLength), count: commentLength) != nil else {
+                return .failure(unreadable)
+            }
             let declared = DeclaredEntry(header: header, extra: extra)
-            let problem = "entry \(index + 1) declares a size or an offset past the archive's end (damaged or crafted)"
-            guard declared.compressedSize <= archive.length, declared.localHeaderOffset <= archive.length else { return problem }
-            guard let local = archive.bytes(at: declared.localHeaderOffset, count: 30), local.uint32(at: 0) == 0x0403_4B50 else { return unreadable }
+            let problem = Flaw(reason: "entry \(index + 1) declares a size or an offset past the archive's end (damaged or crafted)")
+            guard declared.compressedSize <= archive.length, declared.localHeaderOffset <= archive.length else { return .failure(problem) }
+            guard let local = archive.bytes(at: declared.localHeaderOffset, count: 30), local.uint32(at: 0) == 0x0403_4B50 else {
+                return .failure(unreadable)
+            }
             // Stored data is read by its uncompressed size (ZIPFoundation picks by the local
             // header's method, and finds a data descriptor by the directory's).
-            if header.uint16(at: 10) == 0 || local.uint16(at: 8) == 0, declared.uncompressedSize > archive.length { return problem }
+            if header.uint16(at: 10) == 0 || local.uint16(at: 8) == 0, declared.uncompressedSize > archive.length { return .failure(problem) }
+            entries.append(EntryData(method: local.uint16(at: 8),
+                                     offset: declared.localHeaderOffset + 30 + UInt64(local.uint16(at: 26)) + UInt64(local.uint16(at: 28)),
+                                     compressedSize: declared.compressedSize))
             position += UInt64(46 + nameLength + extraLength + commentLength)
         }
-        return nil
+        return .success(entries)
     }
 
     /// The sizes and offset of one central directory header, as ZIPFoundation takes them: a

@@ -36,7 +36,7 @@ public enum ZipSet {
     /// or nil when it cannot be read. For a look at the room there is before extracting, never
     /// as a limit: a declared size can lie, and `extract` bounds the bytes really written.
     public static func declaredSize(_ zip: SetFile, limits: Limits = Limits()) -> Int64? {
-        guard ZipDirectory.check(archiveAt: zip.location, entries: limits.maxEntries + 1) == nil,
+        guard case .success = ZipDirectory.check(archiveAt: zip.location, entries: limits.maxEntries + 1),
               let archive = try? Archive(url: URL(fileURLWithPath: zip.location), accessMode: .read) else { return nil }
         var total: Int64 = 0
         for entry in archive.prefix(limits.maxEntries) {
@@ -56,8 +56,12 @@ public enum ZipSet {
         func add(_ file: String, _ code: String, _ severity: Severity, _ message: String) {
             problems.append(Problem(file: file, line: 0, column: 0, code: code, severity: severity, message: message))
         }
-        if let flaw = ZipDirectory.check(archiveAt: zip.location, entries: limits.maxEntries + 1) {
-            add(zip.path, "zip.corrupt", .fatal, "not a readable zip archive: \(flaw): nothing is extracted")
+        let layout: [ZipDirectory.EntryData]
+        switch ZipDirectory.check(archiveAt: zip.location, entries: limits.maxEntries + 1) {
+        case .success(let entries):
+            layout = entries
+        case .failure(let flaw):
+            add(zip.path, "zip.corrupt", .fatal, "not a readable zip archive: \(flaw.reason): nothing is extracted")
             return ([], problems)
         }
         let archive: Archive
@@ -67,6 +71,13 @@ public enum ZipSet {
             add(zip.path, "zip.corrupt", .fatal, "not a readable zip archive (cut off during the upload?): \(error)")
             return ([], problems)
         }
+        // Deflated data is read from here, not by ZIPFoundation (see `inflate`).
+        let archiveFD = open(zip.location, O_RDONLY | O_CLOEXEC)
+        guard archiveFD >= 0 else {
+            add(zip.path, "zip.corrupt", .fatal, "not a readable zip archive: cannot be opened: \(String(cString: strerror(errno)))")
+            return ([], problems)
+        }
+        defer { close(archiveFD) }
         var files: [SetFile] = []
         var names = Set<String>()
         var folders = Set<String>()
@@ -96,6 +107,12 @@ public enum ZipSet {
                 }
                 continue
             }
+            // No file name is longer on Linux (ENAMETOOLONG), nor in an epoch (the filesystem's
+            // limit): refused here, it is the district's to fix, not a file we cannot write.
+            guard name.utf8.count <= 255 else {
+                add(zip.path, "zip.unsafe-entry", .fatal, "entry \(entries) has a name longer than 255 bytes, more than a file name can be: refused")
+                continue
+            }
             guard names.insert(name).inserted else {
                 add(name, "zip.duplicate-entry", .fatal, "the archive has this name twice: which one is meant is unclear")
                 continue
@@ -116,8 +133,13 @@ public enum ZipSet {
             // No entry's compressed bytes outnumber the archive's, whatever its headers say.
             let (product, overflow) = min(compressed, zip.size).multipliedReportingOverflow(by: ratio)
             let location = directory + "/" + name
-            let outcome = try write(entry, of: archive, to: location, ratioLimit: overflow ? .max : product,
-                                    totalLeft: limits.maxTotalBytes - total)
+            // The directory was checked entry by entry, in the order ZIPFoundation lists them.
+            guard entries <= layout.count else {
+                add(zip.path, "zip.corrupt", .fatal, "entry \(entries) is not in the archive's directory as checked: the rest is not extracted")
+                break
+            }
+            let outcome = try write(entry, data: layout[entries - 1], of: archive, archiveFD: archiveFD, to: location,
+                                    ratioLimit: overflow ? .max : product, totalLeft: limits.maxTotalBytes - total)
             switch outcome {
             case .written(let size):
                 total += size
@@ -147,13 +169,14 @@ public enum ZipSet {
     }
 
     /// Streams one entry into a new file; a file not written in full is removed.
-    private static func write(_ entry: Entry, of archive: Archive, to location: String, ratioLimit: Int64, totalLeft: Int64) throws -> Outcome {
+    private static func write(_ entry: Entry, data entryData: ZipDirectory.EntryData, of archive: Archive, archiveFD: Int32, to location: String,
+                              ratioLimit: Int64, totalLeft: Int64) throws -> Outcome {
         let fd = open(location, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw FileWriteError(path: location, errno: errno) }
         var written: Int64 = 0
         var writeErrno: Int32 = 0
         do {
-            let checksum = try archive.extract(entry, skipCRC32: false) { data in
+            let consumer: Consumer = { data in
                 written += Int64(data.count)
                 // The header's sizes can lie: the bytes really written are what is bounded.
                 if written > ratioLimit || written > totalLeft { throw TooLarge() }
@@ -170,6 +193,9 @@ public enum ZipSet {
                     }
                 }
             }
+            let checksum = entryData.method == CompressionMethod.deflate.rawValue
+                ? try inflate(entryData, from: archiveFD, consumer)
+                : try archive.extract(entry, skipCRC32: false, consumer: consumer)
             // Extracting to a consumer computes the checksum but leaves comparing it to the caller.
             if checksum != entry.checksum { throw ChecksumMismatch() }
         } catch {
@@ -184,6 +210,33 @@ public enum ZipSet {
             throw FileWriteError(path: location, errno: errno)
         }
         return .written(written)
+    }
+
+    /// Inflates an entry's deflated data, read from the archive's bytes no further than its
+    /// compressed size, with ZIPFoundation's inflater. ZIPFoundation's own reading (0.9.20) goes
+    /// on past the entry to the archive's end, and when the stream has not ended there, asks for
+    /// more forever: a damaged or crafted entry would hang processing.
+    ///
+    /// The inflater takes every chunk to be as long as it asked for, whatever the chunk's count:
+    /// the last one is filled up with zeros (never memory past it; what the zeros may inflate to
+    /// is bounded like any output, and fails the CRC), and a stream that has not ended by then is
+    /// refused at the next request.
+    private static func inflate(_ entry: ZipDirectory.EntryData, from fd: Int32, _ consumer: Consumer) throws -> CRC32 {
+        var position = entry.offset
+        let end = entry.offset + entry.compressedSize
+        return try Data.decompress(size: Int64(entry.compressedSize), bufferSize: 16 << 10, skipCRC32: false, provider: { _, size in
+            guard position < end else { throw StreamNotEnded() }
+            var chunk = Data(count: size)
+            let wanted = Int(min(UInt64(size), end - position))
+            let count = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, wanted, off_t(position)) }
+            guard count > 0 else { throw StreamNotEnded() }
+            position += UInt64(count)
+            return chunk
+        }, consumer: consumer)
+    }
+
+    private struct StreamNotEnded: Error, CustomStringConvertible {
+        var description: String { "the compressed data ends before the compressed stream does" }
     }
 
     /// The entry's name when it is safe to create in the directory, else nil: no absolute path,

@@ -83,12 +83,13 @@ public struct PublicKey: Sendable, Hashable, Codable {
         return comment.isEmpty ? line : line + " " + comment
     }
 
-    /// Comments come from pasted text: keep them printable and short.
+    /// Comments come from pasted text: keep them printable and short. Trimmed again once cut
+    /// short, so that the key's `authorized_keys` line reads back with the same comment.
     private static func clean(_ comment: String) -> String {
         let printable = comment.unicodeScalars.map { scalar -> String in
             scalar.properties.generalCategory == .control || scalar == "\u{2028}" || scalar == "\u{2029}" ? " " : String(scalar)
         }.joined()
-        return String(printable.trimmingCharacters(in: .whitespaces).prefix(200))
+        return printable.trimmingCharacters(in: .whitespaces).prefix(200).trimmingCharacters(in: .whitespaces)
     }
 
     /// The number of significant bits of an unsigned big-endian integer (an SSH mpint).

@@ -109,6 +109,56 @@ import ZIPFoundation
         #expect(try FileManager.default.contentsOfDirectory(atPath: test.output.path).isEmpty)
     }
 
+    /// Found by fuzzing (Fuzz/Corpus/zip/found-stream-never-ends.zip): ZIPFoundation reads a
+    /// deflated entry on past its end, and at the archive's end, with the stream still open, it
+    /// asked for more bytes forever: extracting this archive never returned.
+    @Test func aDeflatedStreamStillOpenAtTheArchivesEndIsCorruptNotAHang() throws {
+        let test = try ZipCase()
+        defer { test.remove() }
+        let archive = "UEsDBC0AAAAIAAAAIQBgDGUT///4//////+UABwAc2MMCJOrMTXDUMcvv6gkQwEkqmNoYKhjqWdoxAUAUEsBAi0DLQAAAAgAAAAhAGAMZUBCAAAAUgAAAAsA"
+            + "AAAAAAAAAAAAAIABAAAAAHNjaG9vbEMBJKpjaGCoY6lnaMQFAFBLAQItAy0AAAAIAAAAIQBgDGVAQgAAAFIAAAALAAAAAAAAACAAAACAAQAAAABzY2hv"
+            + "b2xzLmNzdlBLBQYAAAAAAQABADgAAAB/AAAAAAA="
+        try Data(base64Encoded: archive)!.write(to: URL(fileURLWithPath: test.epoch.path + "/upload.zip"))
+        let (files, problems) = try ZipSet.extract(test.zip, into: test.output.path)
+        #expect(files.isEmpty)
+        #expect(problems.map(\.code) == ["zip.corrupt"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: test.output.path).isEmpty)
+    }
+
+    /// The same with a stored block that announces more than the entry and the rest of the
+    /// archive hold: ZIPFoundation took what follows the entry, then memory past the bytes it
+    /// had read, as the block's data, and then waited for more forever.
+    @Test func aDeflatedStreamThatDoesNotEndInItsDataIsCorrupt() throws {
+        let test = try ZipCase()
+        defer { test.remove() }
+        let path = test.epoch.path + "/upload.zip"
+        // Compressed to some hundreds of bytes, so that its ratio limit is above what the
+        // inflater is given at once (16 KiB).
+        let students = (0..<200).map { "st\($0),Name\($0 * 7919 % 1000),\($0 * 104_729 % 9973)\n" }.joined()
+        try makeZip(at: path, [("students.csv", students)])
+        // The data follows the 30-byte local header, its name and its extra field. A stored
+        // block is put there that announces 65,535 bytes, far more than the archive holds.
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        let data = 30 + (Int(bytes[26]) | Int(bytes[27]) << 8) + (Int(bytes[28]) | Int(bytes[29]) << 8)
+        bytes.replaceSubrange(data..<data + 5, with: [0x00, 0xFF, 0xFF, 0x00, 0x00])
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let (files, problems) = try ZipSet.extract(test.zip, into: test.output.path)
+        #expect(files.isEmpty)
+        #expect(problems.map(\.code) == ["zip.corrupt"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: test.output.path).isEmpty)
+    }
+
+    /// Found by fuzzing: a name longer than a file name can be made extracting throw (the file
+    /// could not be created), so the epoch was held for staff instead of failing for the district.
+    @Test func anEntryNameLongerThan255BytesIsRefused() throws {
+        let test = try ZipCase()
+        defer { test.remove() }
+        try makeZip(at: test.epoch.path + "/upload.zip", [(String(repeating: "é", count: 128) + ".csv", "a\n"), ("schools.csv", "a\n")])
+        let (files, problems) = try ZipSet.extract(test.zip, into: test.output.path)
+        #expect(files.map(\.path) == ["schools.csv"])
+        #expect(problems.map(\.code) == ["zip.unsafe-entry"])
+    }
+
     @Test(arguments: ["a damaged second entry", "bytes before the archive"])
     func aDamagedArchiveIsRefusedRatherThanReadInPart(damage: String) throws {
         let test = try ZipCase()

@@ -113,6 +113,16 @@ struct KeyTextTests {
         #expect(keys.first?.comment == "tab here bell")
     }
 
+    /// Found by fuzzing: a comment cut to its 200 characters ended with the space that came
+    /// next, and the key's own authorized_keys line then read back as another comment.
+    @Test func aCommentCutShortEndsWithoutASpaceAndReadsBackTheSame() throws {
+        let generated = try GeneratedKey(type: "ed25519", comment: "")
+        let keys = try KeyText.parse("ssh-ed25519 \(generated.base64) \(String(repeating: "x", count: 199)) and more")
+        #expect(keys.first?.comment == String(repeating: "x", count: 199))
+        let key = try #require(keys.first)
+        #expect(try KeyText.parse(key.openSSHLine) == [key])
+    }
+
     private func refusal(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) -> [KeyProblem] {
         do {
             let keys = try KeyText.parse(text)
