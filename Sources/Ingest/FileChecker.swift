@@ -77,6 +77,12 @@ struct FileChecker {
         var dayMonth = Note()
         var twoDigitYears = Note()
         var yearFirst = Note()
+
+        /// Whether the column reads month first: as more of its dates can only be read, the
+        /// profile's `dateOrder` when none or as many say either.
+        func readsMonthFirst(unlessTold order: DateOrder) -> Bool {
+            monthFirstOnly == dayFirstOnly ? order == .monthFirst : monthFirstOnly > dayFirstOnly
+        }
     }
 
     /// A row whose date only one order reads: rejected at the end if the column is read the
@@ -292,33 +298,41 @@ struct FileChecker {
                                     + "with dates only day first can read (\(count(column.dayFirstOnly))): which is which cannot be told"))
                 continue
             }
-            monthFirst[plan.position] = column.monthFirstOnly == column.dayFirstOnly
-                ? profile.dateOrder == .monthFirst : column.monthFirstOnly > column.dayFirstOnly
+            monthFirst[plan.position] = column.readsMonthFirst(unlessTold: profile.dateOrder)
         }
+        // Lines rejected now (with whether they were counted warned), and lines warned now.
         var late: [Int: Bool] = [:]
         var lateWarned = Set<Int>()
+        func judgeLate(line: Int, severity: Severity, rowRejected: Bool, rowWarned: Bool) {
+            guard !rowRejected else { return }
+            if severity == .row {
+                late[line] = rowWarned || (late[line] ?? false)
+            } else if !rowWarned {
+                lateWarned.insert(line)
+            }
+        }
+        /// How a pair's columns are read, as `PairRow.outOfOrder`'s bit; nil when either
+        /// column cannot be read.
+        func reading(of pair: PairPlan) -> Int? {
+            guard let firstPlan = pair.firstPlan, let lastPlan = pair.lastPlan, !undecidable[firstPlan], !undecidable[lastPlan]
+            else { return nil }
+            return (monthFirst[firstPlan] ? 0 : 2) + (monthFirst[lastPlan] ? 0 : 1)
+        }
         for row in orderRows where !undecidable[row.plan] && row.dayFirst == monthFirst[row.plan] {
             let plan = plans[row.plan]
             // As any value of the column that cannot be read: ignored where the tolerance
             // ignores those, a warning where the column's are.
-            if invalidOptionalValues != .reject && plan.whenInvalid == .row && !plan.valueRequired && !plan.isID {
+            if ignoresUnreadable(plan) {
                 notes[row.plan].ignored.add(row.line)
                 continue
             }
             let order = monthFirst[row.plan] ? "month first (M/D)" : "day first (D/M)"
             log.add(problem(row.line, plan.index + 1, "value.date-order", plan.whenInvalid,
                             "\(describe(plan, inList: false)) is a date only the other order reads, and the column's dates are \(order)"))
-            guard !row.rowRejected else { continue }
-            if plan.whenInvalid == .row {
-                late[row.line] = row.rowWarned || (late[row.line] ?? false)
-            } else if !row.rowWarned {
-                lateWarned.insert(row.line)
-            }
+            judgeLate(line: row.line, severity: plan.whenInvalid, rowRejected: row.rowRejected, rowWarned: row.rowWarned)
         }
-        for (index, pair) in pairs.enumerated() {
-            guard let firstPlan = pair.firstPlan, let lastPlan = pair.lastPlan, !undecidable[firstPlan], !undecidable[lastPlan]
-            else { continue }
-            let reading = (monthFirst[firstPlan] ? 0 : 2) + (monthFirst[lastPlan] ? 0 : 1)
+        for pair in pairs {
+            guard let reading = reading(of: pair) else { continue }
             let unkept = [pair.unkept.0, pair.unkept.1, pair.unkept.2, pair.unkept.3][reading]
             guard unkept > 0 else { continue }
             // Too many to reject one by one: a row problem the rows cannot be told from makes
@@ -329,18 +343,10 @@ struct FileChecker {
         }
         for row in pairRows {
             let pair = pairs[row.pair]
-            guard let firstPlan = pair.firstPlan, let lastPlan = pair.lastPlan, !undecidable[firstPlan], !undecidable[lastPlan]
-            else { continue }
-            let reading = (monthFirst[firstPlan] ? 0 : 2) + (monthFirst[lastPlan] ? 0 : 1)
-            guard row.outOfOrder & 1 << reading != 0 else { continue }
+            guard let reading = reading(of: pair), row.outOfOrder & 1 << reading != 0 else { continue }
             log.add(problem(row.line, pair.last + 1, "value.order", pair.severity,
                             "column `\(pair.pair.last)` is before column `\(pair.pair.first)`"))
-            guard !row.rowRejected else { continue }
-            if pair.severity == .row {
-                late[row.line] = row.rowWarned || (late[row.line] ?? false)
-            } else if !row.rowWarned {
-                lateWarned.insert(row.line)
-            }
+            judgeLate(line: row.line, severity: pair.severity, rowRejected: row.rowRejected, rowWarned: row.rowWarned)
         }
         // A row warned now is counted once, and not at all when it is rejected now.
         lateWarned = lateWarned.filter { late[$0] == nil }
@@ -410,8 +416,7 @@ struct FileChecker {
     private func dateNote(_ plan: ColumnPlan) -> String? {
         let dates = self.dates[plan.position]
         var parts: [String] = []
-        let monthFirst = dates.monthFirstOnly == dates.dayFirstOnly
-            ? profile.dateOrder == .monthFirst : dates.monthFirstOnly > dates.dayFirstOnly
+        let monthFirst = dates.readsMonthFirst(unlessTold: profile.dateOrder)
         let ownForm = plan.type == .usDate && monthFirst
         if dates.dayMonth.count > 0 && !ownForm {
             let decided = dates.monthFirstOnly + dates.dayFirstOnly == 0
@@ -540,7 +545,7 @@ struct FileChecker {
             }
         }
         if !valid, let (code, expected) = Self.expectation(spec.columns[plan.specColumn]) {
-            if invalidOptionalValues != .reject && plan.whenInvalid == .row && !plan.valueRequired && !plan.isID {
+            if ignoresUnreadable(plan) {
                 notes[plan.position].ignored.add(line)
             } else {
                 log.add(problem(line, column, code, plan.whenInvalid, "\(describe(plan, inList: inList)) is not \(expected)"))
@@ -595,6 +600,13 @@ struct FileChecker {
             }
         }
         return true
+    }
+
+    /// Whether a value of the column that cannot be read is ignored, the row kept
+    /// (`invalidOptionalValues`): in a column neither required nor an id, whose invalid values
+    /// would cost the row.
+    private func ignoresUnreadable(_ plan: ColumnPlan) -> Bool {
+        invalidOptionalValues != .reject && plan.whenInvalid == .row && !plan.valueRequired && !plan.isID
     }
 
     /// How a message names the column (made only when there is a problem to report).
