@@ -438,17 +438,8 @@ struct FileChecker {
         return "\(describe(plan, inList: false)): \(parts.joined(separator: "; ")). Export dates as \(form) to be sure they are read as meant"
     }
 
-    /// `10,443`: the counts a person reads.
-    private func count(_ value: Int) -> String {
-        let digits = Array(String(value.magnitude))
-        var text = ""
-        for (index, digit) in digits.enumerated() {
-            if index > 0 && (digits.count - index) % 3 == 0 { text.append(",") }
-            text.append(digit)
-        }
-        return value < 0 ? "-" + text : text
-    }
-    private func rows(_ value: Int) -> String { value == 1 ? "1 row" : "\(count(value)) rows" }
+    private func count(_ value: Int) -> String { Figures.grouped(value) }
+    private func rows(_ value: Int) -> String { Figures.rows(value) }
     private func values(_ value: Int) -> String { value == 1 ? "1 value" : "\(count(value)) values" }
 
     private mutating func checkField(_ plan: ColumnPlan, _ field: UnsafeBufferPointer<UInt8>, line: Int,
