@@ -37,7 +37,7 @@ public enum ZipSet {
     /// as a limit: a declared size can lie, and `extract` bounds the bytes really written.
     public static func declaredSize(_ zip: SetFile, limits: Limits = Limits()) -> Int64? {
         guard case .success = ZipDirectory.check(archiveAt: zip.location, entries: limits.maxEntries + 1),
-              let archive = try? Archive(url: URL(fileURLWithPath: zip.location), accessMode: .read) else { return nil }
+              let archive = try? Archive(url: URL(fileURLWithPath: zip.location), accessMode: .read, pathEncoding: nil) else { return nil }
         var total: Int64 = 0
         for entry in archive.prefix(limits.maxEntries) {
             let (sum, overflow) = total.addingReportingOverflow(Int64(clamping: entry.uncompressedSize))
