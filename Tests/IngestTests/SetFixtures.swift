@@ -176,11 +176,18 @@ enum Sets {
     /// Writes `set` into a new directory, validates it and returns the report.
     static func validate(_ set: [String: String], profile name: String, strictness: Strictness = .standard,
                          extra: (TestDirectory) throws -> Void = { _ in }) throws -> ValidationReport {
+        try validate(set, profile: profile(name), strictness: strictness, extra: extra)
+    }
+
+    /// The same with a profile of the test's own (a built-in changed, say).
+    static func validate(_ set: [String: String], profile: Profile, strictness: Strictness = .standard,
+                         markers: Set<String> = FileRole.defaultMarkers,
+                         extra: (TestDirectory) throws -> Void = { _ in }) throws -> ValidationReport {
         let directory = try TestDirectory()
         defer { directory.remove() }
         try directory.write(set)
         try extra(directory)
-        return try Validator.validate(directory.files, profile: profile(name), strictness: strictness)
+        return try Validator.validate(directory.files, profile: profile, strictness: strictness, markers: markers)
     }
 }
 

@@ -185,10 +185,7 @@ import Testing
 
         var own = Sets.profile("clever")
         own.toleranceOverrides[.omittedColumns] = .fail
-        let directory = try TestDirectory()
-        defer { directory.remove() }
-        try directory.write(set)
-        #expect(try Validator.validate(directory.files, profile: own).fatal)
+        #expect(try Sets.validate(set, profile: own).fatal)
     }
 
     @Test func lenientIgnoresAnUnreadableOptionalValueAndKeepsTheRow() throws {
@@ -310,10 +307,7 @@ import Testing
                                                        {"name": "parent", "references": "b"}, {"name": "a", "references": "a"}]}
              ]}
             """.utf8))
-        let directory = try TestDirectory()
-        defer { directory.remove() }
-        try directory.write(["a.csv": "id,b\na1,b1\n", "b.csv": "id,parent,a\nb1,b9,a9\nb2,,a1\n"])
-        let report = try Validator.validate(directory.files, profile: profile)
+        let report = try Sets.validate(["a.csv": "id,b\na1,b1\n", "b.csv": "id,parent,a\nb1,b9,a9\nb2,,a1\n"], profile: profile)
         #expect(report.problems("ref.unresolved").count == 2)
         #expect(report.file("b")?.rows == 2 && report.file("b")?.rejected == 1 && report.file("b")?.accepted == 1)
     }
@@ -378,10 +372,8 @@ import Testing
                {"name": "id", "required": true, "valueRequired": true}, {"name": "parent", "references": "people"},
                {"name": "dob", "type": "usDate", "whenInvalid": "warning"}]}]}
             """.utf8))
-        let directory = try TestDirectory()
-        defer { directory.remove() }
-        try directory.write(["people.csv": "id,parent,dob\na1,,12/25/2010\na2,a9,25/12/2010\na3,,12/24/2010\n"])
-        let report = try Validator.validate(directory.files, profile: profile)
+        let report = try Sets.validate(["people.csv": "id,parent,dob\na1,,12/25/2010\na2,a9,25/12/2010\na3,,12/24/2010\n"],
+                                       profile: profile)
         #expect(report.problems("value.date-order").first?.severity == .warning && report.problems("ref.unresolved").count == 1)
         #expect(report.file("people")?.accepted == 2 && report.file("people")?.rejected == 1 && report.file("people")?.warned == 0)
     }

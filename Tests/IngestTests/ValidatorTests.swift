@@ -121,10 +121,7 @@ import Testing
 
         var overridden = try Sets.profile("oneroster-1.1")
         overridden.toleranceOverrides[.headerCase] = .normalise
-        let directory = try TestDirectory()
-        defer { directory.remove() }
-        try directory.write(oneRoster)
-        let warned = try Validator.validate(directory.files, profile: overridden)
+        let warned = try Sets.validate(oneRoster, profile: overridden)
         #expect(warned.problems("header.case").map(\.column) == [1] && !warned.fatal)
 
         var clever = Sets.clever
@@ -260,14 +257,11 @@ import Testing
     /// `markers = READY` in epochfs.conf: a READY file seals the epoch like `.done`, and is no
     /// more data to validation and recognition than `.done` is.
     @Test func aConfiguredMarkerIsAMarkerToValidationAndRecognition() throws {
-        let directory = try TestDirectory()
-        defer { directory.remove() }
-        try directory.write(Sets.oneRoster11)
-        try directory.write("READY", "")
+        let set = Sets.oneRoster11.merging(["READY": ""]) { $1 }
         let profile = Sets.profile("oneroster-1.1")
-        let configured = try Validator.validate(directory.files, profile: profile, markers: ["READY"])
+        let configured = try Sets.validate(set, profile: profile, markers: ["READY"])
         #expect(configured.problems.problems.isEmpty, "\(configured.problems.problems)")
-        let unconfigured = try Validator.validate(directory.files, profile: profile)
+        let unconfigured = try Sets.validate(set, profile: profile)
         #expect(unconfigured.problems("file.unknown").map(\.file) == ["READY"])
 
         // A zipped set with its marker beside it is still one zip.
