@@ -31,43 +31,39 @@ enum ChildProcess {
 
     static func run(command: [String], environment: [String: String], input: Data? = nil,
                     workingDirectory: String? = nil, timeoutSeconds: Int64, outputLimit: Int) throws -> Outcome {
-        // Output goes to an unlinked temporary file, not a pipe: a chatty command can never
-        // block on a full pipe while we wait for it.
-        let outputPath = NSTemporaryDirectory() + "epochfs-output-\(UUID().uuidString)"
-        let output = open(outputPath, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard output >= 0 else { throw SpawnError(command: command[0], errno: errno) }
-        unlink(outputPath)
+        // Input and output are unlinked temporary files, not pipes: neither side can block the
+        // other. A command that never reads its input (a notify command that ignores it, with a
+        // reason naming thousands of files) must not hold this thread, and every event queued
+        // after it, past the time limit; a chatty command must not block on a full pipe.
+        let output = try temporaryFile(for: command[0])
         defer { close(output) }
-        var inputPipe: [Int32] = [-1, -1]
-        if input == nil {
-            inputPipe[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)
-        } else if pipe(&inputPipe) != 0 {
-            // (Without O_CLOEXEC: no child of ours inherits more than its three descriptors.)
-            inputPipe = [-1, -1]
+        let stdin: Int32
+        if let input {
+            stdin = try temporaryFile(for: command[0])
+            let written = input.withUnsafeBytes { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let count = pwrite(stdin, bytes.baseAddress! + offset, bytes.count - offset, off_t(offset))
+                    if count < 0 && errno == EINTR { continue }
+                    if count <= 0 { return false }
+                    offset += count
+                }
+                return true
+            }
+            guard written else {
+                let error = SpawnError(command: command[0], errno: errno)
+                close(stdin)
+                throw error
+            }
+        } else {
+            stdin = open("/dev/null", O_RDONLY | O_CLOEXEC)
+            guard stdin >= 0 else { throw SpawnError(command: command[0], errno: errno) }
         }
-        guard inputPipe[0] >= 0 else { throw SpawnError(command: command[0], errno: errno) }
-        defer {
-            close(inputPipe[0])
-            if inputPipe[1] >= 0 { close(inputPipe[1]) }
-        }
+        defer { close(stdin) }
 
         let started = Date()
         let pid = try spawn(command, environment: environment, workingDirectory: workingDirectory,
-                            stdin: inputPipe[0], stdout: output)
-        if let input {
-            // SIGPIPE is ignored in the daemon: a command that does not read gets EPIPE here.
-            input.withUnsafeBytes { bytes in
-                var offset = 0
-                while offset < bytes.count {
-                    let written = write(inputPipe[1], bytes.baseAddress! + offset, bytes.count - offset)
-                    if written < 0 && errno == EINTR { continue }
-                    if written <= 0 { break }
-                    offset += written
-                }
-            }
-            close(inputPipe[1])
-            inputPipe[1] = -1
-        }
+                            stdin: stdin, stdout: output)
 
         let deadline = started.addingTimeInterval(Double(timeoutSeconds))
         var timedOut = false
@@ -103,6 +99,16 @@ enum ChildProcess {
         return Outcome(exitCode: signalled ? -1 : (status >> 8) & 0xff, signal: signalled ? status & 0x7f : nil,
                        timedOut: timedOut, output: String(decoding: bytes, as: UTF8.self),
                        seconds: Date().timeIntervalSince(started))
+    }
+
+    /// A new file no one else can open: created, then unlinked at once. Its offset starts at 0,
+    /// where the command reads or writes from.
+    private static func temporaryFile(for command: String) throws -> Int32 {
+        let path = NSTemporaryDirectory() + "epochfs-child-\(UUID().uuidString)"
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SpawnError(command: command, errno: errno) }
+        unlink(path)
+        return fd
     }
 
     /// Starts the command in a clean signal state and a process group of its own.

@@ -65,6 +65,16 @@ import Testing
         #expect(lines == ["from stdin", directory, "4", "hello"], "\(outcome.output)")
     }
 
+    /// A notify command that ignores its input: a megabyte of it (a reason naming thousands of
+    /// files) must not hold the caller past the time limit.
+    @Test func aCommandThatNeverReadsItsInputStillEndsAtItsTimeLimit() throws {
+        let started = Date()
+        let outcome = try ChildProcess.run(command: ["/bin/sleep", "30"], environment: [:], input: Data(count: 1 << 20),
+                                           timeoutSeconds: 1, outputLimit: 16)
+        #expect(outcome.timedOut && outcome.signal == SIGTERM, "\(outcome)")
+        #expect(Date().timeIntervalSince(started) < 4)
+    }
+
     @Test func aMissingProgramIsAnError() {
         #expect(throws: ChildProcess.SpawnError.self) {
             try ChildProcess.run(command: ["/nonexistent/program"], environment: [:], timeoutSeconds: 1, outputLimit: 10)
