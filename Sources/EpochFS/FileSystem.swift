@@ -666,6 +666,16 @@ public final class FileSystem: Sendable {
         }
     }
 
+    /// Nothing sets or removes extended attributes: `user.sha256` is the filesystem's own
+    /// record of the content, and no other attribute exists.
+    public func setxattr(_ ino: InodeNumber, name: String) throws(Errno) {
+        throw .notSupported
+    }
+
+    public func removexattr(_ ino: InodeNumber, name: String) throws(Errno) {
+        throw .notSupported
+    }
+
     public func listxattr(_ ino: InodeNumber) throws(Errno) -> [String] {
         do {
             _ = try getxattr(ino, name: Self.hashAttribute)
