@@ -119,11 +119,8 @@ public final class FileSystem: Sendable {
     func locked<T: Sendable>(_ body: (inout sending State) throws -> T) throws(Errno) -> T {
         do {
             return try state.withLock { try body(&$0) }
-        } catch let errno as Errno {
-            throw errno
         } catch {
-            logger.error("store operation failed", metadata: ["error": "\(error)"])
-            throw Errno(error)
+            throw errnoOf(error)
         }
     }
 
