@@ -26,8 +26,6 @@ int cfuse_reply_fd(fuse_req_t req, int fd, off_t offset, size_t size) {
 void cfuse_fi_set_direct_io(struct fuse_file_info *fi, int value) { fi->direct_io = value ? 1 : 0; }
 void cfuse_fi_set_keep_cache(struct fuse_file_info *fi, int value) { fi->keep_cache = value ? 1 : 0; }
 void cfuse_fi_set_cache_readdir(struct fuse_file_info *fi, int value) { fi->cache_readdir = value ? 1 : 0; }
-void cfuse_fi_set_nonseekable(struct fuse_file_info *fi, int value) { fi->nonseekable = value ? 1 : 0; }
-int cfuse_fi_flush(const struct fuse_file_info *fi) { return fi->flush; }
 
 int cfuse_backing_close(int device_fd, int backing_id) {
     uint32_t id = (uint32_t)backing_id;

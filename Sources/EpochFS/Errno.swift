@@ -32,23 +32,41 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { String(cString: strerror(rawValue)) }
 
-    /// The one place where store failures become an errno. Unknown failures are EIO.
+    /// The errno of a failure the filesystem expects (a full disk or database, a file that is
+    /// gone, a refused permission), or EIO for any other. Requests are answered through
+    /// `FileSystem.errnoOf(_:)`, which logs the others.
     public init(_ error: any Error) {
+        self = Self(expected: error) ?? .io
+    }
+
+    /// The errno of a failure the filesystem expects; nil for one it does not.
+    init?(expected error: any Error) {
         switch error {
         case let errno as Errno: self = errno
-        case let db as DatabaseError: self = db.isFull ? .noSpace : .io
+        case let db as DatabaseError where db.isFull: self = .noSpace
         case let sys as SystemError:
             switch sys.errno {
             case ENOSPC, EDQUOT, ENOENT, EACCES, EPERM, EROFS: self = Errno(sys.errno)
-            default: self = .io
+            default: return nil
             }
-        default: self = .io
+        default: return nil
         }
     }
 }
 
-/// Runs `body`, turning any thrown store error into an errno (logged by the caller's layer).
-@inline(__always)
-func mapErrors<T>(_ body: () throws -> T) throws(Errno) -> T {
-    do { return try body() } catch { throw Errno(error) }
+extension FileSystem {
+    /// The one place where a failure becomes the errno a request is answered with: an
+    /// expected one keeps its errno; anything else is EIO, and logged, since nobody else will
+    /// see what it was.
+    func errnoOf(_ error: any Error) -> Errno {
+        if let known = Errno(expected: error) { return known }
+        logger.error("unexpected failure answered EIO", metadata: ["error": "\(error)"])
+        return .io
+    }
+
+    /// Runs `body`, turning any thrown store error into an errno (`errnoOf(_:)`).
+    @inline(__always)
+    func mapErrors<T>(_ body: () throws -> T) throws(Errno) -> T {
+        do { return try body() } catch { throw errnoOf(error) }
+    }
 }

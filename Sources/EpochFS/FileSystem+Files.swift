@@ -226,7 +226,7 @@ extension FileSystem {
     /// `durable`: the write asks for O_DSYNC semantics (the open's flags or `RWF_DSYNC`); the
     /// kernel leaves that to the filesystem for direct-I/O handles.
     ///
-    /// `acknowledge`, when given, is called with the count as soon as the write is accepted
+    /// `acknowledge` is called with the count as soon as the write is accepted
     /// (quota charged, size and times moved), before the bytes are copied into the staging
     /// file and hashed, so that the writer's next request overlaps that work; the file stays
     /// locked until it is done. Once it has been called the write does not throw: a failure
@@ -235,14 +235,24 @@ extension FileSystem {
     /// filesystem.
     /// Durable writes are never acknowledged early.
     public func write(_ handle: Handle, offset: Int64, bytes: UnsafeRawBufferPointer, durable: Bool = false,
-                      acknowledge: ((Int) -> Void)? = nil) throws(Errno) -> Int {
+                      acknowledge: (Int) -> Void) throws(Errno) -> Int {
+        try write(handle, offset: offset, bytes: bytes, durable: durable, answersEarly: true, acknowledge: acknowledge)
+    }
+
+    /// A write answered when it returns: every failure is thrown.
+    public func write(_ handle: Handle, offset: Int64, bytes: UnsafeRawBufferPointer, durable: Bool = false) throws(Errno) -> Int {
+        try write(handle, offset: offset, bytes: bytes, durable: durable, answersEarly: false, acknowledge: { _ in })
+    }
+
+    private func write(_ handle: Handle, offset: Int64, bytes: UnsafeRawBufferPointer, durable: Bool, answersEarly: Bool,
+                       acknowledge: (Int) -> Void) throws(Errno) -> Int {
         guard let file = handle.file else { throw .isDirectory }
         guard handle.writable else { throw .badHandle }
         // The kernel leaves O_DSYNC of a direct write to the filesystem: such a write is synced
         // before its reply and keeps its errors to itself; any other is acknowledged once it
         // is accepted, before the bytes are copied and hashed.
         let syncsBeforeReply = durable && handle.directIO
-        let acknowledge = syncsBeforeReply ? nil : acknowledge
+        let answersEarly = answersEarly && !syncsBeforeReply
         let count = try withCopyOnWrite(file, changes: { content in
             // What the write below refuses whole costs no copy.
             !bytes.isEmpty && offset < limits.maxFileSize
@@ -289,7 +299,7 @@ extension FileSystem {
             content.writeSerial &+= 1
             // The file stays locked until the bytes are in: whatever reads, stats, syncs or
             // closes it next sees them.
-            acknowledge?(bytes.count)
+            if answersEarly { acknowledge(bytes.count) }
             do {
                 try Sys.pwriteAll(content.fd, bytes, offset)
             } catch {
@@ -300,7 +310,7 @@ extension FileSystem {
                 content.hash.invalidate()
                 content.quota?.credit(bytes: growth)
                 failed(&content, through: handle)
-                guard acknowledge != nil else { throw Errno(error) }
+                guard answersEarly else { throw Errno(error) }
                 content.lateWriteError = Errno(error)
                 // The kernel took the acknowledged size even for a direct handle (and keeps
                 // its own under the writeback cache): it forgets the file at the last close.

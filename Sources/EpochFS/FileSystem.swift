@@ -119,11 +119,8 @@ public final class FileSystem: Sendable {
     func locked<T: Sendable>(_ body: (inout sending State) throws -> T) throws(Errno) -> T {
         do {
             return try state.withLock { try body(&$0) }
-        } catch let errno as Errno {
-            throw errno
         } catch {
-            logger.error("store operation failed", metadata: ["error": "\(error)"])
-            throw Errno(error)
+            throw errnoOf(error)
         }
     }
 
@@ -664,6 +661,16 @@ public final class FileSystem: Sendable {
             guard let hash = record.blob, !record.staged, !beingWritten else { throw Errno.noData }
             return Array(hash.utf8)
         }
+    }
+
+    /// Nothing sets or removes extended attributes: `user.sha256` is the filesystem's own
+    /// record of the content, and no other attribute exists.
+    public func setxattr(_ ino: InodeNumber, name: String) throws(Errno) {
+        throw .notSupported
+    }
+
+    public func removexattr(_ ino: InodeNumber, name: String) throws(Errno) {
+        throw .notSupported
     }
 
     public func listxattr(_ ino: InodeNumber) throws(Errno) -> [String] {

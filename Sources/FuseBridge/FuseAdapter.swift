@@ -55,26 +55,26 @@ public final class FuseAdapter: Sendable {
         }
         ops.lookup = { req, parent, name in
             let a = FuseAdapter.from(req)
-            a.answer(req) { () throws(Errno) in .entry(try a.fs.lookup(parent: FuseAdapter.ino(parent), name: try FuseAdapter.string(name))) }
+            a.answer(Request(req)) { () throws(Errno) in .entry(try a.fs.lookup(parent: FuseAdapter.ino(parent), name: try FuseAdapter.string(name))) }
         }
         ops.forget = { req, node, count in
             FuseAdapter.from(req).fs.forget([(FuseAdapter.ino(node), count)])
-            fuse_reply_none(req)
+            Request(req).replyNone()
         }
         ops.forget_multi = { req, count, forgets in
             let items = (0..<count).compactMap { i in
                 forgets.map { (FuseAdapter.ino($0[i].ino), $0[i].nlookup) }
             }
             FuseAdapter.from(req).fs.forget(items)
-            fuse_reply_none(req)
+            Request(req).replyNone()
         }
         ops.getattr = { req, node, _ in
             let a = FuseAdapter.from(req)
-            a.answer(req) { () throws(Errno) in .attributes(try a.fs.getattr(FuseAdapter.ino(node))) }
+            a.answer(Request(req)) { () throws(Errno) in .attributes(try a.fs.getattr(FuseAdapter.ino(node))) }
         }
         ops.setattr = { req, node, attr, toSet, info in
             let a = FuseAdapter.from(req)
-            a.answer(req) { () throws(Errno) in
+            a.answer(Request(req)) { () throws(Errno) in
                 guard let attr = attr?.pointee else { throw Errno.invalid }
                 let changes = try FuseAdapter.changes(attr, Int32(toSet))
                 return .attributes(try a.fs.setattr(FuseAdapter.ino(node), changes, handle: FuseAdapter.handle(info), caller: FuseAdapter.caller(req)))
@@ -82,38 +82,38 @@ public final class FuseAdapter: Sendable {
         }
         ops.mkdir = { req, parent, name, mode in
             let a = FuseAdapter.from(req)
-            a.answer(req) { () throws(Errno) in
+            a.answer(Request(req)) { () throws(Errno) in
                 .entry(try a.fs.mkdir(parent: FuseAdapter.ino(parent), name: try FuseAdapter.string(name), mode: UInt32(mode), caller: FuseAdapter.caller(req)))
             }
         }
         ops.rmdir = { req, parent, name in
             let a = FuseAdapter.from(req)
-            a.answer(req) { () throws(Errno) in
+            a.answer(Request(req)) { () throws(Errno) in
                 try a.fs.rmdir(parent: FuseAdapter.ino(parent), name: try FuseAdapter.string(name), caller: FuseAdapter.caller(req))
                 return .ok
             }
         }
         ops.unlink = { req, parent, name in
             let a = FuseAdapter.from(req)
-            a.answer(req) { () throws(Errno) in
+            a.answer(Request(req)) { () throws(Errno) in
                 try a.fs.unlink(parent: FuseAdapter.ino(parent), name: try FuseAdapter.string(name), caller: FuseAdapter.caller(req))
                 return .ok
             }
         }
         ops.rename = { req, parent, name, newParent, newName, flags in
             let a = FuseAdapter.from(req)
-            a.answer(req) { () throws(Errno) in
+            a.answer(Request(req)) { () throws(Errno) in
                 try a.fs.rename(parent: FuseAdapter.ino(parent), name: try FuseAdapter.string(name), newParent: FuseAdapter.ino(newParent),
                                 newName: try FuseAdapter.string(newName), flags: .init(rawValue: flags), caller: FuseAdapter.caller(req))
                 return .ok
             }
         }
-        ops.link = { req, _, _, _ in FuseAdapter.from(req).answer(req) { () throws(Errno) in try FuseAdapter.from(req).fs.refuseLink(); return .ok } }
-        ops.symlink = { req, _, _, _ in FuseAdapter.from(req).answer(req) { () throws(Errno) in try FuseAdapter.from(req).fs.refuseLink(); return .ok } }
-        ops.mknod = { req, _, _, _, _ in FuseAdapter.from(req).answer(req) { () throws(Errno) in try FuseAdapter.from(req).fs.refuseLink(); return .ok } }
+        ops.link = { req, _, _, _ in FuseAdapter.from(req).answer(Request(req)) { () throws(Errno) in try FuseAdapter.from(req).fs.refuseLink(); return .ok } }
+        ops.symlink = { req, _, _, _ in FuseAdapter.from(req).answer(Request(req)) { () throws(Errno) in try FuseAdapter.from(req).fs.refuseLink(); return .ok } }
+        ops.mknod = { req, _, _, _, _ in FuseAdapter.from(req).answer(Request(req)) { () throws(Errno) in try FuseAdapter.from(req).fs.refuseLink(); return .ok } }
         ops.create = { req, parent, name, mode, info in
             let a = FuseAdapter.from(req)
-            a.answer(req) { () throws(Errno) in
+            a.answer(Request(req)) { () throws(Errno) in
                 let flags = info?.pointee.flags ?? O_RDWR
                 let (attributes, handle) = try a.fs.create(parent: FuseAdapter.ino(parent), name: try FuseAdapter.string(name), mode: UInt32(mode),
                                                            flags: flags, caller: FuseAdapter.caller(req))
@@ -122,7 +122,7 @@ public final class FuseAdapter: Sendable {
         }
         ops.open = { req, node, info in
             let a = FuseAdapter.from(req)
-            a.answer(req) { () throws(Errno) in
+            a.answer(Request(req)) { () throws(Errno) in
                 let flags = info?.pointee.flags ?? O_RDONLY
                 let handle = try a.fs.open(FuseAdapter.ino(node), flags: flags, caller: FuseAdapter.caller(req)) { fd in
                     Int32(fuse_passthrough_open(req, fd))
@@ -132,58 +132,48 @@ public final class FuseAdapter: Sendable {
         }
         ops.read = { req, _, size, offset, info in
             let a = FuseAdapter.from(req)
-            a.answer(req) { () throws(Errno) in
+            a.answer(Request(req)) { (request: inout Request?) throws(Errno) in
                 guard let handle = FuseAdapter.handle(info) else { throw Errno.badHandle }
                 // Replied from the descriptor before the filesystem may close it.
                 return try a.fs.read(handle, offset: Int64(offset), size: size) { fd, count in
-                    a.send(req, .data(fd: fd, offset: Int64(offset), count: count))
-                    return .sent
+                    let data = Reply.data(fd: fd, offset: Int64(offset), count: count)
+                    request.take()?.reply(data)
+                    return data
                 }
             }
         }
         ops.write = { req, _, buffer, size, offset, info in
             let a = FuseAdapter.from(req)
-            a.answer(req) { () throws(Errno) in
+            a.answer(Request(req)) { (request: inout Request?) throws(Errno) in
                 guard let handle = FuseAdapter.handle(info) else { throw Errno.badHandle }
                 let bytes = UnsafeRawBufferPointer(start: buffer, count: size)
                 // The write's own flags: the open's, with O_DSYNC added for RWF_DSYNC writes.
                 let durable = (info?.pointee.flags ?? 0) & O_DSYNC != 0
-                // The reply may go before the bytes are copied and hashed, so that the writer's
-                // next request overlaps that work; a failure after it fails the rest of the
-                // writing session (FileSystem.write).
-                var acknowledged = false
-                do throws(Errno) {
-                    let count = try a.fs.write(handle, offset: Int64(offset), bytes: bytes, durable: durable, acknowledge: { count in
-                        a.send(req, .written(count))
-                        acknowledged = true
-                    })
-                    return acknowledged ? .sent : .written(count)
-                } catch {
-                    guard acknowledged else { throw error }
-                    // Not to happen (write does not throw once it has acknowledged), and the
-                    // request has its answer already: a second one would reach a freed request.
-                    a.logger.error("a write failed after its reply", metadata: ["errno": "\(error)"])
-                    return .sent
+                // The answer may go before the bytes are copied and hashed, so that the
+                // writer's next request overlaps that work (FileSystem.write).
+                let count = try a.fs.write(handle, offset: Int64(offset), bytes: bytes, durable: durable) { count in
+                    request.take()?.reply(.written(count))
                 }
+                return .written(count)
             }
         }
         ops.flush = { req, _, info in
             let a = FuseAdapter.from(req)
-            a.answer(req) { () throws(Errno) in
+            a.answer(Request(req)) { () throws(Errno) in
                 if let handle = FuseAdapter.handle(info) { try a.fs.flush(handle, caller: FuseAdapter.caller(req)) }
                 return .ok
             }
         }
         ops.release = { req, _, info in
             let a = FuseAdapter.from(req)
-            a.answer(req) { () throws(Errno) in
+            a.answer(Request(req)) { () throws(Errno) in
                 if let info, let handle = FuseAdapter.releaseHandle(info.pointee.fh) { a.close(handle) }
                 return .ok
             }
         }
         ops.fsync = { req, _, dataOnly, info in
             let a = FuseAdapter.from(req)
-            a.answer(req) { () throws(Errno) in
+            a.answer(Request(req)) { () throws(Errno) in
                 guard let handle = FuseAdapter.handle(info) else { throw Errno.badHandle }
                 try a.fs.fsync(handle, dataOnly: dataOnly != 0)
                 return .ok
@@ -191,7 +181,7 @@ public final class FuseAdapter: Sendable {
         }
         ops.opendir = { req, node, _ in
             let a = FuseAdapter.from(req)
-            a.answer(req) { () throws(Errno) in .opened(try a.fs.opendir(FuseAdapter.ino(node)), keepCache: true, cacheDirectory: true) }
+            a.answer(Request(req)) { () throws(Errno) in .opened(try a.fs.opendir(FuseAdapter.ino(node)), keepCache: true, cacheDirectory: true) }
         }
         ops.readdir = { req, node, size, offset, _ in
             FuseAdapter.from(req).readdir(req, node, size, offset, plus: false)
@@ -201,40 +191,52 @@ public final class FuseAdapter: Sendable {
         }
         ops.releasedir = { req, _, info in
             let a = FuseAdapter.from(req)
-            a.answer(req) { () throws(Errno) in
+            a.answer(Request(req)) { () throws(Errno) in
                 if let info { FuseAdapter.releaseHandle(info.pointee.fh) }
                 return .ok
             }
         }
         ops.fsyncdir = { req, _, _, _ in
             let a = FuseAdapter.from(req)
-            a.answer(req) { () throws(Errno) in try a.fs.syncMetadata(); return .ok }
+            a.answer(Request(req)) { () throws(Errno) in try a.fs.syncMetadata(); return .ok }
         }
         ops.statfs = { req, node in
             let a = FuseAdapter.from(req)
-            a.answer(req) { () throws(Errno) in .statfs(try a.fs.statfs(FuseAdapter.ino(node))) }
+            a.answer(Request(req)) { () throws(Errno) in .statfs(try a.fs.statfs(FuseAdapter.ino(node))) }
         }
         ops.access = { req, node, mask in
             let a = FuseAdapter.from(req)
-            a.answer(req) { () throws(Errno) in try a.fs.access(FuseAdapter.ino(node), mask: mask, caller: FuseAdapter.caller(req)); return .ok }
+            a.answer(Request(req)) { () throws(Errno) in try a.fs.access(FuseAdapter.ino(node), mask: mask, caller: FuseAdapter.caller(req)); return .ok }
         }
         ops.getxattr = { req, node, name, size in
             let a = FuseAdapter.from(req)
-            a.answer(req) { () throws(Errno) in
+            a.answer(Request(req)) { () throws(Errno) in
                 let value = try a.fs.getxattr(FuseAdapter.ino(node), name: try FuseAdapter.string(name))
                 return FuseAdapter.xattrReply(value, size)
             }
         }
         ops.listxattr = { req, node, size in
             let a = FuseAdapter.from(req)
-            a.answer(req) { () throws(Errno) in
+            a.answer(Request(req)) { () throws(Errno) in
                 var names: [UInt8] = []
                 for attribute in try a.fs.listxattr(FuseAdapter.ino(node)) { names += Array(attribute.utf8) + [0] }
                 return FuseAdapter.xattrReply(names, size)
             }
         }
-        ops.setxattr = { req, _, _, _, _, _ in FuseAdapter.from(req).answer(req) { () throws(Errno) in throw Errno.notSupported } }
-        ops.removexattr = { req, _, _ in FuseAdapter.from(req).answer(req) { () throws(Errno) in throw Errno.notSupported } }
+        ops.setxattr = { req, node, name, _, _, _ in
+            let a = FuseAdapter.from(req)
+            a.answer(Request(req)) { () throws(Errno) in
+                try a.fs.setxattr(FuseAdapter.ino(node), name: try FuseAdapter.string(name))
+                return .ok
+            }
+        }
+        ops.removexattr = { req, node, name in
+            let a = FuseAdapter.from(req)
+            a.answer(Request(req)) { () throws(Errno) in
+                try a.fs.removexattr(FuseAdapter.ino(node), name: try FuseAdapter.string(name))
+                return .ok
+            }
+        }
         return ops
     }
 
@@ -279,7 +281,7 @@ public final class FuseAdapter: Sendable {
     }
 
     func readdir(_ req: fuse_req_t?, _ node: fuse_ino_t, _ size: Int, _ offset: off_t, plus: Bool) {
-        answer(req) { () throws(Errno) in
+        answer(Request(req)) { () throws(Errno) in
             // A directory entry takes at least 24 bytes (plus: ~150); ask for about as many as fit.
             let estimate = max(2, size / (plus ? 160 : 32))
             let entries = try fs.readdir(Self.ino(node), offset: Int64(offset), limit: estimate)

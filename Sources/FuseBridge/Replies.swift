@@ -5,14 +5,36 @@ import EpochStore
 import Glibc
 #endif
 
-/// One kernel request, answered exactly once by `answer`: every reply the adapter sends goes
-/// through here, and a handler can only produce a reply value, not forget to send one. (A
-/// write acknowledged early sends its reply through `send` itself and returns `.sent`.)
+/// A kernel request that still owes its answer. Consuming it is the only way to answer, so a
+/// request is answered at most once by construction; one dropped unanswered is answered EIO
+/// on the way out (and logged), so that no forgotten path can leave a process waiting in the
+/// kernel for ever.
+struct Request: ~Copyable {
+    private let req: fuse_req_t?
+
+    init(_ req: fuse_req_t?) { self.req = req }
+
+    /// Sends `reply`.
+    consuming func reply(_ reply: Reply) {
+        FuseAdapter.from(req).send(req, reply)
+        discard self
+    }
+
+    /// FORGET and BATCH_FORGET take no answer: this only frees the request.
+    consuming func replyNone() {
+        fuse_reply_none(req)
+        discard self
+    }
+
+    deinit {
+        FuseAdapter.from(req).logger.error("a request was left unanswered: answered EIO")
+        fuse_reply_err(req, EIO)
+    }
+}
+
+/// What a handler answers: every reply the adapter sends is one of these, encoded by `send`.
 enum Reply {
     case error(Errno)
-    case none
-    /// The handler already sent its reply through `send` (a write acknowledged early).
-    case sent
     case entry(Attributes)
     case attributes(Attributes)
     case created(Attributes, Handle, keepCache: Bool)
@@ -26,30 +48,47 @@ enum Reply {
 }
 
 extension FuseAdapter {
-    /// Runs `handler` and sends its reply (or its errno). Unknown errors were already mapped to EIO.
-    func answer(_ req: fuse_req_t?, _ handler: () throws(Errno) -> Reply) {
-        let reply: Reply
-        do {
-            reply = try handler()
-        } catch {
-            fs.metrics.replied(error)
-            reply = .error(error)
-        }
-        send(req, reply)
+    /// Runs `handler` and answers `request` with its reply (or its errno). Unknown errors were
+    /// already mapped to EIO.
+    func answer(_ request: consuming Request, _ handler: () throws(Errno) -> Reply) {
+        request.reply(reply(handler))
     }
 
-    func send(_ req: fuse_req_t?, _ reply: Reply) {
+    /// Like `answer`, for a handler that may answer before it has finished: a READ replies from
+    /// a descriptor the filesystem may close once the handler returns, and a WRITE is
+    /// acknowledged as soon as it is accepted, before its bytes are copied and hashed. The
+    /// handler consumes the request when it is ready; if it has not when it returns or
+    /// throws, its reply is sent here.
+    func answer(_ request: consuming Request, early handler: (inout Request?) throws(Errno) -> Reply) {
+        var pending: Request? = consume request
+        let reply = reply { () throws(Errno) in try handler(&pending) }
+        if let request = pending.take() {
+            request.reply(reply)
+        } else if case .error(let errno) = reply {
+            // The filesystem does not fail a request it has answered (FileSystem.write); the
+            // request is gone, so this can only be logged.
+            logger.error("a request failed after its answer was sent", metadata: ["errno": "\(errno)"])
+        }
+    }
+
+    /// The reply of `handler`: its value, or its errno (counted).
+    private func reply(_ handler: () throws(Errno) -> Reply) -> Reply {
+        do {
+            return try handler()
+        } catch {
+            fs.metrics.replied(error)
+            return .error(error)
+        }
+    }
+
+    /// Encodes `reply` for libfuse; only `Request` calls it.
+    fileprivate func send(_ req: fuse_req_t?, _ reply: Reply) {
         let rc: Int32
         switch reply {
         case .error(let errno):
             rc = fuse_reply_err(req, errno.rawValue)
         case .ok:
             rc = fuse_reply_err(req, 0)
-        case .none:
-            fuse_reply_none(req)
-            rc = 0
-        case .sent:
-            return
         case .entry(let attributes):
             var entry = entryParam(attributes)
             rc = fuse_reply_entry(req, &entry)

@@ -23,8 +23,6 @@ int cfuse_reply_fd(fuse_req_t req, int fd, off_t offset, size_t size);
 void cfuse_fi_set_direct_io(struct fuse_file_info *fi, int value);
 void cfuse_fi_set_keep_cache(struct fuse_file_info *fi, int value);
 void cfuse_fi_set_cache_readdir(struct fuse_file_info *fi, int value);
-void cfuse_fi_set_nonseekable(struct fuse_file_info *fi, int value);
-int cfuse_fi_flush(const struct fuse_file_info *fi);
 
 /// Gives the kernel back a passthrough backing file (what fuse_passthrough_close does), on
 /// the session's device descriptor: usable where no request is at hand any more (after a
