@@ -125,7 +125,7 @@ extension FileSystem {
                 let usage = try meta.districtUsage(district)
                 return DistrictStatistics(district: district.name, files: usage.files, logicalBytes: usage.bytes,
                                           storedBytes: try meta.districtStoredBytes(district),
-                                          epochs: try meta.epochCounts(district))
+                                          epochs: try meta.epochCounts(district: district.id))
             }
             let totals = try meta.blobTotals()
             return StoreStatistics(districts: districts, blobs: totals.count, blobBytes: totals.bytes)
