@@ -112,7 +112,7 @@ struct AuthorizedKeysCommand: ParsableCommand {
     func run() throws {
         let log = SystemLog(identifier: "epochfs-authorized-keys")
         do {
-            try FileSystem.validateDistrictName(user)
+            try Administration.validateDistrictName(user)
         } catch {
             log.notice("refused user '\(user.prefix(64))': not a district name")
             return

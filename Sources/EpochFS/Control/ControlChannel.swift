@@ -12,18 +12,18 @@ import Glibc
 public final class ControlServer: Sendable {
     private let listenFD: Int32
     private let wakePipe: (read: Int32, write: Int32)
-    private let fs: FileSystem
+    private let administration: Administration
     private let path: String
     private let logger: Logger
     private let thread = Mutex<pthread_t?>(nil)
 
-    public init(path: String, fs: FileSystem, logger: Logger) throws {
+    public init(path: String, administration: Administration, logger: Logger) throws {
         self.listenFD = try UnixSocket.listen(path)
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw SystemError("pipe", "control") }
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         self.wakePipe = (fds[0], fds[1])
-        self.fs = fs
+        self.administration = administration
         self.path = path
         self.logger = logger
     }
@@ -80,7 +80,7 @@ public final class ControlServer: Sendable {
             do {
                 let line = try UnixSocket.readLine(client)
                 let request = try JSONDecoder().decode(ControlRequest.self, from: line)
-                response = fs.perform(request)
+                response = administration.perform(request)
             } catch {
                 response = ControlResponse(ok: false, message: "bad control request: \(error)")
             }
