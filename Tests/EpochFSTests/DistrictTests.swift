@@ -25,15 +25,15 @@ import Glibc
 
     @Test func badOrDuplicateNamesAreRefused() throws {
         try withStore { store throws in
-            let fs = store.fs
+            let administration = store.administration
             for name in ["", "Beta", "1st", "a/b", "a.b", String(repeating: "x", count: 33), "caf\u{e9}"] {
-                #expect(throws: AdminError.self, "\(name)") { try store.administration.addDistrict(name: name, uid: 1, gid: 1, managedUser: false) }
+                #expect(throws: AdminError.self, "\(name)") { try administration.addDistrict(name: name, uid: 1, gid: 1, managedUser: false) }
             }
-            _ = try store.administration.addDistrict(name: "_svc-2", uid: 5, gid: 5, managedUser: false)
-            _ = try store.administration.addDistrict(name: String(repeating: "x", count: 32), uid: 6, gid: 6)
-            let duplicate = try #require(throws: AdminError.self) { try store.administration.addDistrict(name: "alpha", uid: 9, gid: 9, managedUser: false) }
+            _ = try administration.addDistrict(name: "_svc-2", uid: 5, gid: 5, managedUser: false)
+            _ = try administration.addDistrict(name: String(repeating: "x", count: 32), uid: 6, gid: 6)
+            let duplicate = try #require(throws: AdminError.self) { try administration.addDistrict(name: "alpha", uid: 9, gid: 9, managedUser: false) }
             #expect(duplicate.message.contains("exists already"))
-            #expect(try store.administration.districts().count == 3)
+            #expect(try administration.districts().count == 3)
         }
     }
 
@@ -159,19 +159,19 @@ import Glibc
 
     @Test func controlRequestsAddAndRemoveDistricts() throws {
         try withStore { store throws in
-            let fs = store.fs
-            let added = store.administration.perform(.addDistrict(name: "gamma", uid: 3001, gid: 3002, managedUser: false))
+            let administration = store.administration
+            let added = administration.perform(.addDistrict(name: "gamma", uid: 3001, gid: 3002, managedUser: false))
             #expect(added.ok)
             #expect(added.district?.name == "gamma")
             #expect(added.district?.uid == 3001 && added.district?.gid == 3002)
-            let duplicate = store.administration.perform(.addDistrict(name: "gamma", uid: 3001, gid: 3002, managedUser: false))
+            let duplicate = administration.perform(.addDistrict(name: "gamma", uid: 3001, gid: 3002, managedUser: false))
             #expect(!duplicate.ok)
             #expect(duplicate.message.contains("exists already"))
-            let removed = store.administration.perform(.removeDistrict(name: "gamma", deleteData: false))
+            let removed = administration.perform(.removeDistrict(name: "gamma", deleteData: false))
             #expect(removed.ok)
-            let missing = store.administration.perform(.removeDistrict(name: "gamma", deleteData: false))
+            let missing = administration.perform(.removeDistrict(name: "gamma", deleteData: false))
             #expect(!missing.ok)
-            #expect(try store.administration.districts().map(\.name) == ["alpha"])
+            #expect(try administration.districts().map(\.name) == ["alpha"])
         }
     }
 
