@@ -39,7 +39,7 @@ extension Administration {
     }
 
     /// Writes the metrics file (through a temporary name: the node exporter never reads half).
-    public func writeMetrics(to path: String) throws {
+    func writeMetrics(to path: String) throws {
         let (epochs, blobs, quotas) = try filesystem.withState { state in
             let quotas = state.quotas.values.filter { $0.limits.bytes != nil || $0.limits.files != nil }.sorted { $0.district < $1.district }
             return (try state.metadata.epochCounts(), try state.metadata.blobTotals(), quotas)

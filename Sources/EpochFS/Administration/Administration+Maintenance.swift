@@ -13,7 +13,7 @@ public struct GarbageReport: Sendable, Codable {
 extension Administration {
     /// Takes the space reserve back once the disk has room for it again (after a full disk
     /// made the daemon give it up).
-    public func restoreReserve() throws(Errno) {
+    func restoreReserve() throws(Errno) {
         let blobs = filesystem.blobs
         let restored = try mapErrors { () -> Bool in
             if try Sys.status(blobs.reservePath) != nil { return false }
