@@ -152,6 +152,14 @@ public final class FileSystem: Sendable {
         try state.withLock { try body(&$0) }
     }
 
+    /// The district of this name, or an error that says how to see which exist.
+    static func district(named name: String, in state: State) throws -> DistrictRecord {
+        guard let district = try state.metadata.district(named: name) else {
+            throw AdminError("no district '\(name)' (see: epochfs district list)")
+        }
+        return district
+    }
+
     // MARK: Presentation
 
     /// The attributes the kernel sees. Below `/<district>/` nobody but root, the district and

@@ -122,22 +122,3 @@ public final class Metrics: Sendable {
         return names[value] ?? String(value)
     }
 }
-
-extension FileSystem {
-    /// Writes the metrics file (through a temporary name: the node exporter never reads half).
-    public func writeMetrics(to path: String) throws {
-        let (epochs, blobs, quotas) = try withState { state in
-            var epochs: [String: Int] = [:]
-            try state.metadata.database.forEach("SELECT state, count(*) FROM epochs GROUP BY state") {
-                epochs[$0.text(0)] = Int($0.int(1))
-            }
-            let quotas = state.quotas.values.filter { $0.limits.bytes != nil || $0.limits.files != nil }.sorted { $0.district < $1.district }
-            return (epochs, try state.metadata.blobTotals(), quotas)
-        }
-        let text = metrics.text(epochs: epochs, blobs: blobs, quotas: quotas)
-        let temporary = path + ".tmp"
-        try Data(text.utf8).write(to: URL(fileURLWithPath: temporary))
-        chmod(temporary, 0o644)
-        try Sys.rename(temporary, path)
-    }
-}

@@ -59,8 +59,7 @@ public struct AuthorizedKeysFiles: Sendable {
 
     /// Whether the file at `path` is root's, with `mode` and the key group, holding `text`.
     private func holds(_ path: String, _ text: [UInt8], mode: mode_t) throws -> Bool {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
+        guard let fd = try? Sys.open(path, O_RDONLY) else { return false }
         defer { Sys.close(fd) }
         let st = try Sys.fstat(fd)
         guard st.st_uid == 0, st.st_gid == (group ?? 0), st.st_mode & 0o7777 == mode, st.st_size == text.count else {

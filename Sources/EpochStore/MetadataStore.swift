@@ -497,10 +497,11 @@ public final class MetadataStore {
             """, .int(district.id)) { $0.int(0) } ?? 0
     }
 
-    /// How many epochs of a district are in each state.
-    public func epochCounts(_ district: DistrictRecord) throws -> [String: Int] {
+    /// How many epochs are in each state: of the district with this id, or of every district.
+    public func epochCounts(district: Int64? = nil) throws -> [String: Int] {
         var counts: [String: Int] = [:]
-        try database.forEach("SELECT state, count(*) FROM epochs WHERE district = ? GROUP BY state", [.int(district.id)]) {
+        try database.forEach("SELECT state, count(*) FROM epochs WHERE ?1 IS NULL OR district = ?1 GROUP BY state",
+                             [district.map(SQLValue.int) ?? .null]) {
             counts[$0.text(0)] = Int($0.int(1))
         }
         return counts
@@ -533,5 +534,18 @@ public final class MetadataStore {
     public func deleteKey(fingerprint: String, district: DistrictRecord) throws -> Bool {
         try database.run("DELETE FROM keys WHERE district = ? AND fingerprint = ?", .int(district.id), .text(fingerprint))
         return database.changes > 0
+    }
+
+    // MARK: Units of work
+
+    /// Runs `body` as one unit of work: committed if it returns, undone if it throws. A
+    /// `durable` one (and every one before it) survives a power cut once this returns.
+    public func transaction<T>(durable: Bool = false, _ body: () throws -> T) throws -> T {
+        durable ? try database.durableTransaction(body) : try database.transaction(body)
+    }
+
+    /// Makes every unit of work so far durable in the database file itself.
+    public func checkpoint() throws {
+        try database.checkpoint()
     }
 }

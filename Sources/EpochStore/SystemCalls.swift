@@ -198,4 +198,41 @@ public enum Sys {
         defer { close(fd) }
         try fsync(fd)
     }
+
+    /// Reads what `fd` gives in one call, at its current offset (0: its end).
+    public static func read(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        try retrying("read", "fd \(fd)") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+    }
+}
+
+/// Pipes, sockets and plain reads and writes, for the control channel and the command line.
+extension Sys {
+    /// A pipe whose two ends are closed on exec.
+    public static func pipe() throws -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [0, 0]
+        guard Glibc.pipe(&fds) == 0 else { throw SystemError("pipe", "a new pipe") }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        return (fds[0], fds[1])
+    }
+
+    /// Writes all of `buffer` (to a pipe or a socket, where a write may take part of it).
+    public static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) throws {
+        var done = 0
+        while done < buffer.count {
+            done += try retrying("write", "fd \(fd)") { Glibc.write(fd, buffer.baseAddress! + done, buffer.count - done) }
+        }
+    }
+
+    /// Waits until one of `fds` is ready or `timeout` milliseconds pass (-1: no limit); the
+    /// number ready.
+    public static func poll(_ fds: inout [pollfd], timeout: Int32) throws -> Int {
+        Int(try retrying("poll", "\(fds.count) descriptors") { Glibc.poll(&fds, nfds_t(fds.count), timeout) })
+    }
+
+    /// Accepts a connection on a listening socket; the new descriptor is closed on exec.
+    public static func accept(_ fd: Int32) throws -> Int32 {
+        let client = try retrying("accept", "fd \(fd)") { Glibc.accept(fd, nil, nil) }
+        _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+        return client
+    }
 }

@@ -52,7 +52,7 @@ struct DistrictCommand: ParsableCommand {
             guard uid == nil, gid == nil else {
                 throw CommandError("--create-user picks the user's ids itself: drop --uid and --gid")
             }
-            try FileSystem.validateDistrictName(name)
+            try Administration.validateDistrictName(name)
             guard getpwnam(name) == nil else {
                 throw CommandError("unix user '\(name)' exists already: drop --create-user to give the district that user")
             }

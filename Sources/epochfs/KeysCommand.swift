@@ -112,30 +112,32 @@ struct AuthorizedKeysCommand: ParsableCommand {
     func run() throws {
         let log = SystemLog(identifier: "epochfs-authorized-keys")
         do {
-            try FileSystem.validateDistrictName(user)
+            try Administration.validateDistrictName(user)
         } catch {
             log.notice("refused user '\(user.prefix(64))': not a district name")
             return
         }
         let path = AuthorizedKeysFiles.directory(storeRoot: store.resolved()) + "/" + user
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            if errno == ENOENT {
+        let fd: Int32
+        do {
+            fd = try Sys.open(path, O_RDONLY)
+        } catch let error as SystemError {
+            if error.errno == ENOENT {
                 log.info("no keys for '\(user)'")
                 return
             }
-            let reason = String(cString: strerror(errno))
-            log.error("cannot read \(path): \(reason) (is sshd's AuthorizedKeysCommandUser in the keys group?)")
+            log.error("cannot read \(path): \(String(cString: strerror(error.errno))) (is sshd's AuthorizedKeysCommandUser in the keys group?)")
             throw ExitCode.failure
         }
-        defer { close(fd) }
+        defer { Sys.close(fd) }
         var text = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = read(fd, &buffer, buffer.count)
-            if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else {
-                log.error("cannot read \(path): \(String(cString: strerror(errno)))")
+            let n: Int
+            do {
+                n = try buffer.withUnsafeMutableBytes { try Sys.read(fd, $0) }
+            } catch let error as SystemError {
+                log.error("cannot read \(path): \(String(cString: strerror(error.errno)))")
                 throw ExitCode.failure
             }
             if n == 0 { break }

@@ -166,9 +166,10 @@ struct MountCommand: ParsableCommand {
                                 exclusiveDatabase: true)
         let session = try FuseSession(fs: fs, mountpoint: mountpoint, cacheTimeout: cacheTimeout,
                                       threads: threads, passthrough: !noPassthrough, logger: logger)
-        let control = try ControlServer(path: paths.controlSocket, fs: fs, logger: logger)
+        let administration = Administration(fs)
+        let control = try ControlServer(path: paths.controlSocket, administration: administration, logger: logger)
         try control.start()
-        let syncer = BlobSyncer(fs: fs, metricsFile: metricsFile ?? configuration.metricsFile)
+        let syncer = BlobSyncer(administration: administration, metricsFile: metricsFile ?? configuration.metricsFile)
         syncer.start()
         var settings = configuration.pipeline
         if let settleSeconds { settings.settleSeconds = settleSeconds }

@@ -56,7 +56,7 @@ func perform(_ request: ControlRequest, store: String, logger: Logger) throws ->
     let paths = StorePaths(root: store)
     if case .direct(let lock) = try StoreAccess.acquire(paths) {
         let fs = try FileSystem(storeRoot: store, staffGID: 0, keysGroup: keysGroupID(), logger: logger)
-        let response = fs.perform(request)
+        let response = Administration(fs).perform(request)
         withExtendedLifetime(lock) {}
         return response
     }

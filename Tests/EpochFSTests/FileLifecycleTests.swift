@@ -242,7 +242,7 @@ import Glibc
             #expect(try store.blobFiles().isEmpty)
             #expect(try store.blobReferences(hash) == nil)
             #expect(try store.doomedBlobs().isEmpty)
-            #expect(try store.fs.usage(of: store.alpha).files == 0)
+            #expect(try store.administration.usage(of: store.alpha).files == 0)
         }
     }
 

@@ -101,7 +101,7 @@ extension LimitTests {
     @Test func aDistrictsOpensCountAgainstItsBudgetHandleByHandleAndNobodyElses() throws {
         try withStore(limits: Self.fewOpenFiles) { store throws in
             let fs = store.fs
-            let beta = try fs.addDistrict(name: "beta", uid: betaUID, gid: betaUID)
+            let beta = try store.administration.addDistrict(name: "beta", uid: betaUID, gid: betaUID)
             let ino = try fs.makeFile(in: store.upload, "a", bytes("a"))
             let other = try fs.makeFile(in: store.upload, "b", bytes("b"))
             // Root opening first does not charge alpha; alpha's own handles each count.
@@ -185,7 +185,7 @@ extension LimitTests {
             #expect(throws: Errno.fileTooLarge) {
                 try fs.setattr(ino, AttributeChanges(size: 2 << 20), handle: handle, caller: alphaCaller)
             }
-            _ = try fs.setQuota(of: "alpha", bytes: .limit(100_000), files: nil)
+            _ = try store.administration.setQuota(of: "alpha", bytes: .limit(100_000), files: nil)
             #expect(throws: Errno.quotaExceeded) {
                 try bytes("x").withUnsafeBytes { raw throws(Errno) in try fs.write(handle, offset: 100_000, bytes: raw) }
             }

@@ -30,13 +30,13 @@ import Glibc
     /// The account holds `entries` and `bytes`, and so does the tree.
     private func expectCounted(_ store: TestStore, entries: Int64, bytes: Int64, _ comment: Comment,
                                sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let counted = try #require(store.fs.quotaUsage()[store.alpha.id], sourceLocation: sourceLocation)
+        let counted = try #require(store.administration.quotaUsage()[store.alpha.id], sourceLocation: sourceLocation)
         #expect(counted == .init(entries: entries, bytes: bytes), comment, sourceLocation: sourceLocation)
         #expect(try truth(store) == counted, "the count matches the tree: \(comment)", sourceLocation: sourceLocation)
     }
 
     private func setQuota(_ store: TestStore, bytes: Int64? = nil, files: Int64? = nil) throws {
-        _ = try store.fs.setQuota(of: "alpha", bytes: bytes.map { .limit($0) }, files: files.map { .limit($0) })
+        _ = try store.administration.setQuota(of: "alpha", bytes: bytes.map { .limit($0) }, files: files.map { .limit($0) })
     }
 
     @Test func everyChangeOfWhatUploadHoldsIsCounted() throws {
@@ -132,10 +132,10 @@ import Glibc
             let epoch = try store.makeEpoch()
             try fs.makeFile(in: epoch, "a.csv", pattern(100))
             try setQuota(store, bytes: 1000)
-            try fs.removeDistrict(name: "alpha", deleteData: true)
-            let again = try fs.addDistrict(name: "alpha", uid: alphaUID, gid: alphaUID)
+            try store.administration.removeDistrict(name: "alpha", deleteData: true)
+            let again = try store.administration.addDistrict(name: "alpha", uid: alphaUID, gid: alphaUID)
             #expect(again.quotaBytes == nil)
-            #expect(fs.quotaUsage()[again.id] == .init(entries: 0, bytes: 0))
+            #expect(store.administration.quotaUsage()[again.id] == .init(entries: 0, bytes: 0))
         }
     }
 
@@ -266,9 +266,9 @@ import Glibc
             let epoch = try store.makeEpoch()
             try fs.makeFile(in: epoch, "a.csv", pattern(5000))
             try fs.makeFile(in: epoch, "b.csv", pattern(5000))
-            let (district, used) = try fs.setQuota(of: "alpha", bytes: .limit(4000), files: nil)
+            let (district, used) = try store.administration.setQuota(of: "alpha", bytes: .limit(4000), files: nil)
             #expect(district.quotaBytes == 4000 && used.bytes == 10_000)
-            #expect(FileSystem.describeQuota(of: district, used: used).contains("EDQUOT"))
+            #expect(Administration.describeQuota(of: district, used: used).contains("EDQUOT"))
             let (_, handle) = try fs.create(parent: epoch, name: "c.csv", mode: 0o644, flags: writeFlags, caller: alphaCaller)
             #expect(throws: Errno.quotaExceeded) { try fs.put(handle, pattern(1), at: 0) }
             fs.release(handle)
@@ -277,15 +277,15 @@ import Glibc
             try fs.unlink(parent: epoch, name: "c.csv", caller: alphaCaller)
             try fs.makeFile(in: epoch, "d.csv", pattern(4000))
             // Lifting it: anything goes again, and the quota outlives a restart.
-            _ = try fs.setQuota(of: "alpha", bytes: .unlimited, files: .limit(100))
+            _ = try store.administration.setQuota(of: "alpha", bytes: .unlimited, files: .limit(100))
             let reopened = try store.reopened().fs
-            let record = try #require(try reopened.districts().first)
+            let record = try #require(try Administration(reopened).districts().first)
             #expect(record.quotaBytes == nil && record.quotaFiles == 100)
             try reopened.makeFile(in: epoch, "e.csv", pattern(50_000))
-            #expect(throws: AdminError.self) { _ = try reopened.setQuota(of: "alpha", bytes: .limit(-1), files: nil) }
-            #expect(throws: AdminError.self) { _ = try reopened.setQuota(of: "alpha", bytes: .limit(.max), files: nil) }
+            #expect(throws: AdminError.self) { _ = try Administration(reopened).setQuota(of: "alpha", bytes: .limit(-1), files: nil) }
+            #expect(throws: AdminError.self) { _ = try Administration(reopened).setQuota(of: "alpha", bytes: .limit(.max), files: nil) }
             // The largest quota allowed still answers statfs.
-            _ = try reopened.setQuota(of: "alpha", bytes: .limit(FileSystem.largestQuota), files: .limit(FileSystem.largestQuota))
+            _ = try Administration(reopened).setQuota(of: "alpha", bytes: .limit(Administration.largestQuota), files: .limit(Administration.largestQuota))
             #expect(try reopened.statfs(epoch).blocks > 0)
         }
     }

@@ -169,7 +169,7 @@ import Glibc
     @Test func renameAcrossDistrictsIsCrossDevice() throws {
         try withStore { store throws in
             let fs = store.fs
-            let beta = try fs.addDistrict(name: "beta", uid: betaUID, gid: betaUID)
+            let beta = try store.administration.addDistrict(name: "beta", uid: betaUID, gid: betaUID)
             _ = try fs.makeFile(in: store.upload, "a", bytes("A"))
             for caller in [alphaCaller, rootCaller] {
                 #expect(throws: Errno.crossDevice) {

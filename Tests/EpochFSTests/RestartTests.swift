@@ -9,7 +9,7 @@ import Glibc
     @Test func reopeningTheStoreKeepsEverything() throws {
         try withStore { store throws in
             let fs = store.fs
-            let beta = try fs.addDistrict(name: "beta", uid: betaUID, gid: betaUID)
+            let beta = try store.administration.addDistrict(name: "beta", uid: betaUID, gid: betaUID)
             let epoch = try fs.mkdir(parent: store.upload, name: "1764374400", mode: 0o750, caller: alphaCaller).ino
             let content = pattern(70_000, seed: 1)
             let file = try fs.makeFile(in: epoch, "students.csv", content, mode: 0o600)
@@ -24,8 +24,8 @@ import Glibc
             let restarted = try store.reopened()
 
             let rfs = restarted.fs
-            #expect(try rfs.districts().map(\.name) == ["alpha", "beta"])
-            #expect(try rfs.districts().last == beta)
+            #expect(try Administration(rfs).districts().map(\.name) == ["alpha", "beta"])
+            #expect(try Administration(rfs).districts().last == beta)
             #expect(try rfs.lookup(parent: .root, name: "alpha").ino == store.districtRoot)
             #expect(try rfs.lookup(parent: store.upload, name: "1764374400").ino == epoch)
             #expect(try rfs.lookup(parent: epoch, name: "students.csv") == before)
@@ -37,7 +37,7 @@ import Glibc
             #expect(staged.staged && staged.interrupted && staged.size == 100)
             #expect(try rfs.contents(partial.ino) == pattern(100, seed: 2))
             #expect(try rfs.getattr(store.upload).nlink == 3)
-            #expect(try rfs.usage(of: store.alpha).files == 2)
+            #expect(try Administration(rfs).usage(of: store.alpha).files == 2)
 
             let next = try rfs.makeFile(in: epoch, "next.csv", bytes("n"))
             #expect(next > partial.ino)

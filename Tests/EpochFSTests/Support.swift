@@ -25,6 +25,9 @@ struct TestStore {
     let fs: FileSystem
     let alpha: DistrictRecord
 
+    /// What staff do to this store.
+    var administration: Administration { Administration(fs) }
+
     var districtRoot: InodeNumber { InodeNumber(rawValue: alpha.rootIno) }
     var upload: InodeNumber { InodeNumber(rawValue: alpha.uploadIno) }
     var processed: InodeNumber { InodeNumber(rawValue: alpha.processedIno) }
@@ -88,7 +91,7 @@ func withStore<T>(limits: DistrictLimits = DistrictLimits(), _ body: (TestStore)
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("epochfs-tests-\(UUID().uuidString)").path
     defer { try? FileManager.default.removeItem(atPath: root) }
     let fs = try FileSystem(storeRoot: root, staffGID: staffGID, limits: limits, logger: quietLogger)
-    let alpha = try fs.addDistrict(name: "alpha", uid: alphaUID, gid: alphaUID)
+    let alpha = try Administration(fs).addDistrict(name: "alpha", uid: alphaUID, gid: alphaUID)
     return try body(TestStore(root: root, fs: fs, alpha: alpha))
 }
 

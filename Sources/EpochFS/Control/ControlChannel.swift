@@ -12,18 +12,15 @@ import Glibc
 public final class ControlServer: Sendable {
     private let listenFD: Int32
     private let wakePipe: (read: Int32, write: Int32)
-    private let fs: FileSystem
+    private let administration: Administration
     private let path: String
     private let logger: Logger
     private let thread = Mutex<pthread_t?>(nil)
 
-    public init(path: String, fs: FileSystem, logger: Logger) throws {
+    public init(path: String, administration: Administration, logger: Logger) throws {
         self.listenFD = try UnixSocket.listen(path)
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw SystemError("pipe", "control") }
-        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        self.wakePipe = (fds[0], fds[1])
-        self.fs = fs
+        self.wakePipe = try Sys.pipe()
+        self.administration = administration
         self.path = path
         self.logger = logger
     }
@@ -44,7 +41,7 @@ public final class ControlServer: Sendable {
     }
 
     public func stop() {
-        _ = Glibc.write(wakePipe.write, "x", 1)
+        [UInt8(ascii: "x")].withUnsafeBytes { try? Sys.writeAll(wakePipe.write, $0) }
         if let tid = thread.withLock({ $0 }) { pthread_join(tid, nil) }
         Sys.close(listenFD)
         Sys.close(wakePipe.read)
@@ -56,17 +53,18 @@ public final class ControlServer: Sendable {
         while true {
             var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: wakePipe.read, events: Int16(POLLIN), revents: 0)]
-            let rc = poll(&fds, 2, -1)
-            if rc < 0 && errno == EINTR { continue }
-            if rc < 0 || fds[1].revents != 0 { return }
-            let client = accept(listenFD, nil, nil)
-            if client < 0 {
+            guard (try? Sys.poll(&fds, timeout: -1)) != nil, fds[1].revents == 0 else { return }
+            let client: Int32
+            do {
+                client = try Sys.accept(listenFD)
+            } catch let error as SystemError {
                 // Out of descriptors, the connection stays queued and poll says so at once:
                 // wait a little instead of spinning on it.
-                if errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM { usleep(100_000) }
+                if [EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(error.errno) { usleep(100_000) }
+                continue
+            } catch {
                 continue
             }
-            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
             handle(client)
             Sys.close(client)
         }
@@ -80,7 +78,7 @@ public final class ControlServer: Sendable {
             do {
                 let line = try UnixSocket.readLine(client)
                 let request = try JSONDecoder().decode(ControlRequest.self, from: line)
-                response = fs.perform(request)
+                response = administration.perform(request)
             } catch {
                 response = ControlResponse(ok: false, message: "bad control request: \(error)")
             }

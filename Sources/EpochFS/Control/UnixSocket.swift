@@ -59,11 +59,7 @@ enum UnixSocket {
         var data = Data()
         var buffer = [UInt8](repeating: 0, count: 4096)
         while data.count < limit {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SystemError("read", "control socket")
-            }
+            let n = try onControlSocket { try buffer.withUnsafeMutableBytes { try Sys.read(fd, $0) } }
             if n == 0 { break }
             data.append(contentsOf: buffer[0..<n])
             if buffer[0..<n].contains(0x0a) { break }
@@ -73,16 +69,15 @@ enum UnixSocket {
     }
 
     static func writeAll(_ fd: Int32, _ data: Data) throws {
-        try data.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw SystemError("write", "control socket")
-                }
-                done += n
-            }
+        try onControlSocket { try data.withUnsafeBytes { try Sys.writeAll(fd, $0) } }
+    }
+
+    /// Errors name the control socket, as the operator knows it, rather than a descriptor.
+    private static func onControlSocket<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as SystemError {
+            throw SystemError(error.call, "control socket", errno: error.errno)
         }
     }
 

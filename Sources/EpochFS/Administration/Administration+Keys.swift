@@ -1,10 +1,10 @@
 import EpochStore
 
-extension FileSystem {
+extension Administration {
     /// A district's keys, oldest first.
     public func keys(of name: String) throws -> [StoredKey] {
-        try withState { state in
-            try state.metadata.keys(of: try Self.district(named: name, in: state))
+        try filesystem.withState { state in
+            try state.metadata.keys(of: try FileSystem.district(named: name, in: state))
         }
     }
 
@@ -13,10 +13,11 @@ extension FileSystem {
     /// (always, so that a write that failed before is repaired) before this returns. Returns
     /// the keys that were new.
     public func addKeys(_ keys: [StoredKey], to name: String) throws -> [StoredKey] {
-        let added = try withState { state -> [StoredKey] in
+        let keyFiles = filesystem.keyFiles
+        let added = try filesystem.withState { state -> [StoredKey] in
             let meta = state.metadata
-            let district = try Self.district(named: name, in: state)
-            let added = try meta.database.transaction {
+            let district = try FileSystem.district(named: name, in: state)
+            let added = try meta.transaction {
                 try keys.filter { try meta.insertKey($0, district: district) }
             }
             try keyFiles.write(district: name, keys: try meta.keys(of: district))
@@ -32,9 +33,10 @@ extension FileSystem {
     /// login with it fails.
     public func removeKey(fingerprint: String, from name: String) throws -> StoredKey {
         let wanted = fingerprint.hasPrefix("SHA256:") ? fingerprint : "SHA256:" + fingerprint
-        let removed = try withState { state -> StoredKey in
+        let keyFiles = filesystem.keyFiles
+        let removed = try filesystem.withState { state -> StoredKey in
             let meta = state.metadata
-            let district = try Self.district(named: name, in: state)
+            let district = try FileSystem.district(named: name, in: state)
             let keys = try meta.keys(of: district)
             guard let key = keys.first(where: { $0.fingerprint == wanted }) else {
                 try keyFiles.write(district: name, keys: keys)
@@ -43,18 +45,10 @@ extension FileSystem {
             // The file first: if the commit then fails, the key is refused but still listed
             // (and a retry removes it); the other order could leave a removed key working.
             try keyFiles.write(district: name, keys: keys.filter { $0.fingerprint != key.fingerprint })
-            try meta.database.transaction { _ = try meta.deleteKey(fingerprint: key.fingerprint, district: district) }
+            try meta.transaction { _ = try meta.deleteKey(fingerprint: key.fingerprint, district: district) }
             return key
         }
         logger.notice("key removed", metadata: ["district": "\(name)", "key.fingerprint": "\(removed.fingerprint)"])
         return removed
-    }
-
-    /// The district of this name, or an error that says how to see which exist.
-    static func district(named name: String, in state: State) throws -> DistrictRecord {
-        guard let district = try state.metadata.district(named: name) else {
-            throw AdminError("no district '\(name)' (see: epochfs district list)")
-        }
-        return district
     }
 }
