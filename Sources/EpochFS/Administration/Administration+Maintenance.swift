@@ -15,7 +15,7 @@ extension Administration {
     /// made the daemon give it up).
     func restoreReserve() throws(Errno) {
         let blobs = filesystem.blobs
-        let restored = try mapErrors { () -> Bool in
+        let restored = try filesystem.mapErrors { () -> Bool in
             if try Sys.status(blobs.reservePath) != nil { return false }
             return try blobs.ensureReserve()
         }
@@ -30,10 +30,10 @@ extension Administration {
         let fs = filesystem, blobs = filesystem.blobs
         try fs.reclaimSpace()
         var report = GarbageReport()
-        let shards = try mapErrors { try Sys.listDirectory(blobs.blobsDirectory) }
+        let shards = try filesystem.mapErrors { try Sys.listDirectory(blobs.blobsDirectory) }
         for shard in shards {
             let directory = blobs.blobsDirectory + "/" + shard
-            let names = try mapErrors { try Sys.listDirectory(directory) }
+            let names = try filesystem.mapErrors { try Sys.listDirectory(directory) }
             try fs.locked { state in
                 let doomed = Set(try state.metadata.doomedBlobs())
                 for name in names {
@@ -51,7 +51,7 @@ extension Administration {
                 }
             }
         }
-        let staging = try mapErrors { try blobs.stagingFiles() }
+        let staging = try filesystem.mapErrors { try blobs.stagingFiles() }
         try fs.locked { state in
             for ino in staging where state.open[ino] == nil {
                 // A file being rewritten has a staging file while its row still names a blob;
