@@ -177,7 +177,7 @@ public final class EpochPipeline: Sendable {
         case .wait(let reason, let at):
             until = at
             fs.noteWaiting(ino, reason)
-            if record.state != .receiving { try fs.setEpochState(ino, .receiving) }
+            if record.state != .receiving { try fs.resumeReceiving(ino) }
         case .seal(let reason):
             if try fs.seal(ino, generation: snapshot.generation) {
                 logger.notice("epoch sealed", metadata: [
@@ -189,13 +189,13 @@ public final class EpochPipeline: Sendable {
         case .stall(let reason):
             fs.noteWaiting(ino, reason)
             if record.state != .stalled {
-                try fs.setEpochState(ino, .stalled, reason: reason)
+                try fs.stallEpoch(ino, reason: reason)
                 notifier.send(.init(event: "epoch.stalled", district: snapshot.district.name, epoch: record.name,
                                     state: "stalled", reason: reason, time: Processor.iso(now)))
             }
         case .badName(let reason):
             if record.state != .unrecognised {
-                try fs.setEpochState(ino, .unrecognised, reason: reason)
+                try fs.markBadlyNamed(ino, reason: reason)
                 notifier.send(.init(event: "epoch.bad-name", district: snapshot.district.name, epoch: record.name,
                                     state: "unrecognised", reason: reason, time: Processor.iso(now)))
             }
@@ -254,7 +254,7 @@ public final class EpochPipeline: Sendable {
         if more { sealedWork.signal() }
         do {
             if next.attempts >= Self.maximumAttempts {
-                try fs.setEpochState(next.ino, .held, reason: "processing started \(next.attempts) times without finishing (the daemon stopped or crashed while processing it): see the daemon's log, then epochfs epochs process")
+                try fs.holdEpoch(next.ino, reason: "processing started \(next.attempts) times without finishing (the daemon stopped or crashed while processing it): see the daemon's log, then epochfs epochs process")
                 return .processed
             }
             let processor = Processor(fs: fs, settings: settings, profiles: profiles, notifier: notifier, logger: logger,
@@ -266,7 +266,7 @@ public final class EpochPipeline: Sendable {
             logger.error("processing failed", metadata: ["epoch": "\(next.name)", "error": "\(error)"])
             fs.metrics.processingFailed()
             do {
-                try fs.setEpochState(next.ino, .held, reason: "processing could not finish: \(error)")
+                try fs.holdEpoch(next.ino, reason: "processing could not finish: \(error)")
                 return .processed
             } catch {
                 return .failed

@@ -61,11 +61,10 @@ struct Processor {
             return
         }
         // Where each received file will be once published: one with the name of a file
-        // publishing inserts is renamed aside (FileSystem.publishEpoch does the same).
-        let topLevel = Set(snapshot.entries.filter { !$0.path.contains("/") }.map(\.path))
-        func publishedPath(_ path: String) -> String {
-            FileSystem.insertedNames.contains(path) ? FileSystem.asideName(for: path, taken: topLevel) : path
-        }
+        // publishing inserts is renamed aside.
+        let layout = PublishedLayout(inserting: PublishedLayout.insertedNames,
+                                     topLevel: Set(snapshot.entries.filter { !$0.path.contains("/") }.map(\.path)))
+        let publishedPath = layout.publishedPath
         var files = received.map(\.file)
         var preProblems: [Problem] = []
         let zip = ZipSet.holdsSet(files, markers: settings.markers)
@@ -234,7 +233,10 @@ struct Processor {
     /// Leaves a sealed epoch in `upload/` for staff, and tells them.
     private func leave(_ record: EpochRecord, district: DistrictRecord, state: EpochState, event: String,
                        profile: String? = nil, reason: String) throws {
-        try fs.setEpochState(record.ino, state, reason: reason, profile: profile)
+        switch state {
+        case .unrecognised: try fs.unrecogniseEpoch(record.ino, reason: reason, profile: profile)
+        default: try fs.holdEpoch(record.ino, reason: reason, profile: profile)
+        }
         notifier.send(.init(event: event, district: district.name, epoch: record.name, state: state.rawValue,
                             reason: reason, time: Self.iso(currentTime())))
     }
@@ -245,9 +247,9 @@ struct Processor {
         result.timings.published = Self.iso(currentTime())
         let json = try result.json()
         let files = [
-            InsertedFile(name: "processing-\(outcome.rawValue).log", bytes: Array(result.logText().utf8)),
-            InsertedFile(name: "processing.json", bytes: Array(json.utf8)),
-            InsertedFile(name: "SHA256SUMS", bytes: Array(result.checksums().utf8)),
+            InsertedFile(name: PublishedLayout.logName(outcome: outcome.rawValue), bytes: Array(result.logText().utf8)),
+            InsertedFile(name: PublishedLayout.resultName, bytes: Array(json.utf8)),
+            InsertedFile(name: PublishedLayout.checksumsName, bytes: Array(result.checksums().utf8)),
         ]
         let name = try fs.publishEpoch(record.ino, inserting: files, outcome: outcome.rawValue,
                                        profile: result.profile, result: json)
