@@ -221,6 +221,47 @@ import Glibc
         #expect(pipe.staffEvents.contains { $0.contains("\"event\":\"epoch.failed\"") })
     }
 
+    /// Deviations a careful integrator takes: what real exporters send (docs/profiles.md, "Tolerance").
+    @Test func setsWithOnlyAcceptedOrNormalisedDeviationsSucceedWithOneWarningPerColumn() throws {
+        // Clever: no School_number, dates M/D/YY, old-Mac CR-only lines, no final newline.
+        var students = "School_id,Student_id,Last_name,First_name,DOB,Grade\r"
+        for n in 0..<300 { students += "S1,\(3000 + n),Family\(n),Given\(n),\(n % 12 + 1)/\(n % 28 + 1)/\(10 + n % 5),\(n % 9 + 1)\r" }
+        let clever: [(String, String)] = [
+            ("schools.csv", "School_id,School_name\rS1,North High"),
+            ("students.csv", students),
+            ("teachers.csv", "School_id,Teacher_id,First_name,Last_name\rS1,T1,Dee,Park\r"),
+            ("sections.csv", "School_id,Section_id,Teacher_id\rS1,SEC1,T1\r"),
+            ("enrollments.csv", "School_id,Section_id,Student_id\rS1,SEC1,3000\rS1,SEC1,3001\r"),
+        ]
+        // OneRoster 1.1 as a spreadsheet saves it: booleans TRUE, dateLastModified a date, filled in a
+        // bulk file (one warning for the column, whose values are ignored).
+        var manifest = "propertyName,value\nmanifest.version,1.0\noneroster.version,1.1\n"
+        for name in ["academicSessions", "categories", "classes", "classResources", "courses", "courseResources",
+                     "demographics", "enrollments", "lineItems", "resources", "results"] { manifest += "file.\(name),absent\n" }
+        manifest += "file.orgs,bulk\nfile.users,bulk\n"
+        let orgs = "sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\norg1,,2023-05-01,North District,district,D1,\n"
+        var users = "sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,givenName,familyName\n"
+        for n in 0..<50 { users += "u\(n),,,TRUE,org1,Student,user\(n),Given\(n),Family\(n)\n" }
+        let oneRoster = [("manifest.csv", manifest), ("orgs.csv", orgs), ("users.csv", users)]
+
+        let pipe = try PipelineHarness()
+        for (name, set, expected, file, rows) in [("1764374400", clever, ["schools.csv header.missing", "students.csv value.date-form"],
+                                                   "students.csv", 300),
+                                                  ("1764460800", oneRoster, ["orgs.csv mode.bulk-status"], "users.csv", 50)] {
+            try pipe.makeEpoch(name, set + [Sets.done])
+            try pipe.seal(name, quietFor: 1)
+            pipe.process()
+            let result = try pipe.result(name)
+            #expect(result.outcome == "succeeded", "\(name)")
+            #expect(result.problems.allSatisfy { $0.severity == .warning }, "\(result.problems)")
+            var perColumn: [String: Int] = [:]
+            for problem in result.problems { perColumn["\(problem.file) \(problem.code) \(problem.column)", default: 0] += 1 }
+            #expect(perColumn.values.allSatisfy { $0 == 1 }, "one warning per (file, code, column): \(perColumn)")
+            #expect(Set(result.problems.map { "\($0.file) \($0.code)" }).isSuperset(of: expected))
+            #expect(result.files.first { $0.path == file }?.rows == rows)
+        }
+    }
+
     @Test func aOneRosterSetWhoseEveryUserIsRejectedFailsAndItsLogOpensWithWhy() throws {
         let pipe = try PipelineHarness()
         let epoch = try pipe.makeEpoch("1764374400", Sets.oneRosterBulk(users: 40, rejected: 40) + [Sets.done])
