@@ -71,18 +71,12 @@ struct Processor {
         case .publish(let decided): publication = decided
         case .leave(let leave): return try self.leave(record, district: district, leave)
         }
-
         var handOff: HandOffResult?
         if publication.outcome == .succeeded, let command = profile.handOff {
-            // The command gets copies of the files, in scratch space on the store's disk.
-            let room = try scratchRoom()
-            if let leave = ProcessingRules.scratchSpace(needing: set.files.reduce(Int64(0)) { $0 + $1.size }, room: room,
-                                                        for: "give the hand-off its copies", district: district.name,
-                                                        epoch: record.name, profile: profile.name) {
-                return try self.leave(record, district: district, leave)
+            switch try runHandOff(command, set, record, district: district, profile: profile, isDelta: report.isDelta, work: work) {
+            case .proceed(let ran): handOff = ran
+            case .leave(let leave): return try self.leave(record, district: district, leave)
             }
-            handOff = try HandOffRunner.run(command, files: set.files, district: district.name, epoch: record, profile: profile.name,
-                                            isDelta: report.isDelta, work: work)
             publication = ProcessingRules.afterHandOff(publication, handOff)
         }
 
@@ -135,6 +129,19 @@ struct Processor {
         limits.maxTotalBytes = min(limits.maxTotalBytes, room)
         let unzipped = try ZipSet.extract(zip, into: work + "/unzipped", limits: limits)
         return .proceed(ReceivedSet(files: unzipped.files, zip: zip, problems: unzipped.problems))
+    }
+
+    /// Runs the profile's hand-off command on copies of the files, in scratch space on the
+    /// store's disk, if there is room for them.
+    private func runHandOff(_ command: HandOff, _ set: ReceivedSet, _ record: EpochRecord, district: DistrictRecord,
+                            profile: Profile, isDelta: Bool, work: String) throws -> ProcessingRules.Step<HandOffResult> {
+        if let leave = ProcessingRules.scratchSpace(needing: set.files.reduce(Int64(0)) { $0 + $1.size }, room: try scratchRoom(),
+                                                    for: "give the hand-off its copies", district: district.name,
+                                                    epoch: record.name, profile: profile.name) {
+            return .leave(leave)
+        }
+        return .proceed(try HandOffRunner.run(command, files: set.files, district: district.name, epoch: record,
+                                              profile: profile.name, isDelta: isDelta, work: work))
     }
 
     /// Validates the set with `profile`, within the time limit; the problems unpacking found

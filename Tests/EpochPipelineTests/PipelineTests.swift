@@ -38,6 +38,19 @@ import Glibc
         #expect(try pipe.text(epoch, "processing-succeeded.log").hasPrefix("Processing SUCCEEDED: alpha/20261129T020000Z\n"))
     }
 
+    /// Only the names this publishing inserts push a received file aside, in the tree and in
+    /// the lists that name it.
+    @Test func aReceivedFileNamedLikeTheLogOfAnotherOutcomeKeepsItsName() throws {
+        let pipe = try PipelineHarness()
+        let epoch = try pipe.makeEpoch("1764374400", Sets.clever + [("processing-failed.log", "mine\n"), Sets.done])
+        try pipe.seal("1764374400", quietFor: 1)
+        pipe.process()
+        #expect(try pipe.text(epoch, "processing-failed.log") == "mine\n")
+        #expect(try pipe.names(epoch).contains("processing-succeeded.log"))
+        #expect(try pipe.result("1764374400").files.contains { $0.path == "processing-failed.log" })
+        #expect(try pipe.text(epoch, "SHA256SUMS").contains("  processing-failed.log\n"))
+    }
+
     @Test func reprocessingAPublishedEpochReplacesItsInsertedFilesInPlace() throws {
         let pipe = try PipelineHarness()
         let epoch = try pipe.makeEpoch("1764374400", Sets.clever + [Sets.done])
