@@ -78,6 +78,8 @@ public struct FilesystemStatistics: Sendable {
     public var nameMax: UInt64
 }
 
+/// The system's clock (CLOCK_REALTIME), which `WallClock.system` reads. Code that decides
+/// something from the time takes a `WallClock` instead, so that tests can move it.
 public func currentTime() -> Nanoseconds {
     var ts = timespec()
     clock_gettime(CLOCK_REALTIME, &ts)

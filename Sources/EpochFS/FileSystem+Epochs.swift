@@ -85,39 +85,35 @@ extension FileSystem {
 
     // MARK: Policy of sealed epochs
 
-    /// Once an epoch is sealed nothing below it may be added or changed, by anyone: what is
-    /// processed is exactly what was sealed.
+    /// Changing anything below an epoch, as its ledger allows (`EACCES` once it is sealed,
+    /// for everyone).
     func checkEpochAllowsChange(_ epoch: InodeNumber?, _ state: State) throws(Errno) {
-        guard let epoch, let activity = state.epochs[epoch], activity.record.isFrozen else { return }
+        guard let epoch, let activity = state.epochs[epoch], !EpochLedger(activity.record).allowsChange else { return }
         throw .accessDenied
     }
 
-    /// Deleting from a sealed epoch is allowed only while nobody will process it (it is
-    /// unrecognised or held): deleting it withdraws it.
+    /// Deleting below an epoch, as its ledger allows (a sealed one only while nobody will
+    /// process it: deleting it withdraws it).
     func checkEpochAllowsRemoval(_ epoch: InodeNumber?, _ state: State) throws(Errno) {
-        guard let epoch, let activity = state.epochs[epoch], activity.record.isFrozen else { return }
-        switch activity.record.state {
-        case .unrecognised, .held, .stalled: return
-        case .receiving, .sealed, .processing, .published: throw .accessDenied
-        }
+        guard let epoch, let activity = state.epochs[epoch], !EpochLedger(activity.record).allowsRemoval else { return }
+        throw .accessDenied
     }
 
     /// The row of a sealed epoch from which something is about to be deleted, marked
-    /// withdrawn (nil if there is no such epoch, or it is withdrawn already): what is left is
-    /// no longer what was sealed, so it is never processed; the district can only finish
-    /// deleting it.
+    /// withdrawn (nil if there is no such epoch, or it is withdrawn already), for the caller
+    /// to write in the removal's transaction.
     func sealedEpochLosingContent(_ epoch: InodeNumber?, _ state: State) -> EpochRecord? {
-        guard let epoch, var record = state.epochs[epoch]?.record, record.isFrozen, !record.withdrawn else { return nil }
-        record.withdrawn = true
-        record.reason = "files were deleted from it after it was sealed: it will not be processed; delete the rest of it, and upload the set again as a new epoch"
-        return record
+        guard let epoch, let record = state.epochs[epoch]?.record else { return nil }
+        var ledger = EpochLedger(record)
+        return ledger.withdraw() == nil ? nil : ledger.record
     }
 
-    /// Records that something below `epoch` changed (the settle period starts again).
-    func noteEpochChange(_ epoch: InodeNumber?, _ state: inout State, now: Nanoseconds = currentTime()) {
+    /// Records that something below `epoch` changed (the settle period starts again), at
+    /// `now` or else the clock's time.
+    func noteEpochChange(_ epoch: InodeNumber?, _ state: inout State, now: Nanoseconds? = nil) {
         guard let epoch, state.epochs[epoch] != nil else { return }
         state.epochs[epoch]!.generation &+= 1
-        state.epochs[epoch]!.lastChange = now
+        state.epochs[epoch]!.lastChange = now ?? clock.now()
         epochActivity.signal()
     }
 
@@ -238,35 +234,56 @@ extension FileSystem {
         try syncPublishedBlobs()
         return try locked { state in
             guard let activity = state.epochs[ino], activity.generation == generation,
-                  activity.record.sealed == nil, try openWriters(below: ino, state) == 0 else { return false }
-            let now = currentTime()
-            try changeEpoch(ino, &state, durable: true) { activity in
-                activity.record.state = .sealed
-                activity.record.reason = ""
-                activity.record.sealed = now
-                activity.waiting = ""
-            }
+                  EpochLedger.Event.seal.allowedFrom.contains(EpochLedger(activity.record).phase),
+                  try openWriters(below: ino, state) == 0 else { return false }
+            let now = clock.now()
+            try transition(ino, &state) { ledger throws(EpochLedger.Refusal) in try ledger.seal(now: now) }
+            state.epochs[ino]?.waiting = ""
             metrics.sealed(after: Double(now - activity.lastChange) / 1e9)
             return true
         }
     }
 
-    /// Changes the row of an epoch that is not published, in the database and in memory
-    /// together; nil if there is no such epoch.
+    /// Asks the ledger of an epoch that is not published for a transition and writes the row
+    /// as it says, in the database and in memory together; nil if there is no such epoch.
+    /// A refusal is thrown as it is.
     @discardableResult
-    private func changeEpoch(_ ino: InodeNumber, _ state: inout State, durable: Bool = false,
-                             _ change: (inout EpochActivity) throws -> Void) throws -> EpochRecord? {
+    private func transition(_ ino: InodeNumber, _ state: inout State,
+                            _ event: (inout EpochLedger) throws(EpochLedger.Refusal) -> EpochLedger.Commit) throws -> EpochRecord? {
         guard var activity = state.epochs[ino] else { return nil }
-        try change(&activity)
-        let record = activity.record
+        var ledger = EpochLedger(activity.record)
+        let commit = try event(&ledger)
+        let record = ledger.record
         let metadata = state.metadata
-        if durable {
-            try metadata.database.durableTransaction { try metadata.updateEpoch(record) }
-        } else {
-            try metadata.database.transaction { try metadata.updateEpoch(record) }
+        switch commit {
+        case .durable: try metadata.database.durableTransaction { try metadata.updateEpoch(record) }
+        case .ordinary: try metadata.database.transaction { try metadata.updateEpoch(record) }
+        case .withTree: try metadata.updateEpoch(record)
         }
+        activity.record = record
         state.epochs[ino] = activity
         return record
+    }
+
+    /// A transition for the pipeline: ENOENT when the epoch stopped being tracked meanwhile
+    /// (its district or directory was removed), EINVAL (logged) when its ledger refuses.
+    @discardableResult
+    private func pipelineTransition(_ ino: InodeNumber,
+                                    _ event: @Sendable (inout EpochLedger) throws(EpochLedger.Refusal) -> EpochLedger.Commit) throws(Errno) -> EpochRecord {
+        let changed = try locked { state -> Result<EpochRecord?, EpochLedger.Refusal> in
+            do {
+                return .success(try transition(ino, &state, event))
+            } catch let refusal as EpochLedger.Refusal {
+                return .failure(refusal)
+            }
+        }
+        switch changed {
+        case .success(let record?): return record
+        case .success(nil): throw .noEntry
+        case .failure(let refusal):
+            logger.error("epoch transition refused", metadata: ["epoch": "\(ino)", "reason": "\(refusal)"])
+            throw .invalid
+        }
     }
 
     /// Remembers what an epoch is waiting for, for `epochfs epochs show`.
@@ -278,10 +295,7 @@ extension FileSystem {
     /// run publishes it: processing after a crash in between publishes this instead of
     /// handing the set off again.
     public func recordHandedOff(_ ino: InodeNumber, result: String) throws(Errno) {
-        let recorded = try locked { state in
-            try changeEpoch(ino, &state, durable: true) { $0.record.handedOff = result }
-        }
-        if recorded == nil { throw .noEntry }
+        try pipelineTransition(ino) { ledger throws(EpochLedger.Refusal) in try ledger.recordHandedOff(result: result) }
     }
 
     /// Marks a sealed epoch `processing` and counts the attempt, durably: an epoch whose
@@ -289,25 +303,61 @@ extension FileSystem {
     /// every start. ENOENT when the epoch stopped being tracked meanwhile (its district or
     /// directory was removed).
     public func startProcessing(_ ino: InodeNumber) throws(Errno) {
-        let started = try locked { state in
-            try changeEpoch(ino, &state, durable: true) { activity in
-                activity.record.state = .processing
-                activity.record.attempts += 1
-            }
-        }
-        if started == nil { throw .noEntry }
+        try pipelineTransition(ino) { ledger throws(EpochLedger.Refusal) in try ledger.startProcessing() }
     }
 
-    /// Records a new state (and why) for an epoch that is not published; returns the row.
+    /// The sealer found an epoch waiting again (a stalled one unblocked, a badly named one renamed).
+    public func resumeReceiving(_ ino: InodeNumber) throws(Errno) {
+        try pipelineTransition(ino) { ledger throws(EpochLedger.Refusal) in try ledger.resumeReceiving() }
+    }
+
+    /// An epoch that could not seal within the stall limit.
+    public func stallEpoch(_ ino: InodeNumber, reason: String) throws(Errno) {
+        try pipelineTransition(ino) { ledger throws(EpochLedger.Refusal) in try ledger.stall(reason: reason) }
+    }
+
+    /// An epoch whose name is not a date-time: unrecognised, never sealed, still writable.
+    public func markBadlyNamed(_ ino: InodeNumber, reason: String) throws(Errno) {
+        try pipelineTransition(ino) { ledger throws(EpochLedger.Refusal) in try ledger.markBadlyNamed(reason: reason) }
+    }
+
+    /// A sealed epoch held for a person; returns the row.
+    @discardableResult
+    public func holdEpoch(_ ino: InodeNumber, reason: String, profile: String? = nil) throws(Errno) -> EpochRecord {
+        try pipelineTransition(ino) { ledger throws(EpochLedger.Refusal) in try ledger.hold(reason: reason, profile: profile) }
+    }
+
+    /// A sealed epoch no profile recognised; returns the row.
+    @discardableResult
+    public func unrecogniseEpoch(_ ino: InodeNumber, reason: String, profile: String? = nil) throws(Errno) -> EpochRecord {
+        try pipelineTransition(ino) { ledger throws(EpochLedger.Refusal) in try ledger.unrecognise(reason: reason, profile: profile) }
+    }
+
+    /// Records a new state (and why) for an epoch that is not published, by the ledger's event
+    /// that leads to it (`unrecognised`: badly named if it never sealed); returns the row, nil
+    /// if the epoch is not tracked. `sealed`, `processing` and `published` have calls of
+    /// their own.
     @discardableResult
     public func setEpochState(_ ino: InodeNumber, _ newState: EpochState, reason: String = "",
                               profile: String? = nil) throws(Errno) -> EpochRecord? {
-        try locked { state in
-            try changeEpoch(ino, &state) { activity in
-                activity.record.state = newState
-                activity.record.reason = reason
-                if let profile { activity.record.profile = profile }
+        do throws(Errno) {
+            switch newState {
+            case .receiving:
+                return try pipelineTransition(ino) { ledger throws(EpochLedger.Refusal) in try ledger.resumeReceiving() }
+            case .stalled:
+                return try pipelineTransition(ino) { ledger throws(EpochLedger.Refusal) in try ledger.stall(reason: reason) }
+            case .held:
+                return try holdEpoch(ino, reason: reason, profile: profile)
+            case .unrecognised:
+                return try pipelineTransition(ino) { ledger throws(EpochLedger.Refusal) in
+                    if ledger.record.sealed == nil { return try ledger.markBadlyNamed(reason: reason) }
+                    return try ledger.unrecognise(reason: reason, profile: profile)
+                }
+            case .sealed, .processing, .published:
+                throw .invalid
             }
+        } catch .noEntry {
+            return nil
         }
     }
 
@@ -316,27 +366,19 @@ extension FileSystem {
     public func releaseEpoch(_ ino: InodeNumber, profile: String?) throws -> EpochRecord {
         try syncPublishedBlobs()
         let record = try withState { state -> EpochRecord in
-            guard let current = state.epochs[ino]?.record, current.state == .unrecognised || current.state == .held else {
-                let current = state.epochs[ino]?.record.state.rawValue ?? "published"
-                throw AdminError("the epoch is \(current): only an unrecognised or held one can be processed by hand (see: epochfs epochs show)")
+            guard let current = state.epochs[ino]?.record else {
+                throw AdminError(EpochLedger.refusal(.release, state: nil, phase: nil, ino: ino).message)
             }
-            if current.withdrawn {
-                throw AdminError("the district deleted files from it after it was sealed, so it is not what was uploaded: have them upload the set again as a new epoch")
+            // A badly named epoch, never sealed, is sealed as it stands: not under a writer.
+            let writers = current.sealed == nil ? try openWriters(below: ino, state) : 0
+            let now = clock.now()
+            do {
+                return try transition(ino, &state) { ledger throws(EpochLedger.Refusal) in
+                    try ledger.release(profile: profile, openWriters: writers, now: now)
+                } ?? current
+            } catch let refusal as EpochLedger.Refusal {
+                throw AdminError(refusal.message)
             }
-            // A badly named epoch, never sealed, is sealed now, as it stands.
-            if current.sealed == nil, try openWriters(below: ino, state) > 0 {
-                throw AdminError("files in it are open for writing: wait until the upload has finished")
-            }
-            let now = currentTime()
-            let released = try changeEpoch(ino, &state, durable: true) { activity in
-                if activity.record.sealed == nil { activity.record.sealed = now }
-                activity.record.state = .sealed
-                activity.record.reason = "released by staff"
-                activity.record.released = true
-                activity.record.attempts = 0
-                activity.record.profile = profile
-            }
-            return released ?? current
         }
         epochActivity.signal()
         return record
@@ -379,36 +421,32 @@ extension FileSystem {
         return found
     }
 
-    /// The names publishing inserts into an epoch.
-    public static let insertedNames: Set<String> = [
-        "processing-succeeded.log", "processing-failed.log", "processing-superseded.log", "processing.json", "SHA256SUMS",
-    ]
-
     /// Queues a published epoch to be processed again (`epochfs epochs reprocess`): the files
     /// its last publishing inserted are removed, and it is processed like a released epoch;
     /// publishing it again leaves it where it is in `upload-processed/`.
     public func reprocessEpoch(_ ino: InodeNumber) throws -> EpochRecord {
         let (record, removed) = try withState { state -> (EpochRecord, [String]) in
             let meta = state.metadata
-            guard var record = try meta.epoch(ino), record.state == .published else {
-                throw AdminError("only a published epoch can be processed again; for a held or unrecognised one use: epochfs epochs process")
+            guard let published = try meta.epoch(ino) else {
+                throw AdminError(EpochLedger.refusal(.reprocess, state: nil, phase: nil, ino: ino).message)
             }
+            var ledger = EpochLedger(published)
+            do throws(EpochLedger.Refusal) {
+                _ = try ledger.reprocess()
+            } catch {
+                throw AdminError(error.message)
+            }
+            let record = ledger.record
             let inserted = try meta.epochTree(ino).filter {
-                $0.record.parent == ino && $0.record.uid == 0 && Self.insertedNames.contains($0.record.name)
+                $0.record.parent == ino && $0.record.uid == 0 && PublishedLayout.insertedNames.contains($0.record.name)
             }.map(\.record)
-            record.state = .sealed
-            record.reason = "reprocessing requested by staff"
-            record.released = true
-            record.attempts = 0
-            record.outcome = nil
-            record.profile = nil
             var removal = Removal()
             try meta.database.transaction {
                 for file in inserted { try removeName(file, &state, &removal) }
                 try meta.updateEpoch(record)
             }
             complete(removal, state)
-            state.epochs[ino] = EpochActivity(record: record, lastChange: currentTime())
+            state.epochs[ino] = EpochActivity(record: record, lastChange: clock.now())
             return (record, inserted.map(\.name))
         }
         if let notifier {
@@ -441,21 +479,18 @@ extension FileSystem {
     /// kernel is told afterwards. Returns the name it was published under.
     public func publishEpoch(_ ino: InodeNumber, inserting files: [InsertedFile], outcome: String,
                              profile: String?, result: String) throws -> String {
+        // Inserted files are blobs like any other: their bytes are durable before the commit
+        // that names them. Written before the lock is taken, so that their syncs hold up no
+        // request; nil where the write failed (it is tried again under the lock).
+        let written = files.map { file in try? blobs.store(file.bytes) }
         let (uploadIno, processedIno, oldName, newName, renamedAside) = try withState { state in
             let meta = state.metadata
-            guard var activity = state.epochs[ino], let directory = try meta.inode(ino), let parent = directory.parent,
+            guard let activity = state.epochs[ino], let directory = try meta.inode(ino), let parent = directory.parent,
                   let district = try meta.district(id: activity.record.district) else {
-                throw AdminError("epoch \(ino) is not waiting to be published")
-            }
-            // Inserted files are blobs like any other: their bytes are durable before the
-            // commit that names them. Written under the lock, so that the syncer's reclaim
-            // pass cannot delete an identical doomed blob in between.
-            var stored: [(name: String, hash: String, size: Int64)] = []
-            for file in files {
-                stored.append((file.name, try blobs.store(file.bytes), Int64(file.bytes.count)))
+                throw AdminError(EpochLedger.refusal(.publish, state: nil, phase: nil, ino: ino).message)
             }
             let processed = InodeNumber(rawValue: district.processedIno)
-            let now = currentTime()
+            let now = clock.now()
             var name = directory.name
             var suffix = 1
             // (An epoch processed again is in upload-processed/ already and keeps its name.)
@@ -463,14 +498,30 @@ extension FileSystem {
                 suffix += 1
                 name = "\(directory.name).\(suffix)"
             }
+            var ledger = EpochLedger(activity.record)
+            do throws(EpochLedger.Refusal) {
+                _ = try ledger.publish(.init(name: name, outcome: outcome, profile: profile, result: result), now: now)
+            } catch {
+                throw AdminError(error.message)
+            }
+            // The syncer's reclaim pass (and garbage collection) decide under this lock: one
+            // may have deleted an identical doomed blob between the write above and now, so
+            // each is looked at again here, and written again if it is gone. From here to the
+            // commit that names it, nothing can delete it.
+            var stored: [(name: String, hash: String, size: Int64)] = []
+            for (file, hash) in zip(files, written) {
+                let present = try hash.flatMap { try Sys.status(blobs.blobPath($0)) } != nil
+                let kept = try present ? hash! : blobs.store(file.bytes)
+                stored.append((file.name, kept, Int64(file.bytes.count)))
+            }
             let tree = try meta.epochTree(ino).map(\.record)
-            let taken = Set(tree.filter { $0.parent == ino }.map(\.name))
+            let layout = PublishedLayout(inserting: files.map(\.name), topLevel: Set(tree.filter { $0.parent == ino }.map(\.name)))
             var renamedAside: [(String, String)] = []
             try meta.database.durableTransaction {
                 for file in stored {
                     // A received file of the same name keeps its bytes under another name.
                     if let clash = try meta.child(of: ino, named: file.name) {
-                        let aside = Self.asideName(for: file.name, taken: taken)
+                        let aside = layout.publishedName(of: file.name)
                         try meta.move(clash.ino, from: ino, to: ino, name: aside, isDirectory: clash.isDirectory, ctime: now)
                         renamedAside.append((file.name, aside))
                     }
@@ -484,15 +535,7 @@ extension FileSystem {
                 try meta.touch(ino, mtime: now)
                 try meta.touch(parent, mtime: now)
                 try meta.touch(processed, mtime: now)
-                activity.record.state = .published
-                activity.record.reason = ""
-                activity.record.name = name
-                activity.record.published = now
-                activity.record.outcome = outcome
-                activity.record.profile = profile
-                activity.record.result = result
-                activity.record.handedOff = nil
-                try meta.updateEpoch(activity.record)
+                try meta.updateEpoch(ledger.record)
             }
             state.epochs[ino] = nil
             leaveQuota(tree, state)
@@ -526,17 +569,5 @@ extension FileSystem {
                 quotaAccount(for: entry, state)?.credit(bytes: entry.isDirectory ? 0 : entry.size, entries: 1)
             }
         }
-    }
-
-    /// The name a received file gets when publishing inserts a file of its name:
-    /// `NAME.received`, or `NAME.received.2`, … if that is taken too.
-    public static func asideName(for name: String, taken: Set<String>) -> String {
-        var aside = name + ".received"
-        var n = 1
-        while taken.contains(aside) {
-            n += 1
-            aside = "\(name).received.\(n)"
-        }
-        return aside
     }
 }

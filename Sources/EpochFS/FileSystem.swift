@@ -32,6 +32,8 @@ public final class FileSystem: Sendable {
     public let epochActivity = DispatchSemaphore(value: 0)
     /// Counters for the metrics file.
     public let metrics = Metrics()
+    /// Where the time comes from: the system's clock, unless a test gives its own.
+    public let clock: WallClock
     /// Backups in progress: while one copies blobs, none is reclaimed.
     let backupsRunning = Mutex(0)
     /// Opens sleeping in request threads for a release on its way (`waitForReleasesInFlight`).
@@ -73,10 +75,10 @@ public final class FileSystem: Sendable {
     /// `exclusiveDatabase` (the daemon) keeps the metadata database to this process alone.
     /// `keysGroup` may read the districts' authorized keys (sshd's `AuthorizedKeysCommandUser`).
     public init(storeRoot: String, staffGID: UInt32, keysGroup: gid_t? = nil, limits: DistrictLimits = DistrictLimits(),
-                logger: Logger, exclusiveDatabase: Bool = false) throws {
+                logger: Logger, exclusiveDatabase: Bool = false, clock: WallClock = .system) throws {
         try Self.prepareStoreRoot(storeRoot)
         let blobs = try BlobStore(root: storeRoot)
-        let metadata = try MetadataStore(path: storeRoot + "/metadata.db", now: currentTime(), exclusive: exclusiveDatabase)
+        let metadata = try MetadataStore(path: storeRoot + "/metadata.db", now: clock.now(), exclusive: exclusiveDatabase)
         // SQLite gives its -wal and -shm files the database file's mode; a store made before
         // umask 077 may have had them readable.
         try Self.restrictDatabaseFiles(storeRoot)
@@ -91,7 +93,8 @@ public final class FileSystem: Sendable {
         self.staffGID = staffGID
         self.limits = limits
         self.logger = logger
-        self.state = SleepingLock(State(metadata: metadata, epochs: try Self.loadEpochActivity(metadata, now: currentTime()),
+        self.clock = clock
+        self.state = SleepingLock(State(metadata: metadata, epochs: try Self.loadEpochActivity(metadata, now: clock.now()),
                                  quotas: try Self.loadQuotaAccounts(metadata),
                                  districtOwners: Dictionary(uniqueKeysWithValues: try metadata.districts().map { ($0.id, $0.uid) })))
     }

@@ -13,7 +13,7 @@ public final class EpochPipeline: Sendable {
     private let fs: FileSystem
     private let settings: PipelineSettings
     private let profiles: [Profile]
-    private let notifier: StaffNotifier
+    let notifier: StaffNotifier
     private let logger: Logger
     private let workRoot: String
     private let stopped = Mutex(false)
@@ -44,9 +44,9 @@ public final class EpochPipeline: Sendable {
         // Scratch space of a run the last daemon did not finish: processing starts over.
         try? FileManager.default.removeItem(atPath: workRoot)
         let sealer = Thread { [self] in
-            var due = currentTime() + 1_000_000_000
+            var due = clock.now() + 1_000_000_000
             while !stopped.withLock({ $0 }) {
-                let wait = max(0, min(due - currentTime(), 1_000_000_000))
+                let wait = max(0, min(due - clock.now(), 1_000_000_000))
                 _ = fs.epochActivity.wait(timeout: .now() + .nanoseconds(Int(wait)))
                 // Let a burst of changes (an upload of many small files signals once per
                 // file) gather into one pass, so each busy epoch is looked at a few times a
@@ -81,6 +81,9 @@ public final class EpochPipeline: Sendable {
 
     private var processorThreads: Int { max(1, settings.processingThreads) }
 
+    /// The filesystem's clock: sealing and processing decide by its time.
+    private var clock: WallClock { fs.clock }
+
     /// Stops the threads; epochs being processed are finished first (or, if the daemon is
     /// killed instead, processed again at the next start).
     public func stop() {
@@ -94,10 +97,11 @@ public final class EpochPipeline: Sendable {
 
     // MARK: Sealing
 
-    /// Inspects the unsealed epochs that changed or whose waiting time ran out; returns when
-    /// the next one falls due.
-    private func inspectUnsealed() -> Nanoseconds {
-        let now = currentTime()
+    /// One pass of the sealer: inspects the unsealed epochs that changed or whose waiting time
+    /// ran out (and reports loose files); returns when the next one falls due. Tests call it
+    /// directly, at a time of their clock.
+    func inspectUnsealed() -> Nanoseconds {
+        let now = clock.now()
         var due = now + 1_000_000_000
         let quiet = settings.markerQuietMilliseconds * 1_000_000
         reportLooseFiles(now: now)
@@ -177,7 +181,7 @@ public final class EpochPipeline: Sendable {
         case .wait(let reason, let at):
             until = at
             fs.noteWaiting(ino, reason)
-            if record.state != .receiving { try fs.setEpochState(ino, .receiving) }
+            if record.state != .receiving { try fs.resumeReceiving(ino) }
         case .seal(let reason):
             if try fs.seal(ino, generation: snapshot.generation) {
                 logger.notice("epoch sealed", metadata: [
@@ -189,13 +193,13 @@ public final class EpochPipeline: Sendable {
         case .stall(let reason):
             fs.noteWaiting(ino, reason)
             if record.state != .stalled {
-                try fs.setEpochState(ino, .stalled, reason: reason)
+                try fs.stallEpoch(ino, reason: reason)
                 notifier.send(.init(event: "epoch.stalled", district: snapshot.district.name, epoch: record.name,
                                     state: "stalled", reason: reason, time: Processor.iso(now)))
             }
         case .badName(let reason):
             if record.state != .unrecognised {
-                try fs.setEpochState(ino, .unrecognised, reason: reason)
+                try fs.markBadlyNamed(ino, reason: reason)
                 notifier.send(.init(event: "epoch.bad-name", district: snapshot.district.name, epoch: record.name,
                                     state: "unrecognised", reason: reason, time: Processor.iso(now)))
             }
@@ -228,8 +232,9 @@ public final class EpochPipeline: Sendable {
     static let maximumAttempts = 3
 
     /// Claims the next epoch `ProcessingSchedule` chooses and processes it; its district is
-    /// not given to another thread until this one is done with it.
-    private func processNext() -> Progress {
+    /// not given to another thread until this one is done with it. One step of a processor
+    /// thread: tests call it directly.
+    func processNext() -> Progress {
         let claimed: (epoch: EpochRecord, more: Bool)?
         do {
             // Listed and chosen under the lock: a list taken before another thread finished an
@@ -253,8 +258,8 @@ public final class EpochPipeline: Sendable {
         // Another district is waiting too: wake a thread that is idle.
         if more { sealedWork.signal() }
         do {
-            if next.attempts >= Self.maximumAttempts {
-                try fs.setEpochState(next.ino, .held, reason: "processing started \(next.attempts) times without finishing (the daemon stopped or crashed while processing it): see the daemon's log, then epochfs epochs process")
+            if let leave = ProcessingRules.attempts(next, maximum: Self.maximumAttempts) {
+                try fs.holdEpoch(next.ino, reason: leave.reason)
                 return .processed
             }
             let processor = Processor(fs: fs, settings: settings, profiles: profiles, notifier: notifier, logger: logger,
@@ -266,7 +271,7 @@ public final class EpochPipeline: Sendable {
             logger.error("processing failed", metadata: ["epoch": "\(next.name)", "error": "\(error)"])
             fs.metrics.processingFailed()
             do {
-                try fs.setEpochState(next.ino, .held, reason: "processing could not finish: \(error)")
+                try fs.holdEpoch(next.ino, reason: "processing could not finish: \(error)")
                 return .processed
             } catch {
                 return .failed

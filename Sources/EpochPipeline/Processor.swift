@@ -15,13 +15,17 @@ struct Processor {
     let logger: Logger
     /// `<store>/work`: private scratch space (unzipped sets, the hand-off's view of the files).
     let workRoot: String
+    /// The filesystem's clock: the times a run records, and how long it took.
+    var clock: WallClock { fs.clock }
 
-    enum Outcome: String, Codable {
+    enum Outcome: String, Codable, Sendable {
         case succeeded, failed, superseded
     }
 
+    /// Processes one sealed (or, after a crash, `processing`) epoch to its end: published,
+    /// or left in `upload/` for staff.
     func process(_ record: EpochRecord) throws {
-        let started = currentTime()
+        let started = clock.now()
         guard let snapshot = try fs.epochSnapshot(record.ino) else {
             throw AdminError("the epoch is no longer tracked by the filesystem (its district or directory is gone)")
         }
@@ -31,15 +35,7 @@ struct Processor {
         }
         try fs.startProcessing(record.ino)
         if let handedOff = record.handedOff {
-            // The run before the restart handed the set off and recorded what came of it; only
-            // publishing was left. The set is never handed off twice.
-            let result = try JSONDecoder().decode(ProcessingResult.self, from: Data(handedOff.utf8))
-            guard let outcome = Outcome(rawValue: result.outcome) else {
-                throw AdminError("the recorded result of its hand-off has an unknown outcome '\(result.outcome)'")
-            }
-            logger.notice("publishing the recorded result of a finished hand-off",
-                          metadata: ["district": "\(district.name)", "epoch": "\(record.name)"])
-            try finish(record, district: district, result: result, outcome: outcome, started: started)
+            try publishRecorded(handedOff, record, district: district, started: started)
             return
         }
 
@@ -50,160 +46,153 @@ struct Processor {
         defer { try? FileManager.default.removeItem(atPath: work) }
 
         let received = EpochPipeline.receivedFiles(snapshot, fs: fs)
-        // Published, the epoch joins what its district keeps in upload-processed/.
-        let size = received.reduce(Int64(0)) { $0 + $1.file.size }
-        let kept = try fs.processedBytes(district: district.id)
-        if size > fs.limits.maxProcessedBytes - min(kept, fs.limits.maxProcessedBytes) {
-            try leave(record, district: district, state: .held, event: "epoch.held",
-                      reason: "upload-processed/ already holds \(Self.mib(kept)) of this district's published epochs; with this one "
-                          + "(\(Self.mib(size))) it would pass the limit of \(Self.mib(fs.limits.maxProcessedBytes)) (max_processed_bytes): "
-                          + "delete older published epochs (or wait for retention to), then epochfs epochs process \(district.name)/\(record.name)")
-            return
+        if let leave = ProcessingRules.processedBytes(received: received.reduce(Int64(0)) { $0 + $1.file.size },
+                                                      kept: try fs.processedBytes(district: district.id),
+                                                      limit: fs.limits.maxProcessedBytes, district: district.name, epoch: record.name) {
+            return try self.leave(record, district: district, leave)
         }
-        // Where each received file will be once published: one with the name of a file
-        // publishing inserts is renamed aside (FileSystem.publishEpoch does the same).
-        let topLevel = Set(snapshot.entries.filter { !$0.path.contains("/") }.map(\.path))
-        func publishedPath(_ path: String) -> String {
-            FileSystem.insertedNames.contains(path) ? FileSystem.asideName(for: path, taken: topLevel) : path
+        let set: ReceivedSet
+        switch try unpack(received.map(\.file), record, district: district, work: work) {
+        case .proceed(let unpacked): set = unpacked
+        case .leave(let leave): return try self.leave(record, district: district, leave)
         }
-        var files = received.map(\.file)
-        var preProblems: [Problem] = []
-        let zip = ZipSet.holdsSet(files, markers: settings.markers)
-        if let zip {
-            // Unzipped files take room on the store's disk that every district's uploads share.
-            let room = try scratchRoom()
-            if let declared = ZipSet.declaredSize(zip), declared > room {
-                try leaveForSpace(record, district: district, needing: declared, room: room, for: "unpack this archive")
-                return
-            }
-            try FileManager.default.createDirectory(atPath: work + "/unzipped", withIntermediateDirectories: false,
-                                                    attributes: [.posixPermissions: 0o700])
-            var limits = ZipSet.Limits()
-            limits.maxTotalBytes = min(limits.maxTotalBytes, room)
-            let unzipped = try ZipSet.extract(zip, into: work + "/unzipped", limits: limits)
-            files = unzipped.files
-            preProblems = unzipped.problems
-        }
-
-        // Recognise (or take the profile staff named).
         let profile: Profile
-        if record.released, let name = record.profile {
-            guard let named = profiles.first(where: { $0.name == name }) else {
-                try leave(record, district: district, state: .unrecognised, event: "epoch.unrecognised",
-                          reason: "no profile named '\(name)' (see: epochfs profiles list)")
-                return
+        switch ProcessingRules.profile(for: record, files: set.files, profiles: profiles, markers: settings.markers) {
+        case .proceed(let chosen): profile = chosen
+        case .leave(let leave): return try self.leave(record, district: district, leave)
+        }
+        let (report, validationSeconds) = try validate(set, profile: profile)
+        let verdict = ProcessingRules.verdict(.init(
+            record: record, district: district.name, profile: profile, report: report,
+            published: try fs.epochRecords(district: district.id, states: [.published]),
+            validationTimeoutSeconds: settings.validationTimeoutSeconds))
+        var publication: ProcessingRules.Publication
+        switch verdict {
+        case .publish(let decided): publication = decided
+        case .leave(let leave): return try self.leave(record, district: district, leave)
+        }
+        var handOff: HandOffResult?
+        if publication.outcome == .succeeded, let command = profile.handOff {
+            switch try runHandOff(command, set, record, district: district, profile: profile, isDelta: report.isDelta, work: work) {
+            case .proceed(let ran): handOff = ran
+            case .leave(let leave): return try self.leave(record, district: district, leave)
             }
-            profile = named
-        } else {
-            switch Recogniser.recognise(files, profiles: profiles, markers: settings.markers) {
-            case .recognised(let found):
-                profile = found
-            case .unrecognised(let reason):
-                try leave(record, district: district, state: .unrecognised, event: "epoch.unrecognised", reason: reason)
-                return
-            }
+            publication = ProcessingRules.afterHandOff(publication, handOff)
         }
 
-        let validationStarted = currentTime()
-        var report = try Validator.validate(files, profile: profile, timeLimit: .seconds(settings.validationTimeoutSeconds),
+        let result = self.result(record, district: district, received: received, set: set, profile: profile, report: report,
+                                 publication: publication, handOff: handOff, started: started,
+                                 validationSeconds: validationSeconds)
+        if handOff != nil {
+            // Durable before publishing: a crash in between must not hand the set off again.
+            try fs.recordHandedOff(record.ino, result: try result.json())
+        }
+        try finish(record, district: district, result: result, outcome: publication.outcome, started: started)
+    }
+
+    /// The run before the restart handed the set off and recorded what came of it; only
+    /// publishing was left. The set is never handed off twice.
+    private func publishRecorded(_ handedOff: String, _ record: EpochRecord, district: DistrictRecord,
+                                 started: Nanoseconds) throws {
+        let result = try JSONDecoder().decode(ProcessingResult.self, from: Data(handedOff.utf8))
+        guard let outcome = Outcome(rawValue: result.outcome) else {
+            throw AdminError("the recorded result of its hand-off has an unknown outcome '\(result.outcome)'")
+        }
+        logger.notice("publishing the recorded result of a finished hand-off",
+                      metadata: ["district": "\(district.name)", "epoch": "\(record.name)"])
+        try finish(record, district: district, result: result, outcome: outcome, started: started)
+    }
+
+    /// The files a set is validated as: those received, or those of the one zip archive they
+    /// are, unpacked into scratch space (with what unpacking found wrong).
+    struct ReceivedSet {
+        var files: [SetFile]
+        /// The archive the files came from; nil when the set was not zipped.
+        var zip: SetFile?
+        var problems: [Problem] = []
+    }
+
+    /// Unpacks a zipped set into `work`, bounded by the scratch space there is; a set that is
+    /// not zipped is used as received.
+    private func unpack(_ files: [SetFile], _ record: EpochRecord, district: DistrictRecord,
+                        work: String) throws -> ProcessingRules.Step<ReceivedSet> {
+        guard let zip = ZipSet.holdsSet(files, markers: settings.markers) else { return .proceed(ReceivedSet(files: files)) }
+        // Unzipped files take room on the store's disk that every district's uploads share.
+        let room = try scratchRoom()
+        if let leave = ProcessingRules.scratchSpace(needing: ZipSet.declaredSize(zip), room: room, for: "unpack this archive",
+                                                    district: district.name, epoch: record.name) {
+            return .leave(leave)
+        }
+        try FileManager.default.createDirectory(atPath: work + "/unzipped", withIntermediateDirectories: false,
+                                                attributes: [.posixPermissions: 0o700])
+        var limits = ZipSet.Limits()
+        limits.maxTotalBytes = min(limits.maxTotalBytes, room)
+        let unzipped = try ZipSet.extract(zip, into: work + "/unzipped", limits: limits)
+        return .proceed(ReceivedSet(files: unzipped.files, zip: zip, problems: unzipped.problems))
+    }
+
+    /// Runs the profile's hand-off command on copies of the files, in scratch space on the
+    /// store's disk, if there is room for them.
+    private func runHandOff(_ command: HandOff, _ set: ReceivedSet, _ record: EpochRecord, district: DistrictRecord,
+                            profile: Profile, isDelta: Bool, work: String) throws -> ProcessingRules.Step<HandOffResult> {
+        if let leave = ProcessingRules.scratchSpace(needing: set.files.reduce(Int64(0)) { $0 + $1.size }, room: try scratchRoom(),
+                                                    for: "give the hand-off its copies", district: district.name,
+                                                    epoch: record.name, profile: profile.name) {
+            return .leave(leave)
+        }
+        return .proceed(try HandOffRunner.run(command, files: set.files, district: district.name, epoch: record,
+                                              profile: profile.name, isDelta: isDelta, work: work))
+    }
+
+    /// Validates the set with `profile`, within the time limit; the problems unpacking found
+    /// are the set's too.
+    private func validate(_ set: ReceivedSet, profile: Profile) throws -> (ValidationReport, seconds: Double) {
+        let validationStarted = clock.now()
+        var report = try Validator.validate(set.files, profile: profile, timeLimit: .seconds(settings.validationTimeoutSeconds),
                                             strictness: settings.strictness, markers: settings.markers)
-        for problem in preProblems {
+        for problem in set.problems {
             report.problems.add(problem)
             if problem.severity == .fatal { report.fatal = true }
         }
-        let validationSeconds = Double(currentTime() - validationStarted) / 1e9
+        return (report, Double(clock.now() - validationStarted) / 1e9)
+    }
 
-        // Order: a bulk set older than one already processed would roll the district back.
-        let time = Self.time(of: record)
-        let processed = try fs.epochRecords(district: district.id, states: [.published])
-            .filter { $0.profile == profile.name && $0.outcome == Outcome.succeeded.rawValue && $0.ino != record.ino }
-        let newer = processed.first { Self.time(of: $0) > time }
-        var outcome: Outcome
-        var reason: String
-        var decision: OutcomeRule.Decision?
-        if report.timedOut {
-            // What was not read is unknown: neither handed off nor held, whatever its order.
-            outcome = .failed
-            reason = "checking the files took longer than the time limit (\(Self.seconds(settings.validationTimeoutSeconds))), "
-                + "so processing stopped; nothing was handed off"
-        } else if let newer, !report.isDelta {
-            outcome = .superseded
-            reason = "a newer bulk set (\(newer.name)) of \(profile.name) was already processed"
-        } else if let newer, !record.released {
-            try leave(record, district: district, state: .held, event: "epoch.held", profile: profile.name,
-                      reason: "a delta set older than \(newer.name), which was already processed: applying it could lose changes")
-            return
-        } else {
-            let decided = OutcomeRule.decide(report, profile: profile)
-            decision = decided
-            outcome = decided.succeeded ? .succeeded : .failed
-            reason = decided.succeeded ? "" : decided.detail
-        }
-
-        // A bulk set that drops much of what the last bulk set before it had is held for a
-        // person to look at.
-        let baseline = processed.compactMap { epoch in Self.bulkRowCounts(epoch.result).map { (epoch, $0) } }
-            .filter { Self.time(of: $0.0) < time }
-            .max { Self.time(of: $0.0) < Self.time(of: $1.0) }
-        if outcome == .succeeded && !report.isDelta && !record.released, let (_, rows) = baseline {
-            let drops = Validator.massDrops(report, previousRows: rows, profile: profile)
-            if !drops.isEmpty {
-                try leave(record, district: district, state: .held, event: "epoch.held", profile: profile.name,
-                          reason: drops.map { "\($0.file): \($0.message)" }.joined(separator: "; ") + " (release with: epochfs epochs process \(district.name)/\(record.name))")
-                return
-            }
-        }
-
-        var handOff: HandOffResult?
-        if outcome == .succeeded, let command = profile.handOff {
-            // The command gets copies of the files, in scratch space on the store's disk.
-            let copies = files.reduce(Int64(0)) { $0 + $1.size }
-            let room = try scratchRoom()
-            if copies > room {
-                try leaveForSpace(record, district: district, needing: copies, room: room, for: "give the hand-off its copies",
-                                  profile: profile.name)
-                return
-            }
-            handOff = try HandOffRunner.run(command, files: files, district: district.name, epoch: record, profile: profile.name,
-                                      isDelta: report.isDelta, work: work)
-            if let handOff, !handOff.succeeded {
-                outcome = .failed
-                reason = "the hand-off command \(handOff.ending)"
-            }
-        }
-
-        let result = ProcessingResult(
-            district: district.name, epoch: record.name, outcome: outcome.rawValue, reason: reason,
+    /// processing.json of a processed set, under the names its files have once published.
+    private func result(_ record: EpochRecord, district: DistrictRecord, received: [(file: SetFile, hash: String)],
+                        set: ReceivedSet, profile: Profile, report: ValidationReport, publication: ProcessingRules.Publication,
+                        handOff: HandOffResult?, started: Nanoseconds, validationSeconds: Double) -> ProcessingResult {
+        // A received file with the name of one publishing inserts is renamed aside.
+        let layout = PublishedLayout(inserting: PublishedLayout.inserted(outcome: publication.outcome.rawValue),
+                                     topLevel: Set(received.map(\.file.path).filter { !$0.contains("/") }))
+        return ProcessingResult(
+            district: district.name, epoch: record.name, outcome: publication.outcome.rawValue, reason: publication.reason,
             profile: profile.name, set: report.isDelta ? "delta" : "bulk",
             files: received.map { file, hash in
                 let fileReport = report.files.first { $0.path == file.path }
-                return ProcessingResult.File(path: publishedPath(file.path), size: file.size, sha256: hash, role: fileReport?.role,
-                                             mode: fileReport?.mode, rows: fileReport?.rows, accepted: fileReport?.accepted,
-                                             rejected: fileReport?.rejected, warned: fileReport?.warned)
+                return ProcessingResult.File(path: layout.publishedPath(file.path), size: file.size, sha256: hash,
+                                             role: fileReport?.role, mode: fileReport?.mode, rows: fileReport?.rows,
+                                             accepted: fileReport?.accepted, rejected: fileReport?.rejected,
+                                             warned: fileReport?.warned)
             },
-            markers: received.map(\.file.path).filter { FileRole.of($0, markers: settings.markers) == .marker }.map(publishedPath),
-            unzipped: zip == nil ? nil : report.files,
-            totals: RowTotals(OutcomeRule.dataFiles(report)), rule: decision,
+            markers: received.map(\.file.path).filter { FileRole.of($0, markers: settings.markers) == .marker }
+                .map(layout.publishedPath),
+            unzipped: set.zip == nil ? nil : report.files,
+            totals: RowTotals(OutcomeRule.dataFiles(report)), rule: publication.rule,
             problems: report.problems.problems, unreportedProblems: report.problems.unreported,
             problemGroups: report.problems.groupsBySeverity,
             handOff: handOff,
             timings: .init(sealed: Self.iso(record.sealed), processingStarted: Self.iso(started), published: "",
                            validationSeconds: validationSeconds))
-        if handOff != nil {
-            // Durable before publishing: a crash in between must not hand the set off again.
-            try fs.recordHandedOff(record.ino, result: try result.json())
-        }
-        try finish(record, district: district, result: result, outcome: outcome, started: started)
     }
 
     /// Publishes a processed epoch, counts it, and tells staff of a failure.
     private func finish(_ record: EpochRecord, district: DistrictRecord, result: ProcessingResult, outcome: Outcome,
                         started: Nanoseconds) throws {
         try publish(record, district: district, result: result, outcome: outcome)
-        fs.metrics.processed(outcome: outcome.rawValue, seconds: Double(currentTime() - started) / 1e9)
+        fs.metrics.processed(outcome: outcome.rawValue, seconds: Double(clock.now() - started) / 1e9)
         if outcome == .failed {
             notifier.send(.init(event: "epoch.failed", district: district.name, epoch: record.name, state: "published",
-                                reason: result.reason, time: Self.iso(currentTime())))
+                                reason: result.reason, time: Self.iso(clock.now())))
         }
     }
 
@@ -219,35 +208,25 @@ struct Processor {
         return max(0, free - keptFree)
     }
 
-    /// Holds an epoch whose processing needs more scratch space than the store's disk can
-    /// give: the disk is the service's to free, not the district's fault.
-    private func leaveForSpace(_ record: EpochRecord, district: DistrictRecord, needing: Int64, room: Int64, for what: String,
-                               profile: String? = nil) throws {
-        try leave(record, district: district, state: .held, event: "epoch.held", profile: profile,
-                  reason: "the store's disk has too little free space to \(what) (\(Self.mib(needing)) needed, \(Self.mib(room)) can be used): "
-                      + "free space on it, then epochfs epochs process \(district.name)/\(record.name)")
-    }
-
-    /// A size for a person, rounded up to whole MiB.
-    static func mib(_ bytes: Int64) -> String { "\(bytes / (1 << 20) + (bytes % (1 << 20) == 0 ? 0 : 1)) MiB" }
-
     /// Leaves a sealed epoch in `upload/` for staff, and tells them.
-    private func leave(_ record: EpochRecord, district: DistrictRecord, state: EpochState, event: String,
-                       profile: String? = nil, reason: String) throws {
-        try fs.setEpochState(record.ino, state, reason: reason, profile: profile)
-        notifier.send(.init(event: event, district: district.name, epoch: record.name, state: state.rawValue,
-                            reason: reason, time: Self.iso(currentTime())))
+    private func leave(_ record: EpochRecord, district: DistrictRecord, _ leave: ProcessingRules.Leave) throws {
+        switch leave.state {
+        case .unrecognised: try fs.unrecogniseEpoch(record.ino, reason: leave.reason, profile: leave.profile)
+        default: try fs.holdEpoch(record.ino, reason: leave.reason, profile: leave.profile)
+        }
+        notifier.send(.init(event: leave.event, district: district.name, epoch: record.name, state: leave.state.rawValue,
+                            reason: leave.reason, time: Self.iso(clock.now())))
     }
 
     private func publish(_ record: EpochRecord, district: DistrictRecord, result: ProcessingResult,
                          outcome: Outcome) throws {
         var result = result
-        result.timings.published = Self.iso(currentTime())
+        result.timings.published = Self.iso(clock.now())
         let json = try result.json()
         let files = [
-            InsertedFile(name: "processing-\(outcome.rawValue).log", bytes: Array(result.logText().utf8)),
-            InsertedFile(name: "processing.json", bytes: Array(json.utf8)),
-            InsertedFile(name: "SHA256SUMS", bytes: Array(result.checksums().utf8)),
+            InsertedFile(name: PublishedLayout.logName(outcome: outcome.rawValue), bytes: Array(result.logText().utf8)),
+            InsertedFile(name: PublishedLayout.resultName, bytes: Array(json.utf8)),
+            InsertedFile(name: PublishedLayout.checksumsName, bytes: Array(result.checksums().utf8)),
         ]
         let name = try fs.publishEpoch(record.ino, inserting: files, outcome: outcome.rawValue,
                                        profile: result.profile, result: json)

@@ -36,15 +36,28 @@ public enum Recogniser {
     /// `ZipSet` and recognise the extracted files.
     public static func recognise(_ files: [SetFile], profiles: [Profile],
                                  markers: Set<String> = FileRole.defaultMarkers) -> Recognition {
+        recognition(files, profiles: profiles, markers: markers).recognition
+    }
+
+    /// The recognition, with the manifest that decided it. Each manifest file is read once
+    /// for all the profiles that read it alike (OneRoster 1.1 and 1.2 differ only in the
+    /// values they want): the sealer does this at every look at an epoch being uploaded.
+    static func recognition(_ files: [SetFile], profiles: [Profile],
+                            markers: Set<String>) -> (recognition: Recognition, manifest: Manifest?) {
         let inventory = SetInventory(files, markers: markers)
         if ZipSet.holdsSet(files, markers: markers) != nil {
-            return .unrecognised(reason: "the set is one zip archive: extract it, then recognise its files")
+            return (.unrecognised(reason: "the set is one zip archive: extract it, then recognise its files"), nil)
         }
         var manifestFindings: [String] = []
+        // By file and by what of the rule the reading depends on; nil: it cannot be read.
+        var read: [[String]: Manifest?] = [:]
         for profile in profiles {
             guard let rule = profile.recognition.manifest,
                   let file = inventory.data.first(where: { names($0.name, rule.file, equalIn: profile) }) else { continue }
-            guard let manifest = try? Manifest.read(file, rule: rule) else {
+            let key = [file.path, rule.filePrefix] + rule.header
+            let manifest = read[key] ?? (try? Manifest.read(file, rule: rule))
+            read[key] = .some(manifest)
+            guard let manifest else {
                 manifestFindings.append("\(file.path) cannot be read")
                 continue
             }
@@ -57,14 +70,14 @@ public enum Recogniser {
                 continue
             }
             let differing = rule.values.keys.sorted().filter { manifest.properties[$0] != rule.values[$0] }
-            if differing.isEmpty { return .recognised(profile) }
+            if differing.isEmpty { return (.recognised(profile), manifest) }
             // Property values of a manifest are settings, not student data: staff need to see them.
             let found = differing.map { "\($0) is \(manifest.properties[$0].map { "`\($0)`" } ?? "missing")" }
             manifestFindings.append("\(file.path): \(found.joined(separator: ", ")), not what \(profile.name) needs")
         }
         if !manifestFindings.isEmpty {
-            return .unrecognised(reason: "no profile accepts the manifest (" + unique(manifestFindings).joined(separator: "; ")
-                                 + "): another version of the format?; files: " + list(inventory.data))
+            return (.unrecognised(reason: "no profile accepts the manifest (" + unique(manifestFindings).joined(separator: "; ")
+                                  + "): another version of the format?; files: " + list(inventory.data)), nil)
         }
         for profile in profiles {
             guard let fileNames = profile.recognition.fileNames else { continue }
@@ -81,15 +94,15 @@ public enum Recogniser {
                     other.recognition.manifest != nil && other.files.contains { names(file.name, $0.fileName, equalIn: other) }
                 }
             }
-            if foreign.isEmpty { return .recognised(profile) }
+            if foreign.isEmpty { return (.recognised(profile), nil) }
         }
         if let reason = missingManifest(inventory, profiles: profiles) {
-            return .unrecognised(reason: reason)
+            return (.unrecognised(reason: reason), nil)
         }
         let nameProfiles = profiles.filter { $0.recognition.fileNames != nil }
         let expected = nameProfiles.map { "\($0.name) (\(($0.recognition.fileNames ?? []).joined(separator: ", ")))" }
-        return .unrecognised(reason: "no manifest.csv and none of the file names of " + expected.joined(separator: " or ")
-                             + "; files: " + list(inventory.data))
+        return (.unrecognised(reason: "no manifest.csv and none of the file names of " + expected.joined(separator: " or ")
+                              + "; files: " + list(inventory.data)), nil)
     }
 
     /// Files that the set's own manifest names (mode bulk/delta) but that are not among `files` yet:
@@ -97,13 +110,12 @@ public enum Recogniser {
     /// upload is done. Empty when no profile's manifest is present or nothing is missing.
     public static func awaitedFiles(_ files: [SetFile], profiles: [Profile],
                                     markers: Set<String> = FileRole.defaultMarkers) -> [String] {
-        guard case .recognised(let profile) = recognise(files, profiles: profiles, markers: markers),
-              let rule = profile.recognition.manifest else {
+        // The manifest recognition read, not read again.
+        guard case (.recognised(let profile), let manifest?) = recognition(files, profiles: profiles, markers: markers),
+              let rule = profile.recognition.manifest, manifest.oversized == nil else {
             return []
         }
         let inventory = SetInventory(files, markers: markers)
-        guard let file = inventory.data.first(where: { names($0.name, rule.file, equalIn: profile) }),
-              let manifest = try? Manifest.read(file, rule: rule), manifest.oversized == nil else { return [] }
         var awaited: [String] = []
         for spec in profile.files {
             // An empty mode is absent; one that is not a mode cannot be used whether the file comes or not.

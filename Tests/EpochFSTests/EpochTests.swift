@@ -129,6 +129,27 @@ import Glibc
         }
     }
 
+    /// Inserted blobs are written before the metadata lock is taken: one whose bytes are those
+    /// of a deleted file (a doomed blob) is named by the publishing commit and outlives the
+    /// reclaim pass.
+    @Test func anInsertedFileWithTheBytesOfADeletedOneOutlivesTheReclaimPass() throws {
+        try withStore { store in
+            let fs = store.fs
+            let epoch = try store.makeEpoch()
+            try fs.makeFile(in: epoch, "a.csv", bytes("x"))
+            try fs.makeFile(in: epoch, "old.log", bytes("ok\n"))
+            try fs.unlink(parent: epoch, name: "old.log", caller: alphaCaller)
+            #expect(try fs.state.withLock { try $0.metadata.doomedBlobs() } == [sha256Hex(bytes("ok\n"))])
+            let generation = try #require(try fs.epochSummaries().first?.generation)
+            #expect(try fs.seal(epoch, generation: generation))
+            _ = try fs.publishEpoch(epoch, inserting: [InsertedFile(name: "processing-succeeded.log", bytes: bytes("ok\n"))],
+                                    outcome: "succeeded", profile: nil, result: "{}")
+            #expect(try store.blobFiles().contains(sha256Hex(bytes("ok\n"))))
+            let log = try fs.lookup(parent: epoch, name: "processing-succeeded.log")
+            #expect(try fs.contents(log.ino) == bytes("ok\n"))
+        }
+    }
+
     @Test func publishingMovesTheEpochWithItsInsertedFilesInOneStep() throws {
         try withStore { store in
             let fs = store.fs
