@@ -68,7 +68,7 @@ final class PipelineHarness {
         self.limits = limits
         clock = TestClock()
         fs = try FileSystem(storeRoot: root + "/store", staffGID: 2000, limits: limits, logger: quietLogger, clock: clock.clock)
-        alpha = try fs.addDistrict(name: "alpha", uid: alphaUID, gid: alphaUID)
+        alpha = try Administration(fs).addDistrict(name: "alpha", uid: alphaUID, gid: alphaUID)
         pipeline = try EpochPipeline(fs: fs, settings: settings, workRoot: root + "/store/work", logger: quietLogger)
     }
 
