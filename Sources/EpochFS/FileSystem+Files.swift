@@ -129,14 +129,7 @@ extension FileSystem {
             if let existing = state.open[ino] {
                 file = existing
             } else {
-                let fd: Int32
-                if record.staged {
-                    fd = try blobs.openStaging(ino)
-                } else if let hash = record.blob {
-                    fd = try blobs.openBlob(hash)
-                } else {
-                    throw Errno.io
-                }
+                let fd = try openContent(of: record)
                 var content = OpenFile.Content(
                     fd: fd, isStaging: record.staged, size: record.size,
                     atime: record.atime, mtime: record.mtime, ctime: record.ctime)
@@ -181,6 +174,20 @@ extension FileSystem {
             if writable { state.writers[ino, default: 0] += 1 }
             if let budget { state.descriptors[budget, default: 0] += 1 }
             return (file, backingID, budget)
+        }
+    }
+
+    /// Opens the file that holds `record`'s content. A row whose staging file or blob is gone
+    /// is damage to the store (EIO, logged), not a name that does not exist (ENOENT).
+    private func openContent(of record: InodeRecord) throws -> Int32 {
+        do {
+            if record.staged { return try blobs.openStaging(record.ino) }
+            guard let hash = record.blob else { throw Errno.io }
+            return try blobs.openBlob(hash)
+        } catch let error as SystemError where error.errno == ENOENT {
+            logger.error("a file's content is missing from the store", metadata: [
+                "inode": "\(record.ino)", "blob": "\(record.blob ?? "-")", "staged": "\(record.staged)", "error": "\(error)"])
+            throw Errno.io
         }
     }
 

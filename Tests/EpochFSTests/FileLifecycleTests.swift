@@ -393,6 +393,18 @@ import Glibc
             #expect(!record.staged)
         }
     }
+
+    @Test func aRowNamingABlobWhoseFileIsGoneOpensWithAnIOError() throws {
+        try withStore { store throws in
+            let fs = store.fs
+            let ino = try fs.makeFile(in: store.upload, "students.csv", bytes("id\n1\n"))
+            try Sys.unlink(fs.blobs.blobPath(sha256Hex(bytes("id\n1\n"))))
+            // The name is there and the row says what it holds: the content missing is the
+            // store's fault (EIO), not a file that does not exist (ENOENT).
+            #expect(throws: Errno.io) { try fs.open(ino, flags: O_RDONLY, caller: alphaCaller) }
+            #expect(throws: Errno.io) { try fs.open(ino, flags: O_WRONLY, caller: alphaCaller) }
+        }
+    }
 }
 
 @Suite struct SpaceReclaimTests {
