@@ -614,14 +614,17 @@ extension FileSystem {
     /// asked without one (`Sys.hasAddressSpace`); nil when neither way can tell.
     static func processIsExiting(_ pid: Int32) -> Bool? {
         guard pid > 0 else { return false }
-        let fd = Glibc.open("/proc/\(pid)/statm", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            if errno == ENOENT || errno == ESRCH { return true }  // already gone
+        let fd: Int32
+        do {
+            fd = try Sys.open("/proc/\(pid)/statm", O_RDONLY)
+        } catch let error as SystemError where error.errno == ENOENT || error.errno == ESRCH {
+            return true  // already gone
+        } catch {
             return Sys.hasAddressSpace(pid).map { !$0 }
         }
-        defer { Glibc.close(fd) }
+        defer { Sys.close(fd) }
         var buffer = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
-        let count = withUnsafeMutableBytes(of: &buffer) { Glibc.read(fd, $0.baseAddress, $0.count) }
+        let count = withUnsafeMutableBytes(of: &buffer) { (try? Sys.read(fd, $0)) ?? 0 }
         guard count > 0 else { return true }
         // "0 0 0 0 0 0 0\n": every field zero, so no digit other than '0' appears.
         return withUnsafeBytes(of: &buffer) { bytes in

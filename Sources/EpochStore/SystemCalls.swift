@@ -198,4 +198,9 @@ public enum Sys {
         defer { close(fd) }
         try fsync(fd)
     }
+
+    /// Reads what `fd` gives in one call, at its current offset (0: its end).
+    public static func read(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        try retrying("read", "fd \(fd)") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+    }
 }
