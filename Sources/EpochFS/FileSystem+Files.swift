@@ -41,7 +41,7 @@ extension FileSystem {
             if writable { state.writers[record.ino, default: 0] += 1 }
             state.lookups[record.ino, default: 0] += 1
             noteEpochChange(record.epoch, &state, now: now)
-            return (attributes(record, state), Handle(ino: record.ino, file: file, writable: writable, openerPID: caller.pid,
+            return (attributes(record, state), Handle(file: file, writable: writable, openerPID: caller.pid,
                                                       directIO: bypassesPageCache(writable: writable, quota: account),
                                                       budget: budget))
         }
@@ -57,7 +57,7 @@ extension FileSystem {
         if writable || registerBacking != nil { waitForReleasesInFlight(ino, writable: writable, caller: caller) }
         let (file, backingID, budget) = try acquire(ino, writable: writable, caller: caller, registerBacking: registerBacking)
         let directIO = bypassesPageCache(writable: writable, quota: file.state.withLock { $0.quota }, backingID: backingID)
-        let handle = Handle(ino: ino, file: file, writable: writable, openerPID: caller.pid, directIO: directIO,
+        let handle = Handle(file: file, writable: writable, openerPID: caller.pid, directIO: directIO,
                             backingID: backingID, budget: budget)
         if writable && flags & O_TRUNC != 0 {
             do {
@@ -367,7 +367,7 @@ extension FileSystem {
         // Like a writer's open, it waits for passthrough readers whose release is on its way.
         waitForReleasesInFlight(ino, writable: true, caller: caller)
         let (file, _, _) = try acquire(ino, writable: true, caller: caller, startsSession: false, charged: false)
-        let internalHandle = Handle(ino: ino, file: file, writable: true)
+        let internalHandle = Handle(file: file, writable: true)
         do {
             try withCopyOnWrite(file, keeping: size, changes: { resizes($0, to: size) }) { () throws(Errno) in
                 try file.state.withLock { content throws(Errno) in

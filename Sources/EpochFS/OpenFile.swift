@@ -125,7 +125,6 @@ final class OpenFile: Sendable {
 
 /// One open of a file or directory, as the kernel's `fh` refers to it.
 public final class Handle: Sendable {
-    let ino: InodeNumber
     let file: OpenFile?
     let writable: Bool
     /// The thread that opened the file. Only its own close may publish the file at FLUSH:
@@ -146,9 +145,8 @@ public final class Handle: Sendable {
     /// opened it; nil for root, staff and the filesystem's own opens.
     let budget: Int64?
 
-    init(ino: InodeNumber, file: OpenFile?, writable: Bool, openerPID: Int32 = 0, directIO: Bool = false,
+    init(file: OpenFile?, writable: Bool, openerPID: Int32 = 0, directIO: Bool = false,
          backingID: Int32 = 0, budget: Int64? = nil) {
-        self.ino = ino
         self.file = file
         self.writable = writable
         self.openerPID = openerPID

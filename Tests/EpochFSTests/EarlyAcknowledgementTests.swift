@@ -87,7 +87,7 @@ import Glibc
             let fs = store.fs
             let (created, handle) = try fs.create(parent: store.upload, name: "c.csv", mode: 0o644,
                                                   flags: writeFlags, caller: alphaCaller)
-            let direct = Handle(ino: created.ino, file: handle.file, writable: true, openerPID: alphaCaller.pid,
+            let direct = Handle(file: handle.file, writable: true, openerPID: alphaCaller.pid,
                                 directIO: true)
             let content = pattern(1000, seed: 6)
             let (count, acknowledged) = try fs.writeAcknowledged(direct, content, at: 0, durable: true)
