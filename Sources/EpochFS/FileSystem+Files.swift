@@ -577,7 +577,7 @@ extension FileSystem {
                     // writers are open). Until then the row must say where the content is, or a
                     // crash in between would bring back the old content of a rewritten file.
                     content.copyAttributes(into: &record)
-                    try persistStaging(&record, interrupted: false, state.metadata)
+                    try publishing(state.metadata).keepStaged(&record, interrupted: false)
                 }
             }
         }
@@ -692,7 +692,7 @@ extension FileSystem {
                 content.copyAttributes(into: &record)
                 if content.isStaging && !record.staged {
                     // Changed content nobody finished writing: keep it, as an interrupted file.
-                    try persistStaging(&record, interrupted: true, meta)
+                    try publishing(meta).keepStaged(&record, interrupted: true)
                 } else {
                     try meta.updateContent(record)
                 }
@@ -745,7 +745,7 @@ extension FileSystem {
         content.writerSession = false
         content.attributesDirty = false
         if content.interrupted {
-            try persistStaging(&record, interrupted: true, meta)
+            try publishing(meta).keepStaged(&record, interrupted: true)
             logger.info("upload interrupted", metadata: ["inode": "\(record.ino)", "size": "\(content.size)"])
             return
         }
@@ -758,7 +758,7 @@ extension FileSystem {
                 hash = try content.hash.finish(fd: content.fd, size: content.size)
             }
             content.digest = nil
-            try publish(&record, hash: hash, fd: content.fd, durable: content.durable, meta)
+            try publishing(meta).publishStaged(&record, as: hash, fd: content.fd, durable: content.durable)
             metrics.uploadCompleted(bytes: record.size)
             logger.info("upload completed", metadata: [
                 "inode": "\(record.ino)", "district_id": "\(record.district)", "epoch": "\(record.epoch.map { "\($0)" } ?? "-")",
@@ -766,7 +766,7 @@ extension FileSystem {
         } catch {
             // Keep what was received, as an interrupted file; the closer sees the error.
             record = unpublished
-            try? persistStaging(&record, interrupted: true, meta)
+            try? publishing(meta).keepStaged(&record, interrupted: true)
             throw error
         }
         content.isStaging = false
@@ -774,59 +774,9 @@ extension FileSystem {
         content.durable = true
     }
 
-    /// Publishes the staging file of `record` as the blob `hash`: one transaction, then the rename.
-    ///
-    /// `durable`: the staging row was made durable by an fsync, so the client expects the file
-    /// to survive a power cut: the bytes are synced first and the commit is durable.
-    private func publish(_ record: inout InodeRecord, hash: String, fd: Int32, durable: Bool,
-                         _ meta: MetadataStore) throws {
-        // A durable commit must only name bytes that are durable. The staging file's are
-        // synced here; when the content is already a blob (dedup: the staging copy is deleted
-        // once the row names the blob), that blob's bytes may still wait for the syncer.
-        var syncedExisting = false
-        if durable {
-            try Sys.fdatasync(fd)
-            if try meta.isUnsynced(hash), try Sys.status(blobs.blobPath(hash)) != nil {
-                try blobs.makeDurable([hash])
-                syncedExisting = true
-            }
-        }
-        var published = record
-        published.blob = hash
-        published.staged = false
-        published.interrupted = false
-        let previous = record.blob
-        let body = {
-            let isNew = try meta.retainBlob(hash, size: published.size)
-            if let previous { try meta.releaseBlob(previous) }
-            try meta.updateContent(published)
-            if syncedExisting { try meta.markSynced(hash) }
-            return isNew
-        }
-        let isNew = durable ? try meta.database.durableTransaction(body) : try meta.database.transaction(body)
-        record = published
-        // From here on the row names the blob. Should the rename fail, the staging file is
-        // still there and recovery completes the publish at the next start.
-        do {
-            try blobs.publish(record.ino, as: hash, isNew: isNew)
-        } catch {
-            logger.error("could not put a published blob in place; recovery completes it at the next start",
-                         metadata: ["inode": "\(record.ino)", "blob": "\(hash)", "error": "\(error)"])
-        }
-    }
-
-    /// Records that `record`'s content lives in its staging file (dropping any blob it had).
-    private func persistStaging(_ record: inout InodeRecord, interrupted: Bool, _ meta: MetadataStore,
-                                durable: Bool = false) throws {
-        let previous = record.blob
-        record.blob = nil
-        record.staged = true
-        record.interrupted = interrupted
-        let body = {
-            if let previous { try meta.releaseBlob(previous) }
-            try meta.updateContent(record)
-        }
-        if durable { try meta.database.durableTransaction(body) } else { try meta.database.transaction(body) }
+    /// The store's operations on where a file's content lives.
+    private func publishing(_ meta: MetadataStore) -> ContentPublishing {
+        ContentPublishing(metadata: meta, blobs: blobs, logger: logger)
     }
 
     /// Makes the file's data and the metadata that names it durable, without publishing it.
@@ -856,8 +806,7 @@ extension FileSystem {
             try file.state.withLock { content in
                 guard content.isStaging, !content.durable else { return }
                 content.copyAttributes(into: &record)
-                try Sys.fsyncDirectory(blobs.stagingDirectory)
-                try persistStaging(&record, interrupted: record.interrupted, state.metadata, durable: true)
+                try publishing(state.metadata).keepStaged(&record, interrupted: record.interrupted, durable: true)
                 content.durable = true
             }
         }
