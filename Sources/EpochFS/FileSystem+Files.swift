@@ -27,18 +27,14 @@ extension FileSystem {
                 account?.credit(bytes: 0, entries: 1)
                 throw error
             }
-            var content = OpenFile.Content(fd: fd, isStaging: true, size: 0, atime: now, mtime: now, ctime: now)
+            var content = OpenFile.Content(fd: fd, session: .created(), size: 0, atime: now, mtime: now, ctime: now)
             content.quota = account
             content.hash = StreamingHash()
-            content.changed = true
-            content.writerSession = true
             content.opens = 1
             let writable = flags & O_ACCMODE != O_RDONLY
-            content.writers = writable ? 1 : 0
-            let file = OpenFile(ino: record.ino, content: content)
+            let file = OpenFile(ino: record.ino, content: content, writers: writable ? 1 : 0)
             state.open[record.ino] = file
             if let budget { state.descriptors[budget, default: 0] += 1 }
-            if writable { state.writers[record.ino, default: 0] += 1 }
             state.lookups[record.ino, default: 0] += 1
             noteEpochChange(record.epoch, &state, now: now)
             return (attributes(record, state), Handle(file: file, writable: writable, openerPID: caller.pid,
@@ -131,7 +127,7 @@ extension FileSystem {
             } else {
                 let fd = try openContent(of: record)
                 var content = OpenFile.Content(
-                    fd: fd, isStaging: record.staged, size: record.size,
+                    fd: fd, session: .opened(staged: record.staged), size: record.size,
                     atime: record.atime, mtime: record.mtime, ctime: record.ctime)
                 // An inode whose name is gone can still be opened through the kernel's cache.
                 content.orphaned = record.parent == nil
@@ -158,20 +154,13 @@ extension FileSystem {
                         backingID = content.backingID
                     }
                 }
-                if writable && startsSession {
-                    if content.writers == 0 {
-                        // A new writing session: whatever interrupted the last one is forgotten.
-                        content.closedByExit = false
-                        content.writeFailed = false
-                        content.lateWriteError = nil
-                        content.cleanFlushSerial = content.writeSerial
-                    }
-                    content.writerSession = true
+                if writable {
+                    content.session.openedForWriting(first: file.writers.load(ordering: .relaxed) == 0,
+                                                     startsSession: startsSession)
+                    file.writers.add(1, ordering: .relaxed)
                 }
-                if writable { content.writers += 1 }
                 return backingID
             }
-            if writable { state.writers[ino, default: 0] += 1 }
             if let budget { state.descriptors[budget, default: 0] += 1 }
             return (file, backingID, budget)
         }
@@ -280,7 +269,7 @@ extension FileSystem {
                 }
             }
             do throws(Errno) {
-                try makeStaging(&content, ino: file.ino, keeping: content.size)
+                try makeStaging(&content, ino: file.ino, keeping: content.size, sessionOpen: true)
             } catch {
                 content.quota?.credit(bytes: growth)
                 failed(&content, through: handle)
@@ -291,9 +280,7 @@ extension FileSystem {
             let now = currentTime()
             content.mtime = now
             content.ctime = now
-            content.changed = true
-            content.writerSession = true
-            content.writeSerial &+= 1
+            content.session.wrote()
             // The file stays locked until the bytes are in: whatever reads, stats, syncs or
             // closes it next sees them.
             acknowledge?(bytes.count)
@@ -308,10 +295,9 @@ extension FileSystem {
                 content.quota?.credit(bytes: growth)
                 failed(&content, through: handle)
                 guard acknowledge != nil else { throw Errno(error) }
-                content.lateWriteError = Errno(error)
                 // The kernel took the acknowledged size even for a direct handle (and keeps
                 // its own under the writeback cache): it forgets the file at the last close.
-                content.kernelCacheStale = true
+                content.session.writeFailedAfterAcknowledgement(Errno(error))
                 logger.error("a write failed after it was acknowledged; the upload fails at its next write or close",
                              metadata: ["inode": "\(file.ino)", "offset": "\(offset)", "error": "\(error)"])
                 return bytes.count
@@ -326,10 +312,7 @@ extension FileSystem {
                 // The bytes landed but are not durable: the writer is told, as Linux tells an
                 // O_DSYNC writer, and the kernel (which did not take the new size) forgets the
                 // file at its last close.
-                file.state.withLock { content in
-                    content.writeFailed = true
-                    content.kernelCacheStale = true
-                }
+                file.state.withLock { $0.session.writeFailed(kernelCacheStale: true) }
                 throw error
             }
         }
@@ -338,15 +321,14 @@ extension FileSystem {
 
     /// An acknowledged write that failed after its reply fails the rest of its writing session.
     private func reportLateWriteError(_ content: OpenFile.Content) throws(Errno) {
-        if let error = content.lateWriteError { throw error }
+        if let error = content.session.lateWriteError { throw error }
     }
 
     /// A write through `handle` failed or was cut short: the session is interrupted, and a
     /// write the kernel had taken into its cache leaves it holding bytes (and a size) the store
     /// does not have, to be dropped at the last close.
     private func failed(_ content: inout OpenFile.Content, through handle: Handle) {
-        content.writeFailed = true
-        if !handle.directIO { content.kernelCacheStale = true }
+        content.session.writeFailed(kernelCacheStale: !handle.directIO)
     }
 
     /// Truncates by path or by handle.
@@ -356,7 +338,7 @@ extension FileSystem {
             try withCopyOnWrite(file, keeping: size, changes: { resizes($0, to: size) }) { () throws(Errno) in
                 try file.state.withLock { content throws(Errno) in
                     try resize(&content, ino: ino, to: size, failureInterrupts: true)
-                    content.writerSession = true
+                    content.session.truncatedByWriter()
                 }
             }
             return
@@ -371,16 +353,13 @@ extension FileSystem {
         do {
             try withCopyOnWrite(file, keeping: size, changes: { resizes($0, to: size) }) { () throws(Errno) in
                 try file.state.withLock { content throws(Errno) in
-                    let wasStaging = content.isStaging
-                    let serial = content.writeSerial
-                    try resize(&content, ino: ino, to: size)
-                    guard content.writeSerial != serial else { return }
+                    let wasStaging = content.session.isStaging
+                    let serial = content.session.serial
+                    let otherWriters = file.writers.load(ordering: .relaxed) > 1
+                    try resize(&content, ino: ino, to: size, sessionOpen: otherWriters)
+                    guard content.session.serial != serial else { return }
                     content.attributesDirty = true
-                    if !wasStaging && content.writers == 1 {
-                        content.writerSession = true
-                        content.writeFailed = false
-                        content.cleanFlushSerial = content.writeSerial
-                    }
+                    content.session.truncatedByPath(wasPublished: !wasStaging, otherWriters: otherWriters)
                 }
             }
         } catch {
@@ -399,29 +378,30 @@ extension FileSystem {
     /// Changes the size; a truncate to the current size copies nothing and changes nothing.
     /// `failureInterrupts`: a failure leaves the writing session interrupted (an ftruncate
     /// through the writer's handle; not a truncate by path or `O_TRUNC`, whose caller gets
-    /// the error and whose refusal changes nothing).
+    /// the error and whose refusal changes nothing). `sessionOpen`: see
+    /// `WriteSession.movedToStaging`.
     private func resize(_ content: inout OpenFile.Content, ino: InodeNumber, to size: Int64,
-                        failureInterrupts: Bool = false) throws(Errno) {
+                        failureInterrupts: Bool = false, sessionOpen: Bool = true) throws(Errno) {
         let old = content.size
         guard size != old else { return }
         if size > limits.maxFileSize {
-            if failureInterrupts { content.writeFailed = true }
+            if failureInterrupts { content.session.writeFailed(kernelCacheStale: false) }
             throw .fileTooLarge
         }
         let charged = max(0, size - old)
         do {
             if charged > 0 { try charge(&content, bytes: charged, for: "a truncate") }
         } catch {
-            if failureInterrupts { content.writeFailed = true }
+            if failureInterrupts { content.session.writeFailed(kernelCacheStale: false) }
             throw error
         }
         // The account ends up with the size the file really has, whatever fails below.
         defer { content.quota?.credit(bytes: charged - (content.size - old)) }
         do {
-            try makeStaging(&content, ino: ino, keeping: min(size, old))
+            try makeStaging(&content, ino: ino, keeping: min(size, old), sessionOpen: sessionOpen)
             try mapErrors { try Sys.ftruncate(content.fd, size) }
         } catch {
-            if failureInterrupts { content.writeFailed = true }
+            if failureInterrupts { content.session.writeFailed(kernelCacheStale: false) }
             throw error
         }
         content.hash.truncated(to: size)
@@ -429,8 +409,7 @@ extension FileSystem {
         let now = currentTime()
         content.mtime = now
         content.ctime = now
-        content.changed = true
-        content.writeSerial &+= 1
+        content.session.resized()
     }
 
     /// Charges a file's growth to its district's quota, noting a refusal.
@@ -462,7 +441,7 @@ extension FileSystem {
                     guard let unused = content.preparedCopy else { return }
                     content.preparedCopy = nil
                     Sys.close(unused.fd)
-                    if !content.isStaging { try? blobs.removeStaging(file.ino) }
+                    if !content.session.isStaging { try? blobs.removeStaging(file.ino) }
                 }
             }
             return try body()
@@ -473,7 +452,7 @@ extension FileSystem {
     /// meanwhile); a blob never changes, so no lock is needed to read it.
     private func prepareCopy(_ file: OpenFile, keeping: Int64, changes: (OpenFile.Content) -> Bool) throws(Errno) {
         let source = try file.state.withLock { content throws(Errno) -> (fd: Int32, count: Int64)? in
-            guard !content.isStaging, changes(content) else { return nil }
+            guard !content.session.isStaging, changes(content) else { return nil }
             let copy = fcntl(content.fd, F_DUPFD_CLOEXEC, 0)
             guard copy >= 0 else { throw Errno(errno) }
             return (copy, min(keeping, content.size))
@@ -495,8 +474,9 @@ extension FileSystem {
     /// Copy-on-write: before the first change to a published file, its first `keeping` bytes
     /// are copied (in the kernel) into a new staging file, or taken from the copy
     /// `withCopyOnWrite` made without the lock.
-    private func makeStaging(_ content: inout OpenFile.Content, ino: InodeNumber, keeping: Int64) throws(Errno) {
-        guard !content.isStaging else { return }
+    private func makeStaging(_ content: inout OpenFile.Content, ino: InodeNumber, keeping: Int64,
+                             sessionOpen: Bool) throws(Errno) {
+        guard !content.session.isStaging else { return }
         let staging: Int32
         if let prepared = content.preparedCopy, prepared.count == keeping {
             content.preparedCopy = nil
@@ -520,10 +500,9 @@ extension FileSystem {
         // A read may still reply from the old descriptor: then it is closed after the last one.
         if content.readsInFlight > 0 { content.retiredFDs.append(content.fd) } else { Sys.close(content.fd) }
         content.fd = staging
-        content.isStaging = true
         content.size = keeping
         content.hash = keeping == 0 ? StreamingHash() : .invalid
-        content.durable = false
+        content.session.movedToStaging(sessionOpen: sessionOpen)
     }
 
     // MARK: Close
@@ -535,7 +514,8 @@ extension FileSystem {
     /// The clean close of the last writer, by the thread that opened it, publishes the file
     /// here, before close() returns to the client: RELEASE follows asynchronously and a crash
     /// in between must not turn a finished upload into an interrupted one. Other flushes (a
-    /// forked child's inherited descriptor, a dup) leave publishing to RELEASE.
+    /// forked child's inherited descriptor, a dup) leave publishing to RELEASE
+    /// (`WriteSession.flushed`).
     public func flush(_ handle: Handle, caller: Caller) throws(Errno) {
         guard let file = handle.file, handle.writable else { return }
         let exiting: Bool
@@ -547,38 +527,29 @@ extension FileSystem {
             logger.warning("could not tell whether a closing process is exiting: its close counts as clean",
                            metadata: ["pid": "\(caller.pid)", "inode": "\(file.ino)"])
         }
-        let (lastWriter, cleanWithChanges, lateError) = file.state.withLock { content in
-            // The last close decides: a forked child exiting with an inherited descriptor
-            // does not make the parent's later clean close an interruption.
-            content.closedByExit = exiting
-            if !exiting { content.cleanFlushSerial = content.writeSerial }
-            return (content.writers == 1 && !exiting && caller.pid == handle.openerPID,
-                    !exiting && content.isStaging && content.changed, content.lateWriteError)
+        let (step, lateError) = file.state.withLock { content in
+            (content.session.flushed(exiting: exiting, writers: file.writers.load(ordering: .relaxed),
+                                     byOpener: caller.pid == handle.openerPID),
+             content.session.lateWriteError)
         }
         // A write failed after its reply: the session is interrupted, and the close says so.
         if let lateError {
-            try? finishFlush(file, lastWriter: lastWriter, cleanWithChanges: cleanWithChanges)
+            try? finishFlush(file, step)
             throw lateError
         }
-        try finishFlush(file, lastWriter: lastWriter, cleanWithChanges: cleanWithChanges)
+        try finishFlush(file, step)
     }
 
-    private func finishFlush(_ file: OpenFile, lastWriter: Bool, cleanWithChanges: Bool) throws(Errno) {
-        guard lastWriter || cleanWithChanges else { return }
-        if lastWriter { prepareDigest(file) }
+    /// The part of a flush that needs the metadata lock: the end of the session, or the record
+    /// that the content lives in staging.
+    private func finishFlush(_ file: OpenFile, _ step: WriteSession.FlushStep) throws(Errno) {
+        guard step != .nothing else { return }
+        if step == .finish { prepareDigest(file) }
         try locked { state in
             guard var record = try state.metadata.inode(file.ino) else { return }
             try file.state.withLock { content in
                 guard !content.orphaned else { return }
-                if lastWriter && content.writers == 1 {
-                    try finishWriting(&content, &record, state.metadata)
-                } else if content.isStaging && !record.staged {
-                    // Publishing waits for RELEASE (another thread or process closed, or more
-                    // writers are open). Until then the row must say where the content is, or a
-                    // crash in between would bring back the old content of a rewritten file.
-                    content.copyAttributes(into: &record)
-                    try publishing(state.metadata).keepStaged(&record, interrupted: false)
-                }
+                try carryOut(content.session.completeFlush(step, rowStaged: record.staged), &content, &record, state.metadata)
             }
         }
     }
@@ -590,14 +561,15 @@ extension FileSystem {
     /// takes its lock under the metadata lock). It reads a descriptor of its own, since the
     /// file's may be closed meanwhile. The digest is used by the publish that follows only if
     /// no write or truncate came in between (a write holds the lock until its bytes are in, so
-    /// an unchanged serial means unchanged bytes).
-    private func prepareDigest(_ file: OpenFile) {
+    /// an unchanged serial means unchanged bytes). `releasing`: the release of a writer's
+    /// handle, which ends the session if it is the last.
+    private func prepareDigest(_ file: OpenFile, releasing: Bool = false) {
         let work = file.state.withLock { content -> (hash: StreamingHash, fd: Int32, serial: UInt64, size: Int64, durable: Bool)? in
-            guard content.writers == 1, content.isStaging, content.writerSession,
-                  content.digest?.serial != content.writeSerial else { return nil }
+            let lastWriterReleasing = releasing && file.writers.load(ordering: .relaxed) == 1
+            guard let serial = content.session.digestWanted(lastWriterReleasing: lastWriterReleasing) else { return nil }
             let fd = fcntl(content.fd, F_DUPFD_CLOEXEC, 0)
             guard fd >= 0 else { return nil }
-            return (content.hash, fd, content.writeSerial, content.size, content.durable)
+            return (content.hash, fd, serial, content.size, content.session.isDurable)
         }
         guard var work else { return }
         defer { Sys.close(work.fd) }
@@ -605,8 +577,8 @@ extension FileSystem {
         // The publish syncs again under the lock, then with nothing left to write.
         if work.durable { try? Sys.fdatasync(work.fd) }
         file.state.withLock { content in
-            guard content.writeSerial == work.serial, content.size == work.size else { return }
-            content.digest = (work.serial, work.size, digest)
+            guard content.size == work.size else { return }
+            content.session.digestComputed(digest, at: work.serial)
         }
     }
 
@@ -646,7 +618,7 @@ extension FileSystem {
     /// has closed.
     public func release(_ handle: Handle, closeBacking: ((Int32) -> Void)? = nil) {
         guard let file = handle.file else { return }
-        if handle.writable { prepareDigest(file) }
+        if handle.writable { prepareDigest(file, releasing: true) }
         var unusedBacking: Int32 = 0
         do {
             try locked { state in try release(file, handle: handle, unusedBacking: &unusedBacking, &state) }
@@ -674,35 +646,37 @@ extension FileSystem {
                 }
             }
         }
+        // `record` stays what the row says: at the last close, the quota count moves to it.
         guard var record = try meta.inode(file.ino) else { return }
-        let (lastClose, orphaned) = try file.state.withLock { content -> (Bool, Bool) in
+        let (lastClose, orphaned, stale, account, held) = try file.state.withLock {
+            content -> (Bool, Bool, Bool, QuotaAccount?, Int64) in
             content.opens -= 1
-            if writable { content.writers -= 1 }
-            // The writing session ends here (as interrupted, if a write failed late).
-            if content.writers == 0 { content.lateWriteError = nil }
-            if content.orphaned { return (content.opens == 0, true) }
-            if content.writers == 0 && content.writerSession && content.isStaging {
+            if writable { file.writers.subtract(1, ordering: .relaxed) }
+            let action = content.session.released(writersLeft: file.writers.load(ordering: .relaxed),
+                                                   orphaned: content.orphaned)
+            if content.orphaned { return (content.opens == 0, true, content.session.kernelCacheStale, nil, 0) }
+            if action != .nothing {
                 do {
-                    try finishWriting(&content, &record, meta)
+                    try carryOut(action, &content, &record, meta)
                 } catch {
                     logger.error("publishing a closed file failed; it stays in staging, interrupted",
                                  metadata: ["inode": "\(file.ino)", "error": "\(error)"])
                 }
             } else if content.attributesDirty && content.opens == 0 {
-                content.copyAttributes(into: &record)
-                if content.isStaging && !record.staged {
+                var updated = record
+                content.copyAttributes(into: &updated)
+                if content.session.isStaging && !record.staged {
                     // Changed content nobody finished writing: keep it, as an interrupted file.
-                    try publishing(meta).keepStaged(&record, interrupted: true)
+                    try publishing(meta).keepStaged(&updated, interrupted: true)
                 } else {
-                    try meta.updateContent(record)
+                    try meta.updateContent(updated)
                 }
+                record = updated
                 content.attributesDirty = false
             }
-            return (content.opens == 0, false)
+            return (content.opens == 0, false, content.session.kernelCacheStale, content.quota, content.size)
         }
         if writable {
-            let left = (state.writers[file.ino] ?? 1) - 1
-            state.writers[file.ino] = left > 0 ? left : nil
             // The settle period counts from the last writer's close.
             noteEpochChange(record.epoch, &state)
             if record.epoch == nil && record.zone == .uploadTree && record.parent != nil {
@@ -711,11 +685,10 @@ extension FileSystem {
         }
         if lastClose {
             state.open[file.ino] = nil
-            let (stale, account, held) = file.state.withLock { ($0.kernelCacheStale, $0.quota, $0.size) }
-            if let account, let stored = try meta.inode(file.ino)?.size, stored != held {
+            if let account, record.size != held {
                 // The count followed the open file's size; from here on the row's counts. They
                 // differ only when writing the row failed (a full disk).
-                account.credit(bytes: held - stored)
+                account.credit(bytes: held - record.size)
             }
             file.closeDescriptors()
             if orphaned { try deleteOrphanIfUnused(file.ino, &state) }
@@ -736,47 +709,49 @@ extension FileSystem {
         }
     }
 
-    /// Ends a writing session: publishes the file when its writers closed cleanly, or keeps
-    /// it in staging, marked interrupted.
-    private func finishWriting(_ content: inout OpenFile.Content, _ record: inout InodeRecord,
-                               _ meta: MetadataStore) throws {
-        guard content.writerSession, content.isStaging else { return }
-        content.copyAttributes(into: &record)
-        content.writerSession = false
-        content.attributesDirty = false
-        if content.interrupted {
-            try publishing(meta).keepStaged(&record, interrupted: true)
-            logger.info("upload interrupted", metadata: ["inode": "\(record.ino)", "size": "\(content.size)"])
-            return
-        }
-        let unpublished = record
-        do {
-            let hash: String
-            if let digest = content.digest, digest.serial == content.writeSerial, digest.size == content.size {
-                hash = digest.hash
-            } else {
-                hash = try content.hash.finish(fd: content.fd, size: content.size)
-            }
-            content.digest = nil
-            try publishing(meta).publishStaged(&record, as: hash, fd: content.fd, durable: content.durable)
-            metrics.uploadCompleted(bytes: record.size)
-            logger.info("upload completed", metadata: [
-                "inode": "\(record.ino)", "district_id": "\(record.district)", "epoch": "\(record.epoch.map { "\($0)" } ?? "-")",
-                "name": "\(record.name)", "size": "\(record.size)"])
-        } catch {
-            // Keep what was received, as an interrupted file; the closer sees the error.
-            record = unpublished
-            try? publishing(meta).keepStaged(&record, interrupted: true)
-            throw error
-        }
-        content.isStaging = false
-        content.changed = false
-        content.durable = true
-    }
-
     /// The store's operations on where a file's content lives.
     private func publishing(_ meta: MetadataStore) -> ContentPublishing {
         ContentPublishing(metadata: meta, blobs: blobs, logger: logger)
+    }
+
+    /// Carries out what the write session decided, with the metadata lock and the file's held.
+    /// `record` is the file's row, and stays what the row says: a change that fails leaves it.
+    private func carryOut(_ action: WriteSession.Action, _ content: inout OpenFile.Content, _ record: inout InodeRecord,
+                          _ meta: MetadataStore) throws {
+        let store = publishing(meta)
+        var updated = record
+        content.copyAttributes(into: &updated)
+        switch action {
+        case .nothing:
+            return
+        case .recordStaging:
+            try store.keepStaged(&updated, interrupted: false)
+        case .keepInterrupted:
+            content.attributesDirty = false
+            try store.keepStaged(&updated, interrupted: true)
+            logger.info("upload interrupted", metadata: ["inode": "\(record.ino)", "size": "\(content.size)"])
+        case .publish(let digest, let durable):
+            content.attributesDirty = false
+            do {
+                let hash: String
+                if let digest {
+                    hash = digest
+                } else {
+                    hash = try content.hash.finish(fd: content.fd, size: content.size)
+                }
+                try store.publishStaged(&updated, as: hash, fd: content.fd, durable: durable)
+            } catch {
+                // Keep what was received, as an interrupted file; the closer sees the error.
+                if (try? store.keepStaged(&updated, interrupted: true)) != nil { record = updated }
+                throw error
+            }
+            content.session.published()
+            metrics.uploadCompleted(bytes: updated.size)
+            logger.info("upload completed", metadata: [
+                "inode": "\(updated.ino)", "district_id": "\(updated.district)", "epoch": "\(updated.epoch.map { "\($0)" } ?? "-")",
+                "name": "\(updated.name)", "size": "\(updated.size)"])
+        }
+        record = updated
     }
 
     /// Makes the file's data and the metadata that names it durable, without publishing it.
@@ -789,7 +764,7 @@ extension FileSystem {
             if handle.writable { try reportLateWriteError(content) }
             let fd = fcntl(content.fd, F_DUPFD_CLOEXEC, 0)
             guard fd >= 0 else { throw Errno(errno) }
-            return (fd, content.isStaging && !content.durable, !content.isStaging)
+            return (fd, content.session.needsDurableRow, !content.session.isStaging)
         }
         defer { Sys.close(fd) }
         try mapErrors { try Sys.fdatasync(fd) }
@@ -804,10 +779,10 @@ extension FileSystem {
         try locked { state in
             guard var record = try state.metadata.inode(file.ino) else { return }
             try file.state.withLock { content in
-                guard content.isStaging, !content.durable else { return }
+                guard content.session.needsDurableRow else { return }
                 content.copyAttributes(into: &record)
                 try publishing(state.metadata).keepStaged(&record, interrupted: record.interrupted, durable: true)
-                content.durable = true
+                content.session.madeDurable()
             }
         }
     }
