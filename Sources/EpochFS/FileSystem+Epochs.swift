@@ -220,10 +220,13 @@ extension FileSystem {
     }
 
     /// Files open for writing whose row (looked up now: a rename may have moved them) is
-    /// below `epoch`.
+    /// below `epoch`. Each open file's count of writers holds still under the metadata lock
+    /// (`OpenFile.writers`), so no file's own lock is taken.
     private func openWriters(below epoch: InodeNumber, _ state: State) throws -> Int {
         var count = 0
-        for ino in state.writers.keys where try state.metadata.inode(ino)?.epoch == epoch { count += 1 }
+        for (ino, file) in state.open where file.writers.load(ordering: .relaxed) > 0 {
+            if try state.metadata.inode(ino)?.epoch == epoch { count += 1 }
+        }
         return count
     }
 

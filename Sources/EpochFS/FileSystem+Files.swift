@@ -27,21 +27,17 @@ extension FileSystem {
                 account?.credit(bytes: 0, entries: 1)
                 throw error
             }
-            var content = OpenFile.Content(fd: fd, isStaging: true, size: 0, atime: now, mtime: now, ctime: now)
+            var content = OpenFile.Content(fd: fd, session: .created(), size: 0, atime: now, mtime: now, ctime: now)
             content.quota = account
             content.hash = StreamingHash()
-            content.changed = true
-            content.writerSession = true
             content.opens = 1
             let writable = flags & O_ACCMODE != O_RDONLY
-            content.writers = writable ? 1 : 0
-            let file = OpenFile(ino: record.ino, content: content)
+            let file = OpenFile(ino: record.ino, content: content, writers: writable ? 1 : 0)
             state.open[record.ino] = file
             if let budget { state.descriptors[budget, default: 0] += 1 }
-            if writable { state.writers[record.ino, default: 0] += 1 }
             state.lookups[record.ino, default: 0] += 1
             noteEpochChange(record.epoch, &state, now: now)
-            return (attributes(record, state), Handle(ino: record.ino, file: file, writable: writable, openerPID: caller.pid,
+            return (attributes(record, state), Handle(file: file, writable: writable, openerPID: caller.pid,
                                                       directIO: bypassesPageCache(writable: writable, quota: account),
                                                       budget: budget))
         }
@@ -57,7 +53,7 @@ extension FileSystem {
         if writable || registerBacking != nil { waitForReleasesInFlight(ino, writable: writable, caller: caller) }
         let (file, backingID, budget) = try acquire(ino, writable: writable, caller: caller, registerBacking: registerBacking)
         let directIO = bypassesPageCache(writable: writable, quota: file.state.withLock { $0.quota }, backingID: backingID)
-        let handle = Handle(ino: ino, file: file, writable: writable, openerPID: caller.pid, directIO: directIO,
+        let handle = Handle(file: file, writable: writable, openerPID: caller.pid, directIO: directIO,
                             backingID: backingID, budget: budget)
         if writable && flags & O_TRUNC != 0 {
             do {
@@ -129,16 +125,9 @@ extension FileSystem {
             if let existing = state.open[ino] {
                 file = existing
             } else {
-                let fd: Int32
-                if record.staged {
-                    fd = try blobs.openStaging(ino)
-                } else if let hash = record.blob {
-                    fd = try blobs.openBlob(hash)
-                } else {
-                    throw Errno.io
-                }
+                let fd = try openContent(of: record)
                 var content = OpenFile.Content(
-                    fd: fd, isStaging: record.staged, size: record.size,
+                    fd: fd, session: .opened(staged: record.staged), size: record.size,
                     atime: record.atime, mtime: record.mtime, ctime: record.ctime)
                 // An inode whose name is gone can still be opened through the kernel's cache.
                 content.orphaned = record.parent == nil
@@ -165,22 +154,29 @@ extension FileSystem {
                         backingID = content.backingID
                     }
                 }
-                if writable && startsSession {
-                    if content.writers == 0 {
-                        // A new writing session: whatever interrupted the last one is forgotten.
-                        content.closedByExit = false
-                        content.writeFailed = false
-                        content.lateWriteError = nil
-                        content.cleanFlushSerial = content.writeSerial
-                    }
-                    content.writerSession = true
+                if writable {
+                    content.session.openedForWriting(first: file.writers.load(ordering: .relaxed) == 0,
+                                                     startsSession: startsSession)
+                    file.writers.add(1, ordering: .relaxed)
                 }
-                if writable { content.writers += 1 }
                 return backingID
             }
-            if writable { state.writers[ino, default: 0] += 1 }
             if let budget { state.descriptors[budget, default: 0] += 1 }
             return (file, backingID, budget)
+        }
+    }
+
+    /// Opens the file that holds `record`'s content. A row whose staging file or blob is gone
+    /// is damage to the store (EIO, logged), not a name that does not exist (ENOENT).
+    private func openContent(of record: InodeRecord) throws -> Int32 {
+        do {
+            if record.staged { return try blobs.openStaging(record.ino) }
+            guard let hash = record.blob else { throw Errno.io }
+            return try blobs.openBlob(hash)
+        } catch let error as SystemError where error.errno == ENOENT {
+            logger.error("a file's content is missing from the store", metadata: [
+                "inode": "\(record.ino)", "blob": "\(record.blob ?? "-")", "staged": "\(record.staged)", "error": "\(error)"])
+            throw Errno.io
         }
     }
 
@@ -283,7 +279,7 @@ extension FileSystem {
                 }
             }
             do throws(Errno) {
-                try makeStaging(&content, ino: file.ino, keeping: content.size)
+                try makeStaging(&content, ino: file.ino, keeping: content.size, sessionOpen: true)
             } catch {
                 content.quota?.credit(bytes: growth)
                 failed(&content, through: handle)
@@ -294,9 +290,7 @@ extension FileSystem {
             let now = currentTime()
             content.mtime = now
             content.ctime = now
-            content.changed = true
-            content.writerSession = true
-            content.writeSerial &+= 1
+            content.session.wrote()
             // The file stays locked until the bytes are in: whatever reads, stats, syncs or
             // closes it next sees them.
             if answersEarly { acknowledge(bytes.count) }
@@ -311,10 +305,9 @@ extension FileSystem {
                 content.quota?.credit(bytes: growth)
                 failed(&content, through: handle)
                 guard answersEarly else { throw Errno(error) }
-                content.lateWriteError = Errno(error)
                 // The kernel took the acknowledged size even for a direct handle (and keeps
                 // its own under the writeback cache): it forgets the file at the last close.
-                content.kernelCacheStale = true
+                content.session.writeFailedAfterAcknowledgement(Errno(error))
                 logger.error("a write failed after it was acknowledged; the upload fails at its next write or close",
                              metadata: ["inode": "\(file.ino)", "offset": "\(offset)", "error": "\(error)"])
                 return bytes.count
@@ -329,10 +322,7 @@ extension FileSystem {
                 // The bytes landed but are not durable: the writer is told, as Linux tells an
                 // O_DSYNC writer, and the kernel (which did not take the new size) forgets the
                 // file at its last close.
-                file.state.withLock { content in
-                    content.writeFailed = true
-                    content.kernelCacheStale = true
-                }
+                file.state.withLock { $0.session.writeFailed(kernelCacheStale: true) }
                 throw error
             }
         }
@@ -341,15 +331,14 @@ extension FileSystem {
 
     /// An acknowledged write that failed after its reply fails the rest of its writing session.
     private func reportLateWriteError(_ content: OpenFile.Content) throws(Errno) {
-        if let error = content.lateWriteError { throw error }
+        if let error = content.session.lateWriteError { throw error }
     }
 
     /// A write through `handle` failed or was cut short: the session is interrupted, and a
     /// write the kernel had taken into its cache leaves it holding bytes (and a size) the store
     /// does not have, to be dropped at the last close.
     private func failed(_ content: inout OpenFile.Content, through handle: Handle) {
-        content.writeFailed = true
-        if !handle.directIO { content.kernelCacheStale = true }
+        content.session.writeFailed(kernelCacheStale: !handle.directIO)
     }
 
     /// Truncates by path or by handle.
@@ -359,7 +348,7 @@ extension FileSystem {
             try withCopyOnWrite(file, keeping: size, changes: { resizes($0, to: size) }) { () throws(Errno) in
                 try file.state.withLock { content throws(Errno) in
                     try resize(&content, ino: ino, to: size, failureInterrupts: true)
-                    content.writerSession = true
+                    content.session.truncatedByWriter()
                 }
             }
             return
@@ -370,20 +359,17 @@ extension FileSystem {
         // Like a writer's open, it waits for passthrough readers whose release is on its way.
         waitForReleasesInFlight(ino, writable: true, caller: caller)
         let (file, _, _) = try acquire(ino, writable: true, caller: caller, startsSession: false, charged: false)
-        let internalHandle = Handle(ino: ino, file: file, writable: true)
+        let internalHandle = Handle(file: file, writable: true)
         do {
             try withCopyOnWrite(file, keeping: size, changes: { resizes($0, to: size) }) { () throws(Errno) in
                 try file.state.withLock { content throws(Errno) in
-                    let wasStaging = content.isStaging
-                    let serial = content.writeSerial
-                    try resize(&content, ino: ino, to: size)
-                    guard content.writeSerial != serial else { return }
+                    let wasStaging = content.session.isStaging
+                    let serial = content.session.serial
+                    let otherWriters = file.writers.load(ordering: .relaxed) > 1
+                    try resize(&content, ino: ino, to: size, sessionOpen: otherWriters)
+                    guard content.session.serial != serial else { return }
                     content.attributesDirty = true
-                    if !wasStaging && content.writers == 1 {
-                        content.writerSession = true
-                        content.writeFailed = false
-                        content.cleanFlushSerial = content.writeSerial
-                    }
+                    content.session.truncatedByPath(wasPublished: !wasStaging, otherWriters: otherWriters)
                 }
             }
         } catch {
@@ -402,29 +388,30 @@ extension FileSystem {
     /// Changes the size; a truncate to the current size copies nothing and changes nothing.
     /// `failureInterrupts`: a failure leaves the writing session interrupted (an ftruncate
     /// through the writer's handle; not a truncate by path or `O_TRUNC`, whose caller gets
-    /// the error and whose refusal changes nothing).
+    /// the error and whose refusal changes nothing). `sessionOpen`: see
+    /// `WriteSession.movedToStaging`.
     private func resize(_ content: inout OpenFile.Content, ino: InodeNumber, to size: Int64,
-                        failureInterrupts: Bool = false) throws(Errno) {
+                        failureInterrupts: Bool = false, sessionOpen: Bool = true) throws(Errno) {
         let old = content.size
         guard size != old else { return }
         if size > limits.maxFileSize {
-            if failureInterrupts { content.writeFailed = true }
+            if failureInterrupts { content.session.writeFailed(kernelCacheStale: false) }
             throw .fileTooLarge
         }
         let charged = max(0, size - old)
         do {
             if charged > 0 { try charge(&content, bytes: charged, for: "a truncate") }
         } catch {
-            if failureInterrupts { content.writeFailed = true }
+            if failureInterrupts { content.session.writeFailed(kernelCacheStale: false) }
             throw error
         }
         // The account ends up with the size the file really has, whatever fails below.
         defer { content.quota?.credit(bytes: charged - (content.size - old)) }
         do {
-            try makeStaging(&content, ino: ino, keeping: min(size, old))
+            try makeStaging(&content, ino: ino, keeping: min(size, old), sessionOpen: sessionOpen)
             try mapErrors { try Sys.ftruncate(content.fd, size) }
         } catch {
-            if failureInterrupts { content.writeFailed = true }
+            if failureInterrupts { content.session.writeFailed(kernelCacheStale: false) }
             throw error
         }
         content.hash.truncated(to: size)
@@ -432,8 +419,7 @@ extension FileSystem {
         let now = currentTime()
         content.mtime = now
         content.ctime = now
-        content.changed = true
-        content.writeSerial &+= 1
+        content.session.resized()
     }
 
     /// Charges a file's growth to its district's quota, noting a refusal.
@@ -465,7 +451,7 @@ extension FileSystem {
                     guard let unused = content.preparedCopy else { return }
                     content.preparedCopy = nil
                     Sys.close(unused.fd)
-                    if !content.isStaging { try? blobs.removeStaging(file.ino) }
+                    if !content.session.isStaging { try? blobs.removeStaging(file.ino) }
                 }
             }
             return try body()
@@ -476,7 +462,7 @@ extension FileSystem {
     /// meanwhile); a blob never changes, so no lock is needed to read it.
     private func prepareCopy(_ file: OpenFile, keeping: Int64, changes: (OpenFile.Content) -> Bool) throws(Errno) {
         let source = try file.state.withLock { content throws(Errno) -> (fd: Int32, count: Int64)? in
-            guard !content.isStaging, changes(content) else { return nil }
+            guard !content.session.isStaging, changes(content) else { return nil }
             let copy = fcntl(content.fd, F_DUPFD_CLOEXEC, 0)
             guard copy >= 0 else { throw Errno(errno) }
             return (copy, min(keeping, content.size))
@@ -498,8 +484,9 @@ extension FileSystem {
     /// Copy-on-write: before the first change to a published file, its first `keeping` bytes
     /// are copied (in the kernel) into a new staging file, or taken from the copy
     /// `withCopyOnWrite` made without the lock.
-    private func makeStaging(_ content: inout OpenFile.Content, ino: InodeNumber, keeping: Int64) throws(Errno) {
-        guard !content.isStaging else { return }
+    private func makeStaging(_ content: inout OpenFile.Content, ino: InodeNumber, keeping: Int64,
+                             sessionOpen: Bool) throws(Errno) {
+        guard !content.session.isStaging else { return }
         let staging: Int32
         if let prepared = content.preparedCopy, prepared.count == keeping {
             content.preparedCopy = nil
@@ -523,10 +510,9 @@ extension FileSystem {
         // A read may still reply from the old descriptor: then it is closed after the last one.
         if content.readsInFlight > 0 { content.retiredFDs.append(content.fd) } else { Sys.close(content.fd) }
         content.fd = staging
-        content.isStaging = true
         content.size = keeping
         content.hash = keeping == 0 ? StreamingHash() : .invalid
-        content.durable = false
+        content.session.movedToStaging(sessionOpen: sessionOpen)
     }
 
     // MARK: Close
@@ -538,7 +524,8 @@ extension FileSystem {
     /// The clean close of the last writer, by the thread that opened it, publishes the file
     /// here, before close() returns to the client: RELEASE follows asynchronously and a crash
     /// in between must not turn a finished upload into an interrupted one. Other flushes (a
-    /// forked child's inherited descriptor, a dup) leave publishing to RELEASE.
+    /// forked child's inherited descriptor, a dup) leave publishing to RELEASE
+    /// (`WriteSession.flushed`).
     public func flush(_ handle: Handle, caller: Caller) throws(Errno) {
         guard let file = handle.file, handle.writable else { return }
         let exiting: Bool
@@ -550,38 +537,29 @@ extension FileSystem {
             logger.warning("could not tell whether a closing process is exiting: its close counts as clean",
                            metadata: ["pid": "\(caller.pid)", "inode": "\(file.ino)"])
         }
-        let (lastWriter, cleanWithChanges, lateError) = file.state.withLock { content in
-            // The last close decides: a forked child exiting with an inherited descriptor
-            // does not make the parent's later clean close an interruption.
-            content.closedByExit = exiting
-            if !exiting { content.cleanFlushSerial = content.writeSerial }
-            return (content.writers == 1 && !exiting && caller.pid == handle.openerPID,
-                    !exiting && content.isStaging && content.changed, content.lateWriteError)
+        let (step, lateError) = file.state.withLock { content in
+            (content.session.flushed(exiting: exiting, writers: file.writers.load(ordering: .relaxed),
+                                     byOpener: caller.pid == handle.openerPID),
+             content.session.lateWriteError)
         }
         // A write failed after its reply: the session is interrupted, and the close says so.
         if let lateError {
-            try? finishFlush(file, lastWriter: lastWriter, cleanWithChanges: cleanWithChanges)
+            try? finishFlush(file, step)
             throw lateError
         }
-        try finishFlush(file, lastWriter: lastWriter, cleanWithChanges: cleanWithChanges)
+        try finishFlush(file, step)
     }
 
-    private func finishFlush(_ file: OpenFile, lastWriter: Bool, cleanWithChanges: Bool) throws(Errno) {
-        guard lastWriter || cleanWithChanges else { return }
-        if lastWriter { prepareDigest(file) }
+    /// The part of a flush that needs the metadata lock: the end of the session, or the record
+    /// that the content lives in staging.
+    private func finishFlush(_ file: OpenFile, _ step: WriteSession.FlushStep) throws(Errno) {
+        guard step != .nothing else { return }
+        if step == .finish { prepareDigest(file) }
         try locked { state in
             guard var record = try state.metadata.inode(file.ino) else { return }
             try file.state.withLock { content in
                 guard !content.orphaned else { return }
-                if lastWriter && content.writers == 1 {
-                    try finishWriting(&content, &record, state.metadata)
-                } else if content.isStaging && !record.staged {
-                    // Publishing waits for RELEASE (another thread or process closed, or more
-                    // writers are open). Until then the row must say where the content is, or a
-                    // crash in between would bring back the old content of a rewritten file.
-                    content.copyAttributes(into: &record)
-                    try persistStaging(&record, interrupted: false, state.metadata)
-                }
+                try carryOut(content.session.completeFlush(step, rowStaged: record.staged), &content, &record, state.metadata)
             }
         }
     }
@@ -593,14 +571,15 @@ extension FileSystem {
     /// takes its lock under the metadata lock). It reads a descriptor of its own, since the
     /// file's may be closed meanwhile. The digest is used by the publish that follows only if
     /// no write or truncate came in between (a write holds the lock until its bytes are in, so
-    /// an unchanged serial means unchanged bytes).
-    private func prepareDigest(_ file: OpenFile) {
+    /// an unchanged serial means unchanged bytes). `releasing`: the release of a writer's
+    /// handle, which ends the session if it is the last.
+    private func prepareDigest(_ file: OpenFile, releasing: Bool = false) {
         let work = file.state.withLock { content -> (hash: StreamingHash, fd: Int32, serial: UInt64, size: Int64, durable: Bool)? in
-            guard content.writers == 1, content.isStaging, content.writerSession,
-                  content.digest?.serial != content.writeSerial else { return nil }
+            let lastWriterReleasing = releasing && file.writers.load(ordering: .relaxed) == 1
+            guard let serial = content.session.digestWanted(lastWriterReleasing: lastWriterReleasing) else { return nil }
             let fd = fcntl(content.fd, F_DUPFD_CLOEXEC, 0)
             guard fd >= 0 else { return nil }
-            return (content.hash, fd, content.writeSerial, content.size, content.durable)
+            return (content.hash, fd, serial, content.size, content.session.isDurable)
         }
         guard var work else { return }
         defer { Sys.close(work.fd) }
@@ -608,8 +587,8 @@ extension FileSystem {
         // The publish syncs again under the lock, then with nothing left to write.
         if work.durable { try? Sys.fdatasync(work.fd) }
         file.state.withLock { content in
-            guard content.writeSerial == work.serial, content.size == work.size else { return }
-            content.digest = (work.serial, work.size, digest)
+            guard content.size == work.size else { return }
+            content.session.digestComputed(digest, at: work.serial)
         }
     }
 
@@ -617,14 +596,17 @@ extension FileSystem {
     /// asked without one (`Sys.hasAddressSpace`); nil when neither way can tell.
     static func processIsExiting(_ pid: Int32) -> Bool? {
         guard pid > 0 else { return false }
-        let fd = Glibc.open("/proc/\(pid)/statm", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            if errno == ENOENT || errno == ESRCH { return true }  // already gone
+        let fd: Int32
+        do {
+            fd = try Sys.open("/proc/\(pid)/statm", O_RDONLY)
+        } catch let error as SystemError where error.errno == ENOENT || error.errno == ESRCH {
+            return true  // already gone
+        } catch {
             return Sys.hasAddressSpace(pid).map { !$0 }
         }
-        defer { Glibc.close(fd) }
+        defer { Sys.close(fd) }
         var buffer = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
-        let count = withUnsafeMutableBytes(of: &buffer) { Glibc.read(fd, $0.baseAddress, $0.count) }
+        let count = withUnsafeMutableBytes(of: &buffer) { (try? Sys.read(fd, $0)) ?? 0 }
         guard count > 0 else { return true }
         // "0 0 0 0 0 0 0\n": every field zero, so no digit other than '0' appears.
         return withUnsafeBytes(of: &buffer) { bytes in
@@ -646,7 +628,7 @@ extension FileSystem {
     /// has closed.
     public func release(_ handle: Handle, closeBacking: ((Int32) -> Void)? = nil) {
         guard let file = handle.file else { return }
-        if handle.writable { prepareDigest(file) }
+        if handle.writable { prepareDigest(file, releasing: true) }
         var unusedBacking: Int32 = 0
         do {
             try locked { state in try release(file, handle: handle, unusedBacking: &unusedBacking, &state) }
@@ -674,35 +656,37 @@ extension FileSystem {
                 }
             }
         }
+        // `record` stays what the row says: at the last close, the quota count moves to it.
         guard var record = try meta.inode(file.ino) else { return }
-        let (lastClose, orphaned) = try file.state.withLock { content -> (Bool, Bool) in
+        let (lastClose, orphaned, stale, account, held) = try file.state.withLock {
+            content -> (Bool, Bool, Bool, QuotaAccount?, Int64) in
             content.opens -= 1
-            if writable { content.writers -= 1 }
-            // The writing session ends here (as interrupted, if a write failed late).
-            if content.writers == 0 { content.lateWriteError = nil }
-            if content.orphaned { return (content.opens == 0, true) }
-            if content.writers == 0 && content.writerSession && content.isStaging {
+            if writable { file.writers.subtract(1, ordering: .relaxed) }
+            let action = content.session.released(writersLeft: file.writers.load(ordering: .relaxed),
+                                                   orphaned: content.orphaned)
+            if content.orphaned { return (content.opens == 0, true, content.session.kernelCacheStale, nil, 0) }
+            if action != .nothing {
                 do {
-                    try finishWriting(&content, &record, meta)
+                    try carryOut(action, &content, &record, meta)
                 } catch {
                     logger.error("publishing a closed file failed; it stays in staging, interrupted",
                                  metadata: ["inode": "\(file.ino)", "error": "\(error)"])
                 }
             } else if content.attributesDirty && content.opens == 0 {
-                content.copyAttributes(into: &record)
-                if content.isStaging && !record.staged {
+                var updated = record
+                content.copyAttributes(into: &updated)
+                if content.session.isStaging && !record.staged {
                     // Changed content nobody finished writing: keep it, as an interrupted file.
-                    try persistStaging(&record, interrupted: true, meta)
+                    try publishing(meta).keepStaged(&updated, interrupted: true)
                 } else {
-                    try meta.updateContent(record)
+                    try meta.updateContent(updated)
                 }
+                record = updated
                 content.attributesDirty = false
             }
-            return (content.opens == 0, false)
+            return (content.opens == 0, false, content.session.kernelCacheStale, content.quota, content.size)
         }
         if writable {
-            let left = (state.writers[file.ino] ?? 1) - 1
-            state.writers[file.ino] = left > 0 ? left : nil
             // The settle period counts from the last writer's close.
             noteEpochChange(record.epoch, &state)
             if record.epoch == nil && record.zone == .uploadTree && record.parent != nil {
@@ -711,11 +695,10 @@ extension FileSystem {
         }
         if lastClose {
             state.open[file.ino] = nil
-            let (stale, account, held) = file.state.withLock { ($0.kernelCacheStale, $0.quota, $0.size) }
-            if let account, let stored = try meta.inode(file.ino)?.size, stored != held {
+            if let account, record.size != held {
                 // The count followed the open file's size; from here on the row's counts. They
                 // differ only when writing the row failed (a full disk).
-                account.credit(bytes: held - stored)
+                account.credit(bytes: held - record.size)
             }
             file.closeDescriptors()
             if orphaned { try deleteOrphanIfUnused(file.ino, &state) }
@@ -736,97 +719,49 @@ extension FileSystem {
         }
     }
 
-    /// Ends a writing session: publishes the file when its writers closed cleanly, or keeps
-    /// it in staging, marked interrupted.
-    private func finishWriting(_ content: inout OpenFile.Content, _ record: inout InodeRecord,
-                               _ meta: MetadataStore) throws {
-        guard content.writerSession, content.isStaging else { return }
-        content.copyAttributes(into: &record)
-        content.writerSession = false
-        content.attributesDirty = false
-        if content.interrupted {
-            try persistStaging(&record, interrupted: true, meta)
-            logger.info("upload interrupted", metadata: ["inode": "\(record.ino)", "size": "\(content.size)"])
+    /// The store's operations on where a file's content lives.
+    private func publishing(_ meta: MetadataStore) -> ContentPublishing {
+        ContentPublishing(metadata: meta, blobs: blobs, logger: logger)
+    }
+
+    /// Carries out what the write session decided, with the metadata lock and the file's held.
+    /// `record` is the file's row, and stays what the row says: a change that fails leaves it.
+    private func carryOut(_ action: WriteSession.Action, _ content: inout OpenFile.Content, _ record: inout InodeRecord,
+                          _ meta: MetadataStore) throws {
+        let store = publishing(meta)
+        var updated = record
+        content.copyAttributes(into: &updated)
+        switch action {
+        case .nothing:
             return
-        }
-        let unpublished = record
-        do {
-            let hash: String
-            if let digest = content.digest, digest.serial == content.writeSerial, digest.size == content.size {
-                hash = digest.hash
-            } else {
-                hash = try content.hash.finish(fd: content.fd, size: content.size)
+        case .recordStaging:
+            try store.keepStaged(&updated, interrupted: false)
+        case .keepInterrupted:
+            content.attributesDirty = false
+            try store.keepStaged(&updated, interrupted: true)
+            logger.info("upload interrupted", metadata: ["inode": "\(record.ino)", "size": "\(content.size)"])
+        case .publish(let digest, let durable):
+            content.attributesDirty = false
+            do {
+                let hash: String
+                if let digest {
+                    hash = digest
+                } else {
+                    hash = try content.hash.finish(fd: content.fd, size: content.size)
+                }
+                try store.publishStaged(&updated, as: hash, fd: content.fd, durable: durable)
+            } catch {
+                // Keep what was received, as an interrupted file; the closer sees the error.
+                if (try? store.keepStaged(&updated, interrupted: true)) != nil { record = updated }
+                throw error
             }
-            content.digest = nil
-            try publish(&record, hash: hash, fd: content.fd, durable: content.durable, meta)
-            metrics.uploadCompleted(bytes: record.size)
+            content.session.published()
+            metrics.uploadCompleted(bytes: updated.size)
             logger.info("upload completed", metadata: [
-                "inode": "\(record.ino)", "district_id": "\(record.district)", "epoch": "\(record.epoch.map { "\($0)" } ?? "-")",
-                "name": "\(record.name)", "size": "\(record.size)"])
-        } catch {
-            // Keep what was received, as an interrupted file; the closer sees the error.
-            record = unpublished
-            try? persistStaging(&record, interrupted: true, meta)
-            throw error
+                "inode": "\(updated.ino)", "district_id": "\(updated.district)", "epoch": "\(updated.epoch.map { "\($0)" } ?? "-")",
+                "name": "\(updated.name)", "size": "\(updated.size)"])
         }
-        content.isStaging = false
-        content.changed = false
-        content.durable = true
-    }
-
-    /// Publishes the staging file of `record` as the blob `hash`: one transaction, then the rename.
-    ///
-    /// `durable`: the staging row was made durable by an fsync, so the client expects the file
-    /// to survive a power cut: the bytes are synced first and the commit is durable.
-    private func publish(_ record: inout InodeRecord, hash: String, fd: Int32, durable: Bool,
-                         _ meta: MetadataStore) throws {
-        // A durable commit must only name bytes that are durable. The staging file's are
-        // synced here; when the content is already a blob (dedup: the staging copy is deleted
-        // once the row names the blob), that blob's bytes may still wait for the syncer.
-        var syncedExisting = false
-        if durable {
-            try Sys.fdatasync(fd)
-            if try meta.isUnsynced(hash), try Sys.status(blobs.blobPath(hash)) != nil {
-                try blobs.makeDurable([hash])
-                syncedExisting = true
-            }
-        }
-        var published = record
-        published.blob = hash
-        published.staged = false
-        published.interrupted = false
-        let previous = record.blob
-        let body = {
-            let isNew = try meta.retainBlob(hash, size: published.size)
-            if let previous { try meta.releaseBlob(previous) }
-            try meta.updateContent(published)
-            if syncedExisting { try meta.markSynced(hash) }
-            return isNew
-        }
-        let isNew = durable ? try meta.database.durableTransaction(body) : try meta.database.transaction(body)
-        record = published
-        // From here on the row names the blob. Should the rename fail, the staging file is
-        // still there and recovery completes the publish at the next start.
-        do {
-            try blobs.publish(record.ino, as: hash, isNew: isNew)
-        } catch {
-            logger.error("could not put a published blob in place; recovery completes it at the next start",
-                         metadata: ["inode": "\(record.ino)", "blob": "\(hash)", "error": "\(error)"])
-        }
-    }
-
-    /// Records that `record`'s content lives in its staging file (dropping any blob it had).
-    private func persistStaging(_ record: inout InodeRecord, interrupted: Bool, _ meta: MetadataStore,
-                                durable: Bool = false) throws {
-        let previous = record.blob
-        record.blob = nil
-        record.staged = true
-        record.interrupted = interrupted
-        let body = {
-            if let previous { try meta.releaseBlob(previous) }
-            try meta.updateContent(record)
-        }
-        if durable { try meta.database.durableTransaction(body) } else { try meta.database.transaction(body) }
+        record = updated
     }
 
     /// Makes the file's data and the metadata that names it durable, without publishing it.
@@ -839,7 +774,7 @@ extension FileSystem {
             if handle.writable { try reportLateWriteError(content) }
             let fd = fcntl(content.fd, F_DUPFD_CLOEXEC, 0)
             guard fd >= 0 else { throw Errno(errno) }
-            return (fd, content.isStaging && !content.durable, !content.isStaging)
+            return (fd, content.session.needsDurableRow, !content.session.isStaging)
         }
         defer { Sys.close(fd) }
         try mapErrors { try Sys.fdatasync(fd) }
@@ -854,11 +789,10 @@ extension FileSystem {
         try locked { state in
             guard var record = try state.metadata.inode(file.ino) else { return }
             try file.state.withLock { content in
-                guard content.isStaging, !content.durable else { return }
+                guard content.session.needsDurableRow else { return }
                 content.copyAttributes(into: &record)
-                try Sys.fsyncDirectory(blobs.stagingDirectory)
-                try persistStaging(&record, interrupted: record.interrupted, state.metadata, durable: true)
-                content.durable = true
+                try publishing(state.metadata).keepStaged(&record, interrupted: record.interrupted, durable: true)
+                content.session.madeDurable()
             }
         }
     }

@@ -55,9 +55,6 @@ public final class FileSystem: Sendable {
         /// keeps its row (as an orphan) until the kernel forgets it and the last handle
         /// closes: until then the kernel may still open or stat it.
         var lookups: [InodeNumber: UInt64] = [:]
-        /// How many handles may write each open file (the same count `OpenFile` keeps, here
-        /// so that the sealer can read it without taking every file's lock).
-        var writers: [InodeNumber: Int] = [:]
         /// Epochs not yet published, by directory inode.
         var epochs: [InodeNumber: EpochActivity]
         /// Files written or moved directly into a district's `upload/` (outside any epoch)
@@ -458,7 +455,7 @@ public final class FileSystem: Sendable {
     public func opendir(_ ino: InodeNumber) throws(Errno) -> Handle {
         try locked { state in
             _ = try directory(ino, state)
-            return Handle(ino: ino, file: nil, writable: false)
+            return Handle(file: nil, writable: false)
         }
     }
 
@@ -668,7 +665,7 @@ public final class FileSystem: Sendable {
         guard name == Self.hashAttribute else { throw .noData }
         return try locked { state in
             guard let record = try state.metadata.inode(ino) else { throw Errno.noEntry }
-            let beingWritten = state.open[ino]?.state.withLock { $0.isStaging } ?? false
+            let beingWritten = state.open[ino]?.state.withLock { $0.session.isStaging } ?? false
             guard let hash = record.blob, !record.staged, !beingWritten else { throw Errno.noData }
             return Array(hash.utf8)
         }

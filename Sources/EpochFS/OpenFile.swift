@@ -14,6 +14,13 @@ final class OpenFile: Sendable {
     /// without `state`: one copy at a time, since every copy is made at the same path. Never
     /// taken with the metadata lock held, and taken before `state`.
     let copying = SleepingLock(())
+    /// Handles that may write this file: the one count of them. Changed only with both the
+    /// metadata lock and `state` held (an open or release), so it holds still under either:
+    /// the sealer counts a directory's writers under the metadata lock without taking every
+    /// open file's lock (one may be held across a write's copy), and a flush, which must not
+    /// wait for the metadata lock to learn whether it closes the last writer, reads it under
+    /// `state`.
+    let writers: Atomic<Int>
 
     struct Content {
         /// The descriptor reads are served from: the blob, or the staging file.
@@ -24,49 +31,24 @@ final class OpenFile: Sendable {
         var retiredFDs: [Int32] = []
         /// Reads replying from `fd` now, outside the lock (`FileSystem.read`).
         var readsInFlight = 0
-        /// `fd` is the staging file (writable); otherwise it is the immutable blob.
-        var isStaging: Bool
+        /// Where the content is (`fd` is the staging file, or the immutable blob) and how its
+        /// writing session goes.
+        var session: WriteSession
         var size: Int64
         var atime: Nanoseconds
         var mtime: Nanoseconds
         var ctime: Nanoseconds
-        /// Content changed since it was last published (or since the staging file was made).
-        var changed = false
+        /// The staging file's hash, as its bytes arrive.
         var hash = StreamingHash.invalid
-        /// A digest computed ahead of publishing (outside the metadata lock), valid while
-        /// `writeSerial` and `size` are unchanged.
-        var digest: (serial: UInt64, size: Int64, hash: String)?
-        /// Incremented by every write or truncate.
-        var writeSerial: UInt64 = 0
-        /// `writeSerial` at the last flush from a live process.
-        var cleanFlushSerial: UInt64 = 0
-        /// A writer's handle was flushed while its process was exiting.
-        var closedByExit = false
-        /// A writer opened the file since it was last published: publish when writers reach 0.
-        var writerSession = false
-        /// Handles open on this file, and how many of them may write.
+        /// Handles open on this file (`OpenFile.writers` counts those that may write).
         var opens = 0
-        var writers = 0
         /// Size and times differ from the metadata row.
         var attributesDirty = false
-        /// The staging file's metadata has been made durable (for fsync).
-        var durable = false
         /// The file was unlinked while open: its row is gone at the last close.
         var orphaned = false
         /// The district account its size counts against (nil outside `upload/`, and once
         /// orphaned or published).
         var quota: QuotaAccount?
-        /// A write or truncate of this writing session failed (over quota, disk full): what
-        /// the file holds is not what its writer sent, however cleanly it closes.
-        var writeFailed = false
-        /// A write the kernel had taken into its page cache failed: the kernel holds bytes and
-        /// a size the store does not.
-        var kernelCacheStale = false
-        /// A write acknowledged to the kernel before its bytes reached the staging file then
-        /// failed. Every later write, fsync and flush of the writing session fails with it: a
-        /// writer retrying what the kernel reported as a short write must not go on past
-        /// bytes that were lost.
-        var lateWriteError: Errno?
         /// The kernel's id for `fd` as the backing file of passthrough reads (0: none), and
         /// how many handles read through it. The kernel ties one backing file to an inode for
         /// as long as any passthrough handle is open, so no writer may join meanwhile.
@@ -84,8 +66,6 @@ final class OpenFile: Sendable {
         func passthroughConflicts(writable: Bool) -> Bool {
             writable ? passthroughOpens > 0 : opens != passthroughOpens
         }
-
-        var interrupted: Bool { closedByExit || writeFailed || writeSerial > cleanFlushSerial }
 
         mutating func closeRetiredDescriptors() {
             for fd in retiredFDs { Sys.close(fd) }
@@ -108,9 +88,10 @@ final class OpenFile: Sendable {
         }
     }
 
-    init(ino: InodeNumber, content: Content) {
+    init(ino: InodeNumber, content: Content, writers: Int = 0) {
         self.ino = ino
         self.state = SleepingLock(content)
+        self.writers = Atomic(writers)
     }
 
     /// Closes every descriptor; only when nothing can use them any more.
@@ -125,7 +106,6 @@ final class OpenFile: Sendable {
 
 /// One open of a file or directory, as the kernel's `fh` refers to it.
 public final class Handle: Sendable {
-    let ino: InodeNumber
     let file: OpenFile?
     let writable: Bool
     /// The thread that opened the file. Only its own close may publish the file at FLUSH:
@@ -146,9 +126,8 @@ public final class Handle: Sendable {
     /// opened it; nil for root, staff and the filesystem's own opens.
     let budget: Int64?
 
-    init(ino: InodeNumber, file: OpenFile?, writable: Bool, openerPID: Int32 = 0, directIO: Bool = false,
+    init(file: OpenFile?, writable: Bool, openerPID: Int32 = 0, directIO: Bool = false,
          backingID: Int32 = 0, budget: Int64? = nil) {
-        self.ino = ino
         self.file = file
         self.writable = writable
         self.openerPID = openerPID

@@ -60,9 +60,9 @@ import Glibc
             // A reader's fsync is not the writer's business; the kernel, which took the
             // acknowledged size, is to forget the file at its last close.
             try fs.fsync(reader, dataOnly: true)
-            #expect(file.state.withLock { $0.kernelCacheStale })
+            #expect(file.state.withLock { $0.session.kernelCacheStale })
             fs.release(handle)
-            #expect(file.state.withLock { $0.lateWriteError } == nil, "the error ends with the session")
+            #expect(file.state.withLock { $0.session.lateWriteError } == nil, "the error ends with the session")
             fs.release(reader)
 
             // Kept as an interrupted upload of what did land, not published.
@@ -87,7 +87,7 @@ import Glibc
             let fs = store.fs
             let (created, handle) = try fs.create(parent: store.upload, name: "c.csv", mode: 0o644,
                                                   flags: writeFlags, caller: alphaCaller)
-            let direct = Handle(ino: created.ino, file: handle.file, writable: true, openerPID: alphaCaller.pid,
+            let direct = Handle(file: handle.file, writable: true, openerPID: alphaCaller.pid,
                                 directIO: true)
             let content = pattern(1000, seed: 6)
             let (count, acknowledged) = try fs.writeAcknowledged(direct, content, at: 0, durable: true)

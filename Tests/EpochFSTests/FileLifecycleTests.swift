@@ -189,6 +189,24 @@ import Glibc
         }
     }
 
+    @Test func truncateByPathRepublishesAFileWhoseLastWriterWasKilledWithoutWriting() throws {
+        try withStore { store throws in
+            let fs = store.fs
+            let ino = try fs.makeFile(in: store.upload, "f", bytes("hello world"))
+            // A reader keeps the file open across a writer that was killed before it wrote.
+            let reader = try fs.open(ino, flags: O_RDONLY, caller: alphaCaller)
+            let writer = try fs.open(ino, flags: O_WRONLY, caller: alphaCaller)
+            try fs.flush(writer, caller: Caller(uid: alphaUID, gid: alphaUID, pid: try exitedProcessID()))
+            fs.release(writer)
+            // That writer's session is over: the truncate is one of its own, and complete.
+            _ = try fs.setattr(ino, AttributeChanges(size: 5), handle: nil, caller: alphaCaller)
+            fs.release(reader)
+            let record = try #require(try store.record(ino))
+            #expect(record.blob == sha256Hex(bytes("hello")))
+            #expect(!record.staged && !record.interrupted)
+        }
+    }
+
     @Test func truncateThroughAReadOnlyHandleIsRefusedOrKept() throws {
         try withStore { store throws in
             let fs = store.fs
@@ -391,6 +409,18 @@ import Glibc
             #expect(record.blob == sha256Hex(content))
             #expect(!record.interrupted)
             #expect(!record.staged)
+        }
+    }
+
+    @Test func aRowNamingABlobWhoseFileIsGoneOpensWithAnIOError() throws {
+        try withStore { store throws in
+            let fs = store.fs
+            let ino = try fs.makeFile(in: store.upload, "students.csv", bytes("id\n1\n"))
+            try Sys.unlink(fs.blobs.blobPath(sha256Hex(bytes("id\n1\n"))))
+            // The name is there and the row says what it holds: the content missing is the
+            // store's fault (EIO), not a file that does not exist (ENOENT).
+            #expect(throws: Errno.io) { try fs.open(ino, flags: O_RDONLY, caller: alphaCaller) }
+            #expect(throws: Errno.io) { try fs.open(ino, flags: O_WRONLY, caller: alphaCaller) }
         }
     }
 }
