@@ -20,7 +20,7 @@ public struct SystemError: Error, CustomStringConvertible, Sendable {
     }
 }
 
-/// The system calls the stores make, retried on EINTR and turned into thrown errors.
+/// The system calls EpochFS makes, retried on EINTR and turned into thrown errors.
 public enum Sys {
     @inline(__always)
     static func retrying<T: BinaryInteger>(_ call: String, _ subject: @autoclosure () -> String, _ body: () -> T) throws -> T {

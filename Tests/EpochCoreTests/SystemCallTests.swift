@@ -1,4 +1,4 @@
-@testable import EpochStore
+import EpochCore
 import Testing
 #if canImport(Glibc)
 import Glibc
