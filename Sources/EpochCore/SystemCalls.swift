@@ -199,3 +199,18 @@ public enum Sys {
         try fsync(fd)
     }
 }
+
+extension Sys {
+    /// Reads up to `buffer.count` bytes at the file's offset; 0 at its end.
+    public static func read(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        try retrying("read", "fd \(fd)") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+    }
+
+    /// Writes all of `buffer` at the file's offset.
+    public static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) throws {
+        var done = 0
+        while done < buffer.count {
+            done += try retrying("write", "fd \(fd)") { Glibc.write(fd, buffer.baseAddress! + done, buffer.count - done) }
+        }
+    }
+}
