@@ -54,7 +54,7 @@ let package = Package(
         // problems. Reads files it is given; knows nothing of the store or the mount.
         .target(
             name: "Ingest",
-            dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]
+            dependencies: ["EpochCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
         // Filesystem semantics: inodes, handles, zones, policy, errno. No kernel needed.
         .target(
