@@ -66,7 +66,7 @@ enum ProfileExtends {
     private static func mergeProfile(_ base: JSONValue, _ patch: JSONValue) throws -> JSONValue {
         try merge(base, patch) { key, base, patch in
             guard key == "files" else { return nil }
-            return try mergeNamed(base, patch, at: "files", merge: mergeFile)
+            return try mergeNamed(base, patch, at: "files", mergeEntry: mergeFile)
         }
     }
 
@@ -98,7 +98,7 @@ enum ProfileExtends {
     /// has is merged into it, in its place; `"remove": true` drops it; a new entry goes after
     /// the last entry listed before it that is still there, or at the end when there is none.
     private static func mergeNamed(_ base: JSONValue, _ patch: JSONValue, at place: String,
-                                   merge: (String, JSONValue, JSONValue) throws -> JSONValue) throws -> JSONValue {
+                                   mergeEntry: (String, JSONValue, JSONValue) throws -> JSONValue) throws -> JSONValue {
         guard case .array(var result) = base, case .array(let entries) = patch else { return patch }
         func index(of name: String) -> Int? {
             result.firstIndex { if case .object(let fields) = $0, fields["name"] == .string(name) { true } else { false } }
@@ -116,7 +116,7 @@ enum ProfileExtends {
                 if remove == .bool(true) {
                     result.remove(at: existing)
                 } else {
-                    result[existing] = try merge(name, result[existing], .object(fields))
+                    result[existing] = try mergeEntry(name, result[existing], .object(fields))
                     anchor = name
                 }
             } else if remove == .bool(true) {
