@@ -32,11 +32,14 @@ let package = Package(
         // SQLite as shipped by the platform.
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
 
-        // Metadata (SQLite) and the content-addressed blob store. No FUSE.
+        // What every layer speaks: inode numbers, times, zones, and the system-call funnel
+        // (Sys: retried on EINTR, errors thrown). No SQL, no FUSE.
+        .target(name: "EpochCore", dependencies: ["CLinux"]),
+        // Metadata (SQLite) and the content-addressed blob store. No FUSE. Re-exports EpochCore.
         .target(
             name: "EpochStore",
             dependencies: [
-                "CLinux",
+                "EpochCore",
                 "CSQLite",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -51,7 +54,7 @@ let package = Package(
         // problems. Reads files it is given; knows nothing of the store or the mount.
         .target(
             name: "Ingest",
-            dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]
+            dependencies: ["EpochCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
         // Filesystem semantics: inodes, handles, zones, policy, errno. No kernel needed.
         .target(
@@ -67,6 +70,7 @@ let package = Package(
             name: "FuseBridge",
             dependencies: [
                 "CFuse",
+                "EpochCore",
                 "EpochFS",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -100,6 +104,7 @@ let package = Package(
         // Benchmarks that are programs rather than scripts (bench/*.sh call them).
         .executableTarget(name: "ingest-bench", dependencies: ["Ingest"], path: "bench/IngestBench"),
 
+        .testTarget(name: "EpochCoreTests", dependencies: ["EpochCore"]),
         .testTarget(name: "EpochStoreTests", dependencies: ["EpochStore"]),
         .testTarget(name: "SSHKeysTests", dependencies: ["SSHKeys"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest"]),

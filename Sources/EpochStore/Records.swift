@@ -1,39 +1,12 @@
-/// An inode number: SQLite rowid, FUSE node id and `st_ino` at once. Never reused.
-public struct InodeNumber: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible {
-    public let rawValue: UInt64
-    public init(rawValue: UInt64) { self.rawValue = rawValue }
-    public init(_ value: Int64) { self.rawValue = UInt64(value) }
-
-    /// The mount's root directory (FUSE_ROOT_ID).
-    public static let root = InodeNumber(rawValue: 1)
+extension InodeNumber {
+    /// The inode number as the `inodes` table keeps it: its rowid.
     public var sql: SQLValue { .int(Int64(rawValue)) }
-    public var description: String { String(rawValue) }
-    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 }
 
 public enum NodeKind: Int64, Sendable {
     case directory = 1
     case file = 2
 }
-
-/// Where in the tree an inode lives; it decides who may change it.
-public enum Zone: Int64, Sendable {
-    /// `/`, the list of districts.
-    case root = 0
-    /// `/<district>/`, the sshd chroot.
-    case districtRoot = 1
-    /// `/<district>/upload/` itself.
-    case upload = 2
-    /// Anything below `upload/`: the district's own files.
-    case uploadTree = 3
-    /// `/<district>/upload-processed/` itself.
-    case processed = 4
-    /// Anything below `upload-processed/`.
-    case processedTree = 5
-}
-
-/// Nanoseconds since the Unix epoch.
-public typealias Nanoseconds = Int64
 
 /// One row of the `inodes` table.
 public struct InodeRecord: Sendable, Equatable {
@@ -227,15 +200,4 @@ public struct EpochRecord: Sendable, Equatable, Codable {
 
     /// Sealed and not yet published: nothing in it may be added or changed.
     public var isFrozen: Bool { sealed != nil && state != .published }
-}
-
-extension InodeNumber: Codable {
-    public init(from decoder: any Decoder) throws {
-        self.init(rawValue: try decoder.singleValueContainer().decode(UInt64.self))
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
 }

@@ -1,6 +1,6 @@
 import CFuse
+import EpochCore
 import EpochFS
-import EpochStore
 import Logging
 import Synchronization
 #if canImport(Glibc)

@@ -1,6 +1,6 @@
 import CFuse
+import EpochCore
 import EpochFS
-import EpochStore
 #if canImport(Glibc)
 import Glibc
 #endif

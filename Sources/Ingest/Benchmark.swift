@@ -1,3 +1,4 @@
+import EpochCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -127,16 +128,10 @@ public enum IngestBenchmark {
         buffer.reserveCapacity(1 << 21)
         var size: Int64 = 0
         func flush() throws {
-            try buffer.withUnsafeBytes { bytes in
-                var offset = 0
-                while offset < bytes.count {
-                    let count = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-                    if count < 0 {
-                        if errno == EINTR { continue }
-                        throw FileWriteError(path: path, errno: errno)
-                    }
-                    offset += count
-                }
+            do {
+                try buffer.withUnsafeBytes { try Sys.writeAll(fd, $0) }
+            } catch let error as SystemError {
+                throw FileWriteError(path: path, errno: error.errno)
             }
             size += Int64(buffer.count)
             buffer.removeAll(keepingCapacity: true)

@@ -1,5 +1,6 @@
 // The built-in profiles, as the JSON an operator would write (docs/profiles.md). Each is
-// decoded by `ProfileLibrary.builtIn` with the decoder that reads operators' files.
+// decoded by `ProfileLibrary.builtIn` with the decoder that reads operators' files; one that
+// `extends` another names a built-in listed before it.
 
 /// The JSON text of each built-in profile, by name.
 enum BuiltInProfiles {
@@ -266,128 +267,23 @@ enum BuiltInProfiles {
     }
     """
 
-    /// OneRoster 1.2: 1.1 plus roles and the 1.2 files; users without orgSourcedIds and role.
+    /// OneRoster 1.2: 1.1 with roles and the 1.2 files; users without orgSourcedIds and role.
     static let oneRoster12 = """
     {
+      "extends": "oneroster-1.1",
       "name": "oneroster-1.2",
       "description": "OneRoster 1.2 CSV (1EdTech): manifest.csv with oneroster.version 1.2",
-      "caseSensitiveNames": true,
       "recognition": {
         "manifest": {
-          "file": "manifest.csv",
-          "header": ["propertyName", "value"],
-          "values": {"manifest.version": "1.0", "oneroster.version": "1.2"},
-          "filePrefix": "file.",
-          "modes": ["absent", "bulk", "delta"],
-          "whenMissing": "a OneRoster 1.0 export has none, and is not a format processed here: ask the district for a OneRoster 1.1 or 1.2 export, or, if manifest.csv was left out of the upload, for the set again with it"
+          "values": {"oneroster.version": "1.2"}
         }
       },
-      "extensionPrefix": "metadata.",
       "files": [
         {
-          "name": "academicSessions",
-          "key": "sourcedId",
-          "duplicates": "fail",
-          "columns": [
-            {"name": "sourcedId", "required": true, "valueRequired": true},
-            {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
-            {"name": "dateLastModified", "type": "datetime"},
-            {"name": "title", "required": true, "valueRequired": true},
-            {
-              "name": "type",
-              "required": true,
-              "valueRequired": true,
-              "type": "enum",
-              "values": ["gradingPeriod", "semester", "schoolYear", "term"]
-            },
-            {"name": "startDate", "required": true, "valueRequired": true, "type": "date"},
-            {"name": "endDate", "required": true, "valueRequired": true, "type": "date"},
-            {"name": "parentSourcedId", "references": "academicSessions"},
-            {"name": "schoolYear", "required": true, "valueRequired": true, "type": "year"}
-          ],
-          "ordered": [{"first": "startDate", "last": "endDate"}]
-        },
-        {
-          "name": "orgs",
-          "required": true,
-          "key": "sourcedId",
-          "duplicates": "fail",
-          "columns": [
-            {"name": "sourcedId", "required": true, "valueRequired": true},
-            {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
-            {"name": "dateLastModified", "type": "datetime"},
-            {"name": "name", "required": true, "valueRequired": true},
-            {
-              "name": "type",
-              "required": true,
-              "valueRequired": true,
-              "type": "enum",
-              "values": ["district", "school", "local", "state", "national", "department"]
-            },
-            {"name": "identifier"},
-            {"name": "parentSourcedId", "references": "orgs"}
-          ]
-        },
-        {
-          "name": "courses",
-          "key": "sourcedId",
-          "duplicates": "fail",
-          "columns": [
-            {"name": "sourcedId", "required": true, "valueRequired": true},
-            {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
-            {"name": "dateLastModified", "type": "datetime"},
-            {"name": "schoolYearSourcedId", "references": "academicSessions"},
-            {"name": "title", "required": true, "valueRequired": true},
-            {"name": "courseCode"},
-            {"name": "grades", "type": "grade", "list": true},
-            {"name": "orgSourcedId", "required": true, "valueRequired": true, "references": "orgs"},
-            {"name": "subjects", "list": true},
-            {"name": "subjectCodes", "list": true}
-          ]
-        },
-        {
-          "name": "classes",
-          "key": "sourcedId",
-          "duplicates": "fail",
-          "columns": [
-            {"name": "sourcedId", "required": true, "valueRequired": true},
-            {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
-            {"name": "dateLastModified", "type": "datetime"},
-            {"name": "title", "required": true, "valueRequired": true},
-            {"name": "grades", "type": "grade", "list": true},
-            {"name": "courseSourcedId", "required": true, "valueRequired": true, "references": "courses"},
-            {"name": "classCode"},
-            {"name": "classType", "required": true, "valueRequired": true, "type": "enum", "values": ["homeroom", "scheduled"]},
-            {"name": "location"},
-            {"name": "schoolSourcedId", "required": true, "valueRequired": true, "references": "orgs"},
-            {"name": "termSourcedIds", "required": true, "valueRequired": true, "list": true, "references": "academicSessions"},
-            {"name": "subjects", "list": true},
-            {"name": "subjectCodes", "list": true},
-            {"name": "periods", "list": true}
-          ]
-        },
-        {
           "name": "users",
-          "required": true,
-          "key": "sourcedId",
-          "duplicates": "fail",
           "columns": [
-            {"name": "sourcedId", "required": true, "valueRequired": true},
-            {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
-            {"name": "dateLastModified", "type": "datetime"},
-            {"name": "enabledUser", "required": true, "valueRequired": true, "type": "boolean"},
-            {"name": "username", "required": true, "valueRequired": true},
-            {"name": "userIds", "list": true},
-            {"name": "givenName", "required": true, "valueRequired": true},
-            {"name": "familyName", "required": true, "valueRequired": true},
-            {"name": "middleName"},
-            {"name": "identifier"},
-            {"name": "email"},
-            {"name": "sms"},
-            {"name": "phone"},
-            {"name": "agentSourcedIds", "list": true, "references": "users"},
-            {"name": "grades", "type": "grade", "list": true},
-            {"name": "password"},
+            {"name": "orgSourcedIds", "remove": true},
+            {"name": "role", "remove": true},
             {"name": "userMasterIdentifier"},
             {"name": "resourceSourcedIds", "list": true},
             {"name": "preferredGivenName"},
@@ -416,85 +312,12 @@ enum BuiltInProfiles {
           "ordered": [{"first": "beginDate", "last": "endDate"}]
         },
         {
-          "name": "enrollments",
-          "key": "sourcedId",
-          "duplicates": "fail",
-          "columns": [
-            {"name": "sourcedId", "required": true, "valueRequired": true},
-            {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
-            {"name": "dateLastModified", "type": "datetime"},
-            {"name": "classSourcedId", "required": true, "valueRequired": true, "references": "classes"},
-            {"name": "schoolSourcedId", "required": true, "valueRequired": true, "references": "orgs"},
-            {"name": "userSourcedId", "required": true, "valueRequired": true, "references": "users"},
-            {
-              "name": "role",
-              "required": true,
-              "valueRequired": true,
-              "type": "enum",
-              "values": ["administrator", "proctor", "student", "teacher"]
-            },
-            {"name": "primary", "type": "boolean"},
-            {"name": "beginDate", "type": "date"},
-            {"name": "endDate", "type": "date"}
-          ],
-          "ordered": [{"first": "beginDate", "last": "endDate"}]
-        },
-        {
           "name": "demographics",
-          "key": "sourcedId",
-          "duplicates": "fail",
           "columns": [
-            {"name": "sourcedId", "required": true, "valueRequired": true, "references": "users"},
-            {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
-            {"name": "dateLastModified", "type": "datetime"},
-            {"name": "birthDate", "type": "date"},
-            {"name": "sex", "type": "enum", "values": ["male", "female", "other", "unspecified"]},
-            {"name": "americanIndianOrAlaskaNative", "type": "boolean"},
-            {"name": "asian", "type": "boolean"},
-            {"name": "blackOrAfricanAmerican", "type": "boolean"},
-            {"name": "nativeHawaiianOrOtherPacificIslander", "type": "boolean"},
-            {"name": "white", "type": "boolean"},
-            {"name": "demographicRaceTwoOrMoreRaces", "type": "boolean"},
-            {"name": "hispanicOrLatinoEthnicity", "type": "boolean"},
-            {"name": "countryOfBirthCode"},
-            {"name": "stateOfBirthAbbreviation"},
-            {"name": "cityOfBirth"},
-            {"name": "publicSchoolResidenceStatus"}
+            {"name": "sex", "values": ["male", "female", "other", "unspecified"]}
           ]
         },
-        {
-          "name": "categories",
-          "key": "sourcedId",
-          "duplicates": "fail",
-          "columns": [
-            {"name": "sourcedId", "required": true, "valueRequired": true},
-            {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
-            {"name": "dateLastModified", "type": "datetime"}
-          ],
-          "otherColumns": "ignore"
-        },
-        {
-          "name": "classResources",
-          "key": "sourcedId",
-          "duplicates": "fail",
-          "columns": [
-            {"name": "sourcedId", "required": true, "valueRequired": true},
-            {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
-            {"name": "dateLastModified", "type": "datetime"}
-          ],
-          "otherColumns": "ignore"
-        },
-        {
-          "name": "courseResources",
-          "key": "sourcedId",
-          "duplicates": "fail",
-          "columns": [
-            {"name": "sourcedId", "required": true, "valueRequired": true},
-            {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
-            {"name": "dateLastModified", "type": "datetime"}
-          ],
-          "otherColumns": "ignore"
-        },
+        {"name": "courseResources"},
         {
           "name": "lineItemLearningObjectiveIds",
           "key": "sourcedId",
@@ -517,28 +340,7 @@ enum BuiltInProfiles {
           ],
           "otherColumns": "ignore"
         },
-        {
-          "name": "lineItems",
-          "key": "sourcedId",
-          "duplicates": "fail",
-          "columns": [
-            {"name": "sourcedId", "required": true, "valueRequired": true},
-            {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
-            {"name": "dateLastModified", "type": "datetime"}
-          ],
-          "otherColumns": "ignore"
-        },
-        {
-          "name": "resources",
-          "key": "sourcedId",
-          "duplicates": "fail",
-          "columns": [
-            {"name": "sourcedId", "required": true, "valueRequired": true},
-            {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
-            {"name": "dateLastModified", "type": "datetime"}
-          ],
-          "otherColumns": "ignore"
-        },
+        {"name": "resources"},
         {
           "name": "resultLearningObjectiveIds",
           "key": "sourcedId",
@@ -561,17 +363,7 @@ enum BuiltInProfiles {
           ],
           "otherColumns": "ignore"
         },
-        {
-          "name": "results",
-          "key": "sourcedId",
-          "duplicates": "fail",
-          "columns": [
-            {"name": "sourcedId", "required": true, "valueRequired": true},
-            {"name": "status", "type": "enum", "values": ["active", "tobedeleted"]},
-            {"name": "dateLastModified", "type": "datetime"}
-          ],
-          "otherColumns": "ignore"
-        },
+        {"name": "results"},
         {
           "name": "scoreScales",
           "key": "sourcedId",
@@ -605,14 +397,6 @@ enum BuiltInProfiles {
           ],
           "otherColumns": "ignore"
         }
-      ],
-      "modeRules": [
-        {"mode": "bulk", "blank": ["status", "dateLastModified"], "severity": "warning"},
-        {"mode": "delta", "filled": ["status", "dateLastModified"], "severity": "row"}
-      ],
-      "massDrop": [
-        {"file": "enrollments", "minimumRatio": 0.5, "minimumPreviousRows": 100},
-        {"file": "users", "minimumRatio": 0.5, "minimumPreviousRows": 100}
       ]
     }
     """

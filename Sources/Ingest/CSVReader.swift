@@ -1,3 +1,4 @@
+import EpochCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -85,10 +86,11 @@ public struct CSVReader {
         while true {
             // Never more than one byte past `maxBytes`: enough to tell that the file is larger.
             let wanted = maxBytes - total < chunkSize ? maxBytes - total + 1 : chunkSize
-            let count = Glibc.read(fd, chunk.baseAddress!, wanted)
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw CSVReadError(file: file, errno: errno)
+            let count: Int
+            do {
+                count = try Sys.read(fd, UnsafeMutableRawBufferPointer(start: chunk.baseAddress, count: wanted))
+            } catch let error as SystemError {
+                throw CSVReadError(file: file, errno: error.errno)
             }
             if count == 0 { break }
             // A byte order mark is skipped (a BOM split across reads is not a case: reads of a

@@ -67,8 +67,17 @@ public struct Profile: Sendable, Equatable, Codable {
         return String(decoding: try encoder.encode(self), as: UTF8.self) + "\n"
     }
 
-    /// Decodes a profile from JSON and checks that it is consistent (see `check`).
+    /// Decodes a profile from JSON, first resolving its `extends` (the built-in it starts
+    /// from), and checks that it is consistent (see `check`).
     public static func decode(json: Data) throws -> Profile {
+        let document = try JSONDecoder().decode(JSONValue.self, from: json)
+        guard case .object(let fields) = document, fields["extends"] != nil else { return try decodeResolved(json: json) }
+        let resolved = try ProfileExtends.resolve(document) { name in ProfileLibrary.builtInDocuments.first { $0.name == name }?.document }
+        return try decodeResolved(json: JSONEncoder().encode(resolved))
+    }
+
+    /// Decodes a profile whose `extends`, if it had one, is resolved.
+    static func decodeResolved(json: Data) throws -> Profile {
         let profile = try JSONDecoder().decode(Profile.self, from: json)
         try profile.check()
         return profile
@@ -568,15 +577,29 @@ public enum ProfileLibrary {
     public static var builtIn: [Profile] { decodedBuiltIns }
 
     /// Decoded once, on first use: a constant, like the JSON text it comes from.
-    private static let decodedBuiltIns: [Profile] = {
-        BuiltInProfiles.json.map { name, text in
+    private static let decodedBuiltIns: [Profile] = builtInDocuments.map { name, document in
+        do {
+            return try Profile.decodeResolved(json: JSONEncoder().encode(document))
+        } catch {
+            // The built-ins are tested; one that does not decode is a defect of this build.
+            preconditionFailure("built-in profile \(name) does not decode: \(describe(error))")
+        }
+    }
+
+    /// The built-ins' JSON with `extends` resolved, in order: what an operator's profile that
+    /// extends a built-in starts from. A built-in extends one listed before it.
+    static let builtInDocuments: [(name: String, document: JSONValue)] = {
+        var documents: [(name: String, document: JSONValue)] = []
+        for (name, text) in BuiltInProfiles.json {
             do {
-                return try Profile.decode(json: Data(text.utf8))
+                let document = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+                let resolved = try ProfileExtends.resolve(document) { base in documents.first { $0.name == base }?.document }
+                documents.append((name, resolved))
             } catch {
-                // The built-ins are tested; one that does not decode is a defect of this build.
-                preconditionFailure("built-in profile \(name) does not decode: \(describe(error))")
+                preconditionFailure("built-in profile \(name) does not resolve: \(describe(error))")
             }
         }
+        return documents
     }()
 
     /// The built-ins merged with the `*.json` files of `directory` (in name order); a file's

@@ -1,3 +1,4 @@
+import EpochCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -140,9 +141,10 @@ enum ZipDirectory {
             var bytes = [UInt8](repeating: 0, count: count)
             var done = 0
             while done < count {
-                let got = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
-                if got < 0 && errno == EINTR { continue }
-                guard got > 0 else { return nil }
+                let got = try? bytes.withUnsafeMutableBytes {
+                    try Sys.pread(fd, UnsafeMutableRawBufferPointer(rebasing: $0[done...]), Int64(offset) + Int64(done))
+                }
+                guard let got, got > 0 else { return nil }
                 done += got
             }
             return bytes

@@ -1,3 +1,4 @@
+import EpochCore
 import Foundation
 import ZIPFoundation
 
@@ -180,17 +181,11 @@ public enum ZipSet {
                 written += Int64(data.count)
                 // The header's sizes can lie: the bytes really written are what is bounded.
                 if written > ratioLimit || written > totalLeft { throw TooLarge() }
-                try data.withUnsafeBytes { buffer in
-                    var offset = 0
-                    while offset < buffer.count {
-                        let count = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                        if count < 0 {
-                            if errno == EINTR { continue }
-                            writeErrno = errno
-                            throw FileWriteError(path: location, errno: errno)
-                        }
-                        offset += count
-                    }
+                do {
+                    try data.withUnsafeBytes { try Sys.writeAll(fd, $0) }
+                } catch let error as SystemError {
+                    writeErrno = error.errno
+                    throw FileWriteError(path: location, errno: error.errno)
                 }
             }
             let checksum = entryData.method == CompressionMethod.deflate.rawValue

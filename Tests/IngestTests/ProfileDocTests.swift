@@ -14,7 +14,7 @@ import Testing
 
     @Test func theJSONExamplesAreValidProfiles() throws {
         let blocks = try document.components(separatedBy: "```json\n").dropFirst().map { $0.components(separatedBy: "```")[0] }
-        #expect(blocks.count == 2)
+        #expect(blocks.count == 3)
         for block in blocks {
             let profile = try Profile.decode(json: Data(block.utf8))
             #expect(!profile.files.isEmpty)

@@ -1,4 +1,4 @@
-@testable import EpochStore
+import EpochCore
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -81,6 +81,41 @@ import Glibc
             try writeFile(dir + "/a", [1])
             try writeFile(dir + "/.hidden", [2])
             #expect(Set(try Sys.listDirectory(dir)) == ["a", ".hidden"])
+        }
+    }
+
+    @Test func readAndWriteAllGoOnFromTheFilesOffset() throws {
+        try withTemporaryDirectory { dir throws in
+            let content = pattern(100_000)
+            let output = try Sys.open(dir + "/file", O_WRONLY | O_CREAT, 0o600)
+            try content[..<60_000].withUnsafeBytes { try Sys.writeAll(output, $0) }
+            try content[60_000...].withUnsafeBytes { try Sys.writeAll(output, $0) }
+            Sys.close(output)
+            let input = try Sys.open(dir + "/file", O_RDONLY)
+            defer { Sys.close(input) }
+            var chunk = [UInt8](repeating: 0, count: 65_536)
+            var read: [UInt8] = []
+            while true {
+                let count = try chunk.withUnsafeMutableBytes { try Sys.read(input, $0) }
+                if count == 0 { break }
+                read += chunk[..<count]
+            }
+            #expect(read == content)
+        }
+    }
+
+    @Test func aFailedReadOrWriteNamesTheCallAndErrno() throws {
+        try withTemporaryDirectory { dir throws in
+            try writeFile(dir + "/file", [1, 2, 3])
+            let fd = try Sys.open(dir + "/file", O_RDONLY)
+            defer { Sys.close(fd) }
+            let write = try #require(throws: SystemError.self) { try [UInt8(4)].withUnsafeBytes { try Sys.writeAll(fd, $0) } }
+            #expect(write.call == "write" && write.errno == EBADF)
+            let directory = try Sys.open(dir, O_RDONLY | O_DIRECTORY)
+            defer { Sys.close(directory) }
+            var buffer = [UInt8](repeating: 0, count: 16)
+            let read = try #require(throws: SystemError.self) { try buffer.withUnsafeMutableBytes { try Sys.read(directory, $0) } }
+            #expect(read.call == "read" && read.errno == EISDIR)
         }
     }
 }

@@ -20,7 +20,7 @@ public struct SystemError: Error, CustomStringConvertible, Sendable {
     }
 }
 
-/// The system calls the stores make, retried on EINTR and turned into thrown errors.
+/// The system calls EpochFS makes, retried on EINTR and turned into thrown errors.
 public enum Sys {
     @inline(__always)
     static func retrying<T: BinaryInteger>(_ call: String, _ subject: @autoclosure () -> String, _ body: () -> T) throws -> T {
@@ -234,5 +234,20 @@ extension Sys {
         let client = try retrying("accept", "fd \(fd)") { Glibc.accept(fd, nil, nil) }
         _ = fcntl(client, F_SETFD, FD_CLOEXEC)
         return client
+    }
+}
+
+extension Sys {
+    /// Reads up to `buffer.count` bytes at the file's offset; 0 at its end.
+    public static func read(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        try retrying("read", "fd \(fd)") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+    }
+
+    /// Writes all of `buffer` at the file's offset.
+    public static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) throws {
+        var done = 0
+        while done < buffer.count {
+            done += try retrying("write", "fd \(fd)") { Glibc.write(fd, buffer.baseAddress! + done, buffer.count - done) }
+        }
     }
 }
