@@ -205,7 +205,7 @@ public enum Sys {
     }
 }
 
-/// Pipes, sockets and plain reads and writes, for the control channel and the command line.
+/// Pipes, sockets and whole writes, for the control channel, the command line and Ingest.
 extension Sys {
     /// A pipe whose two ends are closed on exec.
     public static func pipe() throws -> (read: Int32, write: Int32) {
@@ -215,7 +215,8 @@ extension Sys {
         return (fds[0], fds[1])
     }
 
-    /// Writes all of `buffer` (to a pipe or a socket, where a write may take part of it).
+    /// Writes all of `buffer` at the descriptor's offset (a pipe, a socket or a file: a write
+    /// may take part of it).
     public static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) throws {
         var done = 0
         while done < buffer.count {
@@ -234,20 +235,5 @@ extension Sys {
         let client = try retrying("accept", "fd \(fd)") { Glibc.accept(fd, nil, nil) }
         _ = fcntl(client, F_SETFD, FD_CLOEXEC)
         return client
-    }
-}
-
-extension Sys {
-    /// Reads up to `buffer.count` bytes at the file's offset; 0 at its end.
-    public static func read(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        try retrying("read", "fd \(fd)") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
-    }
-
-    /// Writes all of `buffer` at the file's offset.
-    public static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) throws {
-        var done = 0
-        while done < buffer.count {
-            done += try retrying("write", "fd \(fd)") { Glibc.write(fd, buffer.baseAddress! + done, buffer.count - done) }
-        }
     }
 }

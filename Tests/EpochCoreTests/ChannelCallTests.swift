@@ -1,4 +1,4 @@
-@testable import EpochStore
+import EpochCore
 import Foundation
 import Synchronization
 import Testing
