@@ -259,8 +259,8 @@ extension FileSystem {
         let record = ledger.record
         let metadata = state.metadata
         switch commit {
-        case .durable: try metadata.database.durableTransaction { try metadata.updateEpoch(record) }
-        case .ordinary: try metadata.database.transaction { try metadata.updateEpoch(record) }
+        case .durable: try metadata.transaction(durable: true) { try metadata.updateEpoch(record) }
+        case .ordinary: try metadata.transaction { try metadata.updateEpoch(record) }
         case .withTree: try metadata.updateEpoch(record)
         }
         activity.record = record
@@ -444,7 +444,7 @@ extension FileSystem {
                 $0.record.parent == ino && $0.record.uid == 0 && PublishedLayout.insertedNames.contains($0.record.name)
             }.map(\.record)
             var removal = Removal()
-            try meta.database.transaction {
+            try meta.transaction {
                 for file in inserted { try removeName(file, &state, &removal) }
                 try meta.updateEpoch(record)
             }
@@ -520,7 +520,7 @@ extension FileSystem {
             let tree = try meta.epochTree(ino).map(\.record)
             let layout = PublishedLayout(inserting: files.map(\.name), topLevel: Set(tree.filter { $0.parent == ino }.map(\.name)))
             var renamedAside: [(String, String)] = []
-            try meta.database.durableTransaction {
+            try meta.transaction(durable: true) {
                 for file in stored {
                     // A received file of the same name keeps its bytes under another name.
                     if let clash = try meta.child(of: ino, named: file.name) {

@@ -18,7 +18,7 @@ extension FileSystem {
             try chargeEntry(account)
             let fd: Int32
             do {
-                fd = try state.metadata.database.transaction {
+                fd = try state.metadata.transaction {
                     record.ino = try state.metadata.insert(record)
                     try state.metadata.touch(parent, mtime: now)
                     return try blobs.createStaging(record.ino)

@@ -139,7 +139,7 @@ public final class FileSystem: Sendable {
     /// A commit failed for lack of space: checkpoint the WAL (so the next commits reuse it
     /// from the start instead of growing it) and give up the space reserve.
     func makeRoomForCommits(_ state: State) {
-        try? state.metadata.database.checkpoint()
+        try? state.metadata.checkpoint()
         if blobs.releaseReserve() {
             logger.warning("the store's disk is full: gave up the space reserve so that files can be deleted",
                            metadata: ["store": "\(blobs.root)"])
@@ -267,7 +267,7 @@ public final class FileSystem: Sendable {
     func deleteOrphanIfUnused(_ ino: InodeNumber, _ state: inout State) throws {
         guard state.open[ino] == nil, state.lookups[ino] == nil,
               let record = try state.metadata.inode(ino), record.parent == nil else { return }
-        try state.metadata.database.transaction {
+        try state.metadata.transaction {
             try state.metadata.delete(record)
             if let hash = record.blob { try state.metadata.releaseBlob(hash) }
         }
@@ -349,7 +349,7 @@ public final class FileSystem: Sendable {
             let account = quotaAccount(for: record, state)
             try chargeEntry(account)
             do {
-                record = try state.metadata.database.transaction {
+                record = try state.metadata.transaction {
                     record.ino = try state.metadata.insert(record, isEpoch: isEpoch)
                     try state.metadata.touch(parent, mtime: now)
                     return record
@@ -411,7 +411,7 @@ public final class FileSystem: Sendable {
             if try state.metadata.hasChildren(record.ino) { throw Errno.notEmpty }
             let isEpoch = record.epoch == record.ino
             let withdrawing = isEpoch ? nil : sealedEpochLosingContent(record.epoch, state)
-            try state.metadata.database.transaction {
+            try state.metadata.transaction {
                 try state.metadata.delete(record)
                 if isEpoch { try state.metadata.deleteEpoch(record.ino) }
                 if let withdrawing { try state.metadata.updateEpoch(withdrawing) }
@@ -462,7 +462,7 @@ public final class FileSystem: Sendable {
     /// Makes every metadata change so far durable.
     public func syncMetadata() throws(Errno) {
         try syncPublishedBlobs()
-        try locked { state in try state.metadata.database.checkpoint() }
+        try locked { state in try state.metadata.checkpoint() }
     }
 
     // MARK: Names
@@ -477,7 +477,7 @@ public final class FileSystem: Sendable {
             try checkEpochAllowsRemoval(record.epoch, state)
             let withdrawing = sealedEpochLosingContent(record.epoch, state)
             var removal = Removal()
-            try state.metadata.database.transaction {
+            try state.metadata.transaction {
                 try removeName(record, &state, &removal)
                 if let withdrawing { try state.metadata.updateEpoch(withdrawing) }
                 try state.metadata.touch(parent, mtime: now)
@@ -550,7 +550,7 @@ public final class FileSystem: Sendable {
             guard !doomed.isEmpty else { return }
             // (Syncing the WAL rather than checkpointing: on a full disk a checkpoint may need
             // room the deletions below are about to give back.)
-            try state.metadata.database.syncWAL()
+            try state.metadata.syncWAL()
             for hash in doomed where try !state.metadata.blobExists(hash) {
                 try blobs.removeBlob(hash)
             }
@@ -599,7 +599,7 @@ public final class FileSystem: Sendable {
             if let target { try checkEpochAllowsChange(target.epoch, state) }
             var moves = [EpochMove(entry: source, newName: newName, newEpoch: destination)]
             var removal = Removal()
-            try meta.database.transaction {
+            try meta.transaction {
                 if flags.contains(.exchange) {
                     guard var other = target else { throw Errno.noEntry }
                     if other.isDirectory, try isAncestor(other.ino, of: parent, meta) { throw Errno.invalid }

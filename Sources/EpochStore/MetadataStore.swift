@@ -2,7 +2,7 @@ import Foundation
 
 /// The schema and every query the filesystem makes. Not thread-safe: one owner serialises access.
 public final class MetadataStore {
-    public let database: Database
+    let database: Database
 
     static let schemaVersion = 5
 
@@ -547,5 +547,11 @@ public final class MetadataStore {
     /// Makes every unit of work so far durable in the database file itself.
     public func checkpoint() throws {
         try database.checkpoint()
+    }
+
+    /// Makes every unit of work so far durable in the write-ahead log, without the room a
+    /// checkpoint may need (on a full disk, before deleting what gives room back).
+    public func syncWAL() throws {
+        try database.syncWAL()
     }
 }

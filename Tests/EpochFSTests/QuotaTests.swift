@@ -1,5 +1,5 @@
 @testable import EpochFS
-import EpochStore
+@testable import EpochStore
 import Foundation
 import Testing
 #if canImport(Glibc)

@@ -1,6 +1,6 @@
 import Crypto
 @testable import EpochFS
-import EpochStore
+@testable import EpochStore
 import Foundation
 import Logging
 import Synchronization

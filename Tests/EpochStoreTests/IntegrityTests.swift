@@ -1,4 +1,4 @@
-import EpochStore
+@testable import EpochStore
 import Foundation
 import Testing
 #if canImport(Glibc)
