@@ -77,11 +77,3 @@ public struct FilesystemStatistics: Sendable {
     public var filesFree: UInt64
     public var nameMax: UInt64
 }
-
-/// The system's clock (CLOCK_REALTIME), which `WallClock.system` reads. Code that decides
-/// something from the time takes a `WallClock` instead, so that tests can move it.
-public func currentTime() -> Nanoseconds {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
-}

@@ -10,7 +10,7 @@ extension FileSystem {
     public func create(parent: InodeNumber, name: String, mode: UInt32, flags: Int32,
                        caller: Caller) throws(Errno) -> (Attributes, Handle) {
         try Self.checkName(name)
-        let now = currentTime()
+        let now = clock.now()
         return try locked { state in
             var record = try newEntry(.file, named: name, in: parent, mode: mode, caller: caller, now: now, state)
             let budget = try descriptorBudget(for: record, caller: caller, state)
@@ -203,8 +203,8 @@ extension FileSystem {
     private func readRange(_ content: inout OpenFile.Content, offset: Int64, size: Int) -> (fd: Int32, count: Int) {
         let count = max(0, min(Int64(size), content.size - offset))
         // relatime: atime moves only when it is older than the last change or a day old.
-        if content.atime <= content.mtime || currentTime() - content.atime > 86_400_000_000_000 {
-            content.atime = currentTime()
+        if content.atime <= content.mtime || clock.now() - content.atime > 86_400_000_000_000 {
+            content.atime = clock.now()
             content.attributesDirty = true
         }
         metrics.readBytes.add(count, ordering: .relaxed)
@@ -268,7 +268,7 @@ extension FileSystem {
                 let granted = account.charge(upTo: growth)
                 if granted < growth {
                     failed(&content, through: handle)
-                    account.noteRefusal("a write", logger: logger)
+                    account.noteRefusal("a write", logger: logger, now: clock.now())
                     let fitting = content.size + granted - offset
                     guard fitting > 0 else {
                         account.credit(bytes: granted)
@@ -287,7 +287,7 @@ extension FileSystem {
             }
             let previousSize = content.size
             content.size = max(content.size, offset + Int64(bytes.count))
-            let now = currentTime()
+            let now = clock.now()
             content.mtime = now
             content.ctime = now
             content.session.wrote()
@@ -416,7 +416,7 @@ extension FileSystem {
         }
         content.hash.truncated(to: size)
         content.size = size
-        let now = currentTime()
+        let now = clock.now()
         content.mtime = now
         content.ctime = now
         content.session.resized()
@@ -428,7 +428,7 @@ extension FileSystem {
         do {
             try account.charge(bytes: bytes)
         } catch {
-            account.noteRefusal(what, logger: logger)
+            account.noteRefusal(what, logger: logger, now: clock.now())
             throw error
         }
     }

@@ -285,7 +285,7 @@ public final class FileSystem: Sendable {
         if let size = changes.size {
             try truncate(ino, to: size, handle: handle, caller: caller)
         }
-        let now = currentTime()
+        let now = clock.now()
         return try locked { state in
             guard var record = try state.metadata.inode(ino) else { throw Errno.noEntry }
             let presented = attributes(record, state)
@@ -341,7 +341,7 @@ public final class FileSystem: Sendable {
 
     public func mkdir(parent: InodeNumber, name: String, mode: UInt32, caller: Caller) throws(Errno) -> Attributes {
         try Self.checkName(name)
-        let now = currentTime()
+        let now = clock.now()
         return try locked { state in
             var record = try newEntry(.directory, named: name, in: parent, mode: mode, caller: caller, now: now, state)
             // A directory made directly in upload/ is a new epoch.
@@ -401,7 +401,7 @@ public final class FileSystem: Sendable {
     }
 
     public func rmdir(parent: InodeNumber, name: String, caller: Caller) throws(Errno) {
-        let now = currentTime()
+        let now = clock.now()
         try lockedFreeingSpace { state in
             let parentRecord = try directory(parent, state)
             guard let record = try state.metadata.child(of: parent, named: name) else { throw Errno.noEntry }
@@ -468,7 +468,7 @@ public final class FileSystem: Sendable {
     // MARK: Names
 
     public func unlink(parent: InodeNumber, name: String, caller: Caller) throws(Errno) {
-        let now = currentTime()
+        let now = clock.now()
         try lockedFreeingSpace { state in
             let parentRecord = try directory(parent, state)
             guard let record = try state.metadata.child(of: parent, named: name) else { throw Errno.noEntry }
@@ -571,7 +571,7 @@ public final class FileSystem: Sendable {
             throw .invalid
         }
         try Self.checkName(newName)
-        let now = currentTime()
+        let now = clock.now()
         try lockedFreeingSpace { state in
             let meta = state.metadata
             let from = try directory(parent, state)

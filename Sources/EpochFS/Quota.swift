@@ -103,8 +103,7 @@ final class QuotaAccount: Sendable {
     }
 
     /// Logs a refused request, at most once a minute for this district.
-    func noteRefusal(_ what: String, logger: Logger) {
-        let now = currentTime()
+    func noteRefusal(_ what: String, logger: Logger, now: Nanoseconds) {
         let last = lastLoggedRefusal.load(ordering: .relaxed)
         guard now - last > 60_000_000_000,
               lastLoggedRefusal.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged else { return }
@@ -170,7 +169,7 @@ extension FileSystem {
         do {
             try account.chargeEntry()
         } catch {
-            account.noteRefusal("creating a file or directory", logger: logger)
+            account.noteRefusal("creating a file or directory", logger: logger, now: clock.now())
             throw error
         }
     }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import EpochStore
 
 /// Where the filesystem and the pipeline read the time. In service it is the system's clock;
@@ -13,5 +16,9 @@ public struct WallClock: Sendable {
     }
 
     /// CLOCK_REALTIME.
-    public static let system = WallClock { currentTime() }
+    public static let system = WallClock {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
 }

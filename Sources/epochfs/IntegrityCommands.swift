@@ -32,7 +32,7 @@ struct FsckCommand: ParsableCommand {
         let progress = ProgressBar(label: "hashing blobs")
         var findings: [IntegrityFinding]
         if case .direct(let lock) = try StoreAccess.acquire(paths) {
-            let metadata = try MetadataStore(path: paths.metadata, now: currentTime())
+            let metadata = try MetadataStore(path: paths.metadata, now: WallClock.system.now())
             findings = try check.check(try IntegritySnapshot(metadata), live: false, progress: progress.update)
             progress.finish()
             try IntegrityCheck.describe(&findings, metadata)

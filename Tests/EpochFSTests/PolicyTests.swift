@@ -210,12 +210,12 @@ import Glibc
     @Test func attributesCarrySizeBlocksAndTimes() throws {
         try withStore { store throws in
             let fs = store.fs
-            let before = currentTime()
+            let before = WallClock.system.now()
             let ino = try fs.makeFile(in: store.upload, "f", pattern(5000))
             let attributes = try fs.getattr(ino)
             #expect(attributes.size == 5000)
             #expect(attributes.blocks == 16)
-            #expect(attributes.mtime >= before && attributes.mtime <= currentTime())
+            #expect(attributes.mtime >= before && attributes.mtime <= WallClock.system.now())
             let set = try fs.setattr(ino, AttributeChanges(atime: .at(11_000_000_000), mtime: .at(22_000_000_000)),
                                      handle: nil, caller: alphaCaller)
             #expect(set.atime == 11_000_000_000)

@@ -14,7 +14,7 @@ import Glibc
 final class TestClock: Sendable {
     private let time: Mutex<Nanoseconds>
 
-    init(_ start: Nanoseconds = currentTime()) {
+    init(_ start: Nanoseconds = WallClock.system.now()) {
         time = Mutex(start)
     }
 

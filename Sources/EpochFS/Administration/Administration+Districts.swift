@@ -28,7 +28,7 @@ extension Administration {
                 throw AdminError("'\(name)' is taken in the mount's root")
             }
             let district = try state.metadata.transaction {
-                try state.metadata.insertDistrict(name: name, uid: uid, gid: gid, managedUser: managedUser, now: currentTime())
+                try state.metadata.insertDistrict(name: name, uid: uid, gid: gid, managedUser: managedUser, now: filesystem.clock.now())
             }
             state.quotas[district.id] = QuotaAccount(district, usage: .zero)
             state.districtOwners[district.id] = district.uid
@@ -63,7 +63,7 @@ extension Administration {
                 for record in below { try fs.removeName(record, &state, &removal) }
                 if let rootRecord = try meta.inode(root) { try meta.delete(rootRecord) }
                 try meta.deleteDistrictRow(district)
-                try meta.touch(.root, mtime: currentTime())
+                try meta.touch(.root, mtime: filesystem.clock.now())
             }
             fs.complete(removal, state)
             state.epochs = state.epochs.filter { $0.value.record.district != district.id }
