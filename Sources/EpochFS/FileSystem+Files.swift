@@ -38,7 +38,7 @@ extension FileSystem {
             state.lookups[record.ino, default: 0] += 1
             noteEpochChange(record.epoch, &state, now: now)
             return (attributes(record, state), Handle(file: file, writable: writable, openerPID: caller.pid,
-                                                      directIO: bypassesPageCache(writable: writable, quota: account),
+                                                      caching: caching(writable: writable, quota: account),
                                                       budget: budget))
         }
     }
@@ -52,8 +52,8 @@ extension FileSystem {
         let registerBacking = usesPassthrough ? registerBacking : nil
         if writable || registerBacking != nil { waitForReleasesInFlight(ino, writable: writable, caller: caller) }
         let (file, backingID, budget) = try acquire(ino, writable: writable, caller: caller, registerBacking: registerBacking)
-        let directIO = bypassesPageCache(writable: writable, quota: file.state.withLock { $0.quota }, backingID: backingID)
-        let handle = Handle(file: file, writable: writable, openerPID: caller.pid, directIO: directIO,
+        let handle = Handle(file: file, writable: writable, openerPID: caller.pid,
+                            caching: caching(writable: writable, quota: file.state.withLock { $0.quota }, backingID: backingID),
                             backingID: backingID, budget: budget)
         if writable && flags & O_TRUNC != 0 {
             do {

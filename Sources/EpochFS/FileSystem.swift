@@ -455,7 +455,7 @@ public final class FileSystem: Sendable {
     public func opendir(_ ino: InodeNumber) throws(Errno) -> Handle {
         try locked { state in
             _ = try directory(ino, state)
-            return Handle(file: nil, writable: false)
+            return Handle(file: nil, writable: false, caching: .directory)
         }
     }
 

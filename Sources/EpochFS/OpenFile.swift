@@ -104,6 +104,23 @@ final class OpenFile: Sendable {
     }
 }
 
+/// How the kernel may cache what is read and written through one handle: decided for every
+/// open by `FileSystem.caching(writable:quota:backingID:)` (files) or `.directory`, and only
+/// carried to the kernel by the adapter.
+public struct KernelCaching: Sendable, Equatable {
+    /// Reads and writes bypass the kernel's page cache and reach the filesystem as the caller
+    /// makes them.
+    public var directIO: Bool
+    /// The pages the kernel cached before this open stay valid: content changes only through
+    /// the kernel (or the daemon tells it). Never for an open reading through a backing file,
+    /// which must not meet cached pages (the kernel's rule).
+    public var keepCache: Bool
+    /// A directory's listing may be cached until it changes.
+    public var cacheDirectory: Bool
+
+    public static let directory = KernelCaching(directIO: false, keepCache: true, cacheDirectory: true)
+}
+
 /// One open of a file or directory, as the kernel's `fh` refers to it.
 public final class Handle: Sendable {
     let file: OpenFile?
@@ -111,13 +128,8 @@ public final class Handle: Sendable {
     /// The thread that opened the file. Only its own close may publish the file at FLUSH:
     /// a forked child closing its inherited copy sends a FLUSH too, while the file stays open.
     let openerPID: Int32
-    /// Reads and writes through this handle bypass the kernel's page cache and reach the
-    /// filesystem as the caller makes them. With passthrough, every handle that does not
-    /// read through a backing file. Otherwise (writeback cache), writable handles that count
-    /// against a byte quota: with the writeback cache a refused write would surface only at
-    /// close or fsync, and the kernel would keep a size the store refused (which a resumed
-    /// upload appends after).
-    public let directIO: Bool
+    /// How the kernel caches what goes through this handle.
+    public let caching: KernelCaching
     /// Reads through this handle go from the kernel straight to the file holding the content
     /// (FUSE passthrough): the kernel's id of that backing file, or 0.
     public let backingID: Int32
@@ -126,13 +138,17 @@ public final class Handle: Sendable {
     /// opened it; nil for root, staff and the filesystem's own opens.
     let budget: Int64?
 
-    init(file: OpenFile?, writable: Bool, openerPID: Int32 = 0, directIO: Bool = false,
+    init(file: OpenFile?, writable: Bool, openerPID: Int32 = 0,
+         caching: KernelCaching = KernelCaching(directIO: false, keepCache: true, cacheDirectory: false),
          backingID: Int32 = 0, budget: Int64? = nil) {
         self.file = file
         self.writable = writable
         self.openerPID = openerPID
-        self.directIO = directIO
+        self.caching = caching
         self.backingID = backingID
         self.budget = budget
     }
+
+    /// Reads and writes through this handle bypass the kernel's page cache.
+    var directIO: Bool { caching.directIO }
 }

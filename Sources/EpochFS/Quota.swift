@@ -153,14 +153,15 @@ extension FileSystem {
         record.zone == .uploadTree && record.parent != nil ? state.quotas[record.district] : nil
     }
 
-    /// Whether a handle bypasses the kernel's page cache (`Handle.directIO`). With passthrough,
-    /// every handle that does not read through a backing file: the kernel refuses a cached open
-    /// of an inode that has passthrough opens. Otherwise, a writable handle on a file counting
-    /// against a byte limit, so that the write past it is the one refused and the kernel never
-    /// caches a size the store refused.
-    func bypassesPageCache(writable: Bool, quota: QuotaAccount?, backingID: Int32 = 0) -> Bool {
-        if usesPassthrough { return backingID == 0 }
-        return writable && quota?.limitsBytes == true
+    /// How the kernel may cache a file's new handle. It bypasses the page cache (direct I/O):
+    /// with passthrough, unless it reads through a backing file, since the kernel refuses a
+    /// cached open of an inode that has passthrough opens; otherwise (writeback cache), when it
+    /// may write a file counting against a byte limit, since a refused write would surface only
+    /// at close or fsync, and the kernel would keep a size the store refused (which a resumed
+    /// upload appends after). Cached pages are kept, except for a passthrough open.
+    func caching(writable: Bool, quota: QuotaAccount?, backingID: Int32 = 0) -> KernelCaching {
+        let directIO = usesPassthrough ? backingID == 0 : writable && quota?.limitsBytes == true
+        return KernelCaching(directIO: directIO, keepCache: backingID == 0, cacheDirectory: false)
     }
 
     /// Charges a new file or directory to its district, noting a refusal.

@@ -117,7 +117,7 @@ public final class FuseAdapter: Sendable {
                 let flags = info?.pointee.flags ?? O_RDWR
                 let (attributes, handle) = try a.fs.create(parent: FuseAdapter.ino(parent), name: try FuseAdapter.string(name), mode: UInt32(mode),
                                                            flags: flags, caller: FuseAdapter.caller(req))
-                return .created(attributes, handle, keepCache: true)
+                return .created(attributes, handle)
             }
         }
         ops.open = { req, node, info in
@@ -127,7 +127,7 @@ public final class FuseAdapter: Sendable {
                 let handle = try a.fs.open(FuseAdapter.ino(node), flags: flags, caller: FuseAdapter.caller(req)) { fd in
                     Int32(fuse_passthrough_open(req, fd))
                 }
-                return .opened(handle, keepCache: true, cacheDirectory: false)
+                return .opened(handle)
             }
         }
         ops.read = { req, _, size, offset, info in
@@ -181,7 +181,7 @@ public final class FuseAdapter: Sendable {
         }
         ops.opendir = { req, node, _ in
             let a = FuseAdapter.from(req)
-            a.answer(Request(req)) { () throws(Errno) in .opened(try a.fs.opendir(FuseAdapter.ino(node)), keepCache: true, cacheDirectory: true) }
+            a.answer(Request(req)) { () throws(Errno) in .opened(try a.fs.opendir(FuseAdapter.ino(node))) }
         }
         ops.readdir = { req, node, size, offset, _ in
             FuseAdapter.from(req).readdir(req, node, size, offset, plus: false)

@@ -37,8 +37,8 @@ enum Reply {
     case error(Errno)
     case entry(Attributes)
     case attributes(Attributes)
-    case created(Attributes, Handle, keepCache: Bool)
-    case opened(Handle, keepCache: Bool, cacheDirectory: Bool)
+    case created(Attributes, Handle)
+    case opened(Handle)
     case written(Int)
     case data(fd: Int32, offset: Int64, count: Int)
     case bytes([UInt8])
@@ -95,23 +95,14 @@ extension FuseAdapter {
         case .attributes(let attributes):
             var st = Self.stat(attributes)
             rc = fuse_reply_attr(req, &st, attributeTimeout)
-        case .created(let attributes, let handle, let keepCache):
+        case .created(let attributes, let handle):
             var entry = entryParam(attributes)
-            var info = fuse_file_info()
-            info.fh = Self.retain(handle)
-            cfuse_fi_set_keep_cache(&info, keepCache ? 1 : 0)
-            cfuse_fi_set_direct_io(&info, handle.directIO ? 1 : 0)
+            var info = Self.fileInfo(handle)
             rc = fuse_reply_create(req, &entry, &info)
             // The kernel did not take the handle (interrupted request): close it here.
             if rc != 0, let handle = Self.releaseHandle(info.fh) { close(handle) }
-        case .opened(let handle, let keepCache, let cacheDirectory):
-            var info = fuse_file_info()
-            info.fh = Self.retain(handle)
-            // A passthrough open must not keep the pages cached before it (the kernel's rule).
-            cfuse_fi_set_keep_cache(&info, keepCache && handle.backingID == 0 ? 1 : 0)
-            cfuse_fi_set_cache_readdir(&info, cacheDirectory ? 1 : 0)
-            cfuse_fi_set_direct_io(&info, handle.directIO ? 1 : 0)
-            info.backing_id = handle.backingID
+        case .opened(let handle):
+            var info = Self.fileInfo(handle)
             rc = fuse_reply_open(req, &info)
             if rc != 0, let handle = Self.releaseHandle(info.fh) { close(handle) }
         case .written(let count):
@@ -139,6 +130,17 @@ extension FuseAdapter {
             // ENOENT: the request was interrupted and the kernel no longer waits for it.
             logger.debug("reply failed", metadata: ["errno": "\(-rc)"])
         }
+    }
+
+    /// The open's answer: the handle as `fh`, and how the filesystem said the kernel may cache.
+    static func fileInfo(_ handle: Handle) -> fuse_file_info {
+        var info = fuse_file_info()
+        info.fh = retain(handle)
+        cfuse_fi_set_keep_cache(&info, handle.caching.keepCache ? 1 : 0)
+        cfuse_fi_set_cache_readdir(&info, handle.caching.cacheDirectory ? 1 : 0)
+        cfuse_fi_set_direct_io(&info, handle.caching.directIO ? 1 : 0)
+        info.backing_id = handle.backingID
+        return info
     }
 
     func entryParam(_ attributes: Attributes) -> fuse_entry_param {

@@ -88,7 +88,7 @@ import Glibc
             let (created, handle) = try fs.create(parent: store.upload, name: "c.csv", mode: 0o644,
                                                   flags: writeFlags, caller: alphaCaller)
             let direct = Handle(file: handle.file, writable: true, openerPID: alphaCaller.pid,
-                                directIO: true)
+                                caching: KernelCaching(directIO: true, keepCache: true, cacheDirectory: false))
             let content = pattern(1000, seed: 6)
             let (count, acknowledged) = try fs.writeAcknowledged(direct, content, at: 0, durable: true)
             #expect(count == content.count && acknowledged.isEmpty)
