@@ -81,6 +81,7 @@ let package = Package(
             name: "EpochPipeline",
             dependencies: [
                 "CLinux",
+                "EpochCore",
                 "EpochStore",
                 "EpochFS",
                 "Ingest",

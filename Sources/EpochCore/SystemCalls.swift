@@ -237,3 +237,17 @@ extension Sys {
         return client
     }
 }
+
+/// Descriptors and processes.
+extension Sys {
+    /// A second descriptor of the same open file, closed on exec: for work done on a file
+    /// without its owner's lock, which may close the first one meanwhile.
+    public static func duplicate(_ fd: Int32) throws -> Int32 {
+        try retrying("fcntl(F_DUPFD_CLOEXEC)", "fd \(fd)") { fcntl(fd, F_DUPFD_CLOEXEC, 0) }
+    }
+
+    /// `waitpid`: the pid whose status is in `status`, or 0 when `WNOHANG` found it running.
+    public static func waitpid(_ pid: pid_t, _ status: inout Int32, _ options: Int32) throws -> pid_t {
+        try retrying("waitpid", "pid \(pid)") { Glibc.waitpid(pid, &status, options) }
+    }
+}

@@ -463,9 +463,7 @@ extension FileSystem {
     private func prepareCopy(_ file: OpenFile, keeping: Int64, changes: (OpenFile.Content) -> Bool) throws(Errno) {
         let source = try file.state.withLock { content throws(Errno) -> (fd: Int32, count: Int64)? in
             guard !content.session.isStaging, changes(content) else { return nil }
-            let copy = fcntl(content.fd, F_DUPFD_CLOEXEC, 0)
-            guard copy >= 0 else { throw Errno(errno) }
-            return (copy, min(keeping, content.size))
+            return (try mapErrors { try Sys.duplicate(content.fd) }, min(keeping, content.size))
         }
         guard let source else { return }
         defer { Sys.close(source.fd) }
@@ -577,8 +575,7 @@ extension FileSystem {
         let work = file.state.withLock { content -> (hash: StreamingHash, fd: Int32, serial: UInt64, size: Int64, durable: Bool)? in
             let lastWriterReleasing = releasing && file.writers.load(ordering: .relaxed) == 1
             guard let serial = content.session.digestWanted(lastWriterReleasing: lastWriterReleasing) else { return nil }
-            let fd = fcntl(content.fd, F_DUPFD_CLOEXEC, 0)
-            guard fd >= 0 else { return nil }
+            guard let fd = try? Sys.duplicate(content.fd) else { return nil }
             return (content.hash, fd, serial, content.size, content.session.isDurable)
         }
         guard var work else { return }
@@ -772,9 +769,7 @@ extension FileSystem {
         // since a write holds the lock until its bytes are in the file.
         let (fd, needsMetadata, published) = try file.state.withLock { content throws(Errno) -> (Int32, Bool, Bool) in
             if handle.writable { try reportLateWriteError(content) }
-            let fd = fcntl(content.fd, F_DUPFD_CLOEXEC, 0)
-            guard fd >= 0 else { throw Errno(errno) }
-            return (fd, content.session.needsDurableRow, !content.session.isStaging)
+            return (try mapErrors { try Sys.duplicate(content.fd) }, content.session.needsDurableRow, !content.session.isStaging)
         }
         defer { Sys.close(fd) }
         try mapErrors { try Sys.fdatasync(fd) }

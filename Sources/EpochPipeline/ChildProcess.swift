@@ -1,4 +1,5 @@
 import CLinux
+import EpochCore
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -40,20 +41,11 @@ enum ChildProcess {
         let stdin: Int32
         if let input {
             stdin = try temporaryFile(for: command[0])
-            let written = input.withUnsafeBytes { bytes in
-                var offset = 0
-                while offset < bytes.count {
-                    let count = pwrite(stdin, bytes.baseAddress! + offset, bytes.count - offset, off_t(offset))
-                    if count < 0 && errno == EINTR { continue }
-                    if count <= 0 { return false }
-                    offset += count
-                }
-                return true
-            }
-            guard written else {
-                let error = SpawnError(command: command[0], errno: errno)
+            do {
+                try input.withUnsafeBytes { try Sys.pwriteAll(stdin, $0, 0) }
+            } catch {
                 close(stdin)
-                throw error
+                throw SpawnError(command: command[0], errno: (error as? SystemError)?.errno ?? Int32(EIO))
             }
         } else {
             stdin = open("/dev/null", O_RDONLY | O_CLOEXEC)
@@ -150,13 +142,9 @@ enum ChildProcess {
 
     /// Whether the child has ended (and is reaped), its wait status in `status`.
     private static func reap(_ pid: pid_t, _ status: inout Int32, blocking: Bool = false) -> Bool {
-        while true {
-            let result = waitpid(pid, &status, blocking ? 0 : WNOHANG)
-            if result == pid { return true }
-            if result < 0 && errno == EINTR { continue }
-            // ECHILD: reaped already, which nothing else here does; treat it as ended.
-            return result < 0
-        }
+        // ECHILD: reaped already, which nothing else here does; treat it as ended.
+        guard let result = try? Sys.waitpid(pid, &status, blocking ? 0 : WNOHANG) else { return true }
+        return result == pid
     }
 
     /// Signals the process group led by `pid`, or the process alone if it leads none.

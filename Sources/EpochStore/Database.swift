@@ -217,12 +217,13 @@ public final class Database {
     /// it needs no free space (the database file may have to grow to take the WAL's pages),
     /// so it works on a full disk.
     public func syncWAL() throws {
-        let fd = open(path + "-wal", O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            if errno == ENOENT { return }
-            throw SystemError("open", path + "-wal")
+        let fd: Int32
+        do {
+            fd = try Sys.open(path + "-wal", O_RDONLY)
+        } catch let error as SystemError where error.errno == ENOENT {
+            return
         }
-        defer { Glibc.close(fd) }
+        defer { Sys.close(fd) }
         try Sys.fdatasync(fd)
     }
 
