@@ -49,6 +49,13 @@ public struct EpochSnapshot: Sendable {
     }
 }
 
+extension EpochSnapshot {
+    /// The names directly in the epoch directory, files and directories.
+    public var topLevelNames: Set<String> {
+        Set(entries.lazy.filter { !$0.path.contains("/") }.map(\.path))
+    }
+}
+
 public struct EpochEntry: Sendable {
     public var path: String
     public var record: InodeRecord

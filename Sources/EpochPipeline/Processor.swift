@@ -80,7 +80,8 @@ struct Processor {
             publication = ProcessingRules.afterHandOff(publication, handOff)
         }
 
-        let result = self.result(record, district: district, received: received, set: set, profile: profile, report: report,
+        let result = self.result(record, district: district, received: received, topLevel: snapshot.topLevelNames, set: set,
+                                 profile: profile, report: report,
                                  publication: publication, handOff: handOff, started: started,
                                  validationSeconds: validationSeconds)
         if handOff != nil {
@@ -159,11 +160,12 @@ struct Processor {
 
     /// processing.json of a processed set, under the names its files have once published.
     private func result(_ record: EpochRecord, district: DistrictRecord, received: [(file: SetFile, hash: String)],
-                        set: ReceivedSet, profile: Profile, report: ValidationReport, publication: ProcessingRules.Publication,
+                        topLevel: Set<String>, set: ReceivedSet, profile: Profile, report: ValidationReport, publication: ProcessingRules.Publication,
                         handOff: HandOffResult?, started: Nanoseconds, validationSeconds: Double) -> ProcessingResult {
-        // A received file with the name of one publishing inserts is renamed aside.
+        // A received file with the name of one publishing inserts is renamed aside, past every
+        // name in the epoch (`FileSystem.publishEpoch` gives the same names).
         let layout = PublishedLayout(inserting: PublishedLayout.inserted(outcome: publication.outcome.rawValue),
-                                     topLevel: Set(received.map(\.file.path).filter { !$0.contains("/") }))
+                                     topLevel: topLevel)
         return ProcessingResult(
             district: district.name, epoch: record.name, outcome: publication.outcome.rawValue, reason: publication.reason,
             profile: profile.name, set: report.isDelta ? "delta" : "bulk",

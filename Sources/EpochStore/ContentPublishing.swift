@@ -46,7 +46,7 @@ public struct ContentPublishing {
             if syncedExisting { try metadata.markSynced(hash) }
             return isNew
         }
-        let isNew = durable ? try metadata.database.durableTransaction(body) : try metadata.database.transaction(body)
+        let isNew = try metadata.transaction(durable: durable, body)
         record = published
         // From here on the row names the blob. Should the rename fail, the staging file is
         // still there and recovery completes the publish at the next start.
@@ -72,12 +72,8 @@ public struct ContentPublishing {
             if let previous { try metadata.releaseBlob(previous) }
             try metadata.updateContent(staged)
         }
-        if durable {
-            try Sys.fsyncDirectory(blobs.stagingDirectory)
-            try metadata.database.durableTransaction(body)
-        } else {
-            try metadata.database.transaction(body)
-        }
+        if durable { try Sys.fsyncDirectory(blobs.stagingDirectory) }
+        try metadata.transaction(durable: durable, body)
         record = staged
     }
 }

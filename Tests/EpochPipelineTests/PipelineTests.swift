@@ -51,6 +51,21 @@ import Glibc
         #expect(try pipe.text(epoch, "SHA256SUMS").contains("  processing-failed.log\n"))
     }
 
+    /// The aside name skips every name in the epoch, directories too, and the lists name the
+    /// file where publishing put it.
+    @Test func aReceivedFileGoesAsidePastADirectoryOfTheAsideName() throws {
+        let pipe = try PipelineHarness()
+        let epoch = try pipe.makeEpoch("1764374400", Sets.clever + [("SHA256SUMS", "mine\n")])
+        let directory = try pipe.fs.mkdir(parent: epoch, name: "SHA256SUMS.received", mode: 0o755, caller: alphaCaller).ino
+        try pipe.put([("notes.txt", "kept\n"), Sets.done], into: directory)
+        try pipe.put([Sets.done], into: epoch)
+        try pipe.seal("1764374400", quietFor: 1)
+        pipe.process()
+        #expect(try pipe.text(epoch, "SHA256SUMS.received.2") == "mine\n")
+        #expect(try pipe.result("1764374400").files.contains { $0.path == "SHA256SUMS.received.2" })
+        #expect(try pipe.text(epoch, "SHA256SUMS").contains("  SHA256SUMS.received.2\n"))
+    }
+
     @Test func reprocessingAPublishedEpochReplacesItsInsertedFilesInPlace() throws {
         let pipe = try PipelineHarness()
         let epoch = try pipe.makeEpoch("1764374400", Sets.clever + [Sets.done])
