@@ -86,7 +86,7 @@ import Glibc
             try fs.unlink(parent: epoch, name: "a.csv", caller: alphaCaller)
             // What is left is not what was sealed: it can never be processed, only deleted.
             #expect(try fs.epochRecord(epoch)?.withdrawn == true)
-            #expect(throws: AdminError.self) { try fs.releaseEpoch(epoch, profile: nil) }
+            #expect(throws: AdminError.self) { try Administration(fs).releaseEpoch(epoch, profile: nil) }
             try fs.rmdir(parent: store.upload, name: "1764374400", caller: alphaCaller)
             #expect(try fs.epochRecords().isEmpty)
         }
@@ -98,10 +98,10 @@ import Glibc
             let epoch = try fs.mkdir(parent: store.upload, name: "backup-old", mode: 0o755, caller: alphaCaller).ino
             try fs.makeFile(in: epoch, "a.csv", bytes("x"))
             try fs.setEpochState(epoch, .unrecognised, reason: "not a date-time")
-            let record = try fs.releaseEpoch(epoch, profile: "clever")
+            let record = try Administration(fs).releaseEpoch(epoch, profile: "clever")
             #expect(record.state == .sealed && record.sealed != nil && record.released && record.profile == "clever")
             #expect(throws: Errno.accessDenied) { _ = try fs.create(parent: epoch, name: "b", mode: 0o644, flags: writeFlags, caller: alphaCaller) }
-            #expect(throws: AdminError.self) { try fs.releaseEpoch(epoch, profile: nil) }
+            #expect(throws: AdminError.self) { try Administration(fs).releaseEpoch(epoch, profile: nil) }
         }
     }
 

@@ -161,7 +161,7 @@ import Glibc
             try fs.unlink(parent: epoch, name: "a.csv", caller: rootCaller)
             try expectCounted(store, entries: 1, bytes: 10, "after pruning")
             // Processing it again changes nothing either.
-            let record = try fs.reprocessEpoch(epoch)
+            let record = try Administration(fs).reprocessEpoch(epoch)
             #expect(record.state == .sealed)
             _ = try fs.publishEpoch(epoch, inserting: [InsertedFile(name: "processing-succeeded.log", bytes: bytes("again\n"))],
                                     outcome: "succeeded", profile: nil, result: "{}")

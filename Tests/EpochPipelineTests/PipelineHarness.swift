@@ -143,12 +143,12 @@ final class PipelineHarness {
 
     /// The epoch called `name`: the one in `upload/` if there is one, else the published one.
     func epoch(_ name: String) throws -> EpochRecord? {
-        try fs.epochSummaries(district: "alpha", state: nil, named: name, withResults: true)
+        try Administration(fs).epochSummaries(district: "alpha", state: nil, named: name, withResults: true)
             .min { ($0.epoch.state == .published ? 1 : 0) < ($1.epoch.state == .published ? 1 : 0) }?.epoch
     }
 
     func waiting(_ name: String) throws -> String? {
-        try fs.epochSummaries(district: "alpha", state: nil, named: name).first?.waiting
+        try Administration(fs).epochSummaries(district: "alpha", state: nil, named: name).first?.waiting
     }
 
     /// The names in a directory.

@@ -73,7 +73,7 @@ import Glibc
         pipe.process()
         let first = try pipe.contents(epoch, "processing.json")
         pipe.clock.set(pipe.clock.now + 60 * second)
-        _ = try pipe.fs.reprocessEpoch(epoch)
+        _ = try Administration(pipe.fs).reprocessEpoch(epoch)
         #expect(pipe.process() == 1)
         #expect(try pipe.contents(epoch, "processing.json") != first, "a new processing.json")
         #expect(try pipe.names(pipe.processed) == ["1764374400"], "no second copy")
@@ -342,7 +342,7 @@ import Glibc
         #expect(held.state == .held && held.reason.contains("enrollments") && held.profile == "clever")
         #expect(try pipe.names(pipe.upload) == ["1764460800"], "held epochs stay in upload/")
         #expect(pipe.staffEvents.contains { $0.contains("\"event\":\"epoch.held\"") })
-        _ = try pipe.fs.releaseEpoch(second, profile: nil)
+        _ = try Administration(pipe.fs).releaseEpoch(second, profile: nil)
         pipe.process()
         #expect(try pipe.epoch("1764460800")?.outcome == "succeeded")
     }
@@ -368,7 +368,7 @@ import Glibc
         // Retention (or staff) deletes the older one; staff then let the held one go on.
         for name in try pipe.names(first) { try pipe.fs.unlink(parent: first, name: name, caller: rootCaller) }
         try pipe.fs.rmdir(parent: pipe.processed, name: "1764374400", caller: rootCaller)
-        _ = try pipe.fs.releaseEpoch(second, profile: nil)
+        _ = try Administration(pipe.fs).releaseEpoch(second, profile: nil)
         pipe.process()
         #expect(try pipe.epoch("1764460800")?.outcome == "succeeded")
     }

@@ -103,14 +103,14 @@ extension Administration {
                 let key = try removeKey(fingerprint: fingerprint, from: district)
                 return ControlResponse(ok: true, message: "removed key \(key.fingerprint) from '\(district)'; the next login with it fails", keys: [key])
             case .listEpochs(let district, let epochState):
-                let summaries = try fs.epochSummaries(district: district, state: epochState)
+                let summaries = try epochSummaries(district: district, state: epochState)
                 return ControlResponse(ok: true, message: "\(summaries.count) epochs", epochs: summaries)
             case .showEpoch(let district, let epoch):
-                let summary = try fs.epochSummary(district: district, epoch: epoch)
+                let summary = try epochSummary(district: district, epoch: epoch)
                 return ControlResponse(ok: true, message: summary.epoch.state.rawValue, epochs: [summary])
             case .processEpoch(let district, let epoch, let profile):
-                let summary = try fs.epochSummary(district: district, epoch: epoch)
-                let record = try fs.releaseEpoch(summary.epoch.ino, profile: profile)
+                let summary = try epochSummary(district: district, epoch: epoch)
+                let record = try releaseEpoch(summary.epoch.ino, profile: profile)
                 return ControlResponse(ok: true, message: "\(district)/\(epoch) is queued for processing"
                                        + (profile.map { " with profile \($0)" } ?? ""),
                                        epochs: [EpochSummary(district: district, epoch: record)])
@@ -133,9 +133,9 @@ extension Administration {
                 response.findings = try describe(findings)
                 return response
             case .reprocessEpoch(let district, let epoch):
-                let summary = try fs.epochSummary(district: district, epoch: epoch)
+                let summary = try epochSummary(district: district, epoch: epoch)
                 let record = summary.epoch.state == .published
-                    ? try fs.reprocessEpoch(summary.epoch.ino) : try fs.releaseEpoch(summary.epoch.ino, profile: nil)
+                    ? try reprocessEpoch(summary.epoch.ino) : try releaseEpoch(summary.epoch.ino, profile: nil)
                 return ControlResponse(ok: true, message: "\(district)/\(epoch) is queued to be processed again",
                                        epochs: [EpochSummary(district: district, epoch: record)])
             }
