@@ -244,10 +244,14 @@ extension FileSystem {
         try syncPublishedBlobs()
         return try locked { state in
             guard let activity = state.epochs[ino], activity.generation == generation,
-                  EpochLedger.Event.seal.allowedFrom.contains(EpochLedger(activity.record).phase),
                   try openWriters(below: ino, state) == 0 else { return false }
             let now = clock.now()
-            try transition(ino, &state) { ledger throws(EpochLedger.Refusal) in try ledger.seal(now: now) }
+            do {
+                try transition(ino, &state) { ledger throws(EpochLedger.Refusal) in try ledger.seal(now: now) }
+            } catch is EpochLedger.Refusal {
+                // Sealed meanwhile, or no longer waiting to be: nothing to do.
+                return false
+            }
             state.epochs[ino]?.waiting = ""
             metrics.sealed(after: Double(now - activity.lastChange) / 1e9)
             return true
