@@ -105,8 +105,10 @@ let package = Package(
         // Benchmarks that are programs rather than scripts (bench/*.sh call them).
         .executableTarget(name: "ingest-bench", dependencies: ["Ingest"], path: "bench/IngestBench"),
 
-        .testTarget(name: "EpochCoreTests", dependencies: ["EpochCore"]),
-        .testTarget(name: "EpochStoreTests", dependencies: ["EpochStore"]),
+        // Files and bytes the tests of EpochCore and EpochStore share.
+        .target(name: "FileTestSupport", dependencies: ["EpochCore"], path: "Tests/FileTestSupport"),
+        .testTarget(name: "EpochCoreTests", dependencies: ["EpochCore", "FileTestSupport"]),
+        .testTarget(name: "EpochStoreTests", dependencies: ["EpochStore", "FileTestSupport"]),
         .testTarget(name: "SSHKeysTests", dependencies: ["SSHKeys"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest"]),
         .testTarget(name: "EpochFSTests", dependencies: ["EpochFS", "EpochStore"]),

@@ -1,4 +1,5 @@
 import EpochCore
+import FileTestSupport
 import Foundation
 import Synchronization
 import Testing

@@ -1,4 +1,5 @@
 import EpochCore
+import FileTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,6 @@
 import Crypto
 @testable import EpochStore
+import FileTestSupport
 import Foundation
 import Testing
 #if canImport(Glibc)

@@ -1,4 +1,5 @@
 @testable import EpochStore
+import FileTestSupport
 import Testing
 
 private struct Abort: Error, Equatable {}

@@ -1,4 +1,5 @@
 @testable import EpochStore
+import FileTestSupport
 import Foundation
 import Testing
 #if canImport(Glibc)

@@ -1,4 +1,5 @@
 @testable import EpochStore
+import FileTestSupport
 import Testing
 
 @Suite struct MetadataStoreTests {

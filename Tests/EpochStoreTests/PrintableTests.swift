@@ -1,4 +1,5 @@
 import EpochStore
+import FileTestSupport
 import Testing
 
 @Suite struct PrintableTests {

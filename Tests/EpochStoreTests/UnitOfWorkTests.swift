@@ -1,4 +1,5 @@
 @testable import EpochStore
+import FileTestSupport
 import Testing
 
 /// The store's units of work and the counts the statistics and the metrics share.
