@@ -105,15 +105,16 @@ let package = Package(
         // Benchmarks that are programs rather than scripts (bench/*.sh call them).
         .executableTarget(name: "ingest-bench", dependencies: ["Ingest"], path: "bench/IngestBench"),
 
-        // Files and bytes the tests of EpochCore and EpochStore share.
-        .target(name: "FileTestSupport", dependencies: ["EpochCore"], path: "Tests/FileTestSupport"),
-        .testTarget(name: "EpochCoreTests", dependencies: ["EpochCore", "FileTestSupport"]),
-        .testTarget(name: "EpochStoreTests", dependencies: ["EpochStore", "FileTestSupport"]),
+        // What several test targets share: files and bytes, a process that has gone, sets as
+        // districts upload them.
+        .target(name: "TestSupport", dependencies: ["EpochCore"], path: "Tests/TestSupport"),
+        .testTarget(name: "EpochCoreTests", dependencies: ["EpochCore", "TestSupport"]),
+        .testTarget(name: "EpochStoreTests", dependencies: ["EpochStore", "TestSupport"]),
         .testTarget(name: "SSHKeysTests", dependencies: ["SSHKeys"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest"]),
-        .testTarget(name: "EpochFSTests", dependencies: ["EpochFS", "EpochStore"]),
-        .testTarget(name: "EpochPipelineTests", dependencies: ["EpochPipeline", "EpochFS", "EpochStore", "Ingest"]),
+        .testTarget(name: "EpochFSTests", dependencies: ["EpochFS", "EpochStore", "TestSupport"]),
+        .testTarget(name: "EpochPipelineTests", dependencies: ["EpochPipeline", "EpochFS", "EpochStore", "Ingest", "TestSupport"]),
         // Mounted tests: real /dev/fuse, real coreutils; run as root.
-        .testTarget(name: "MountedTests", dependencies: ["EpochStore"]),
+        .testTarget(name: "MountedTests", dependencies: ["EpochStore", "TestSupport"]),
     ]
 )

@@ -1,5 +1,5 @@
 import EpochCore
-import FileTestSupport
+import TestSupport
 import Foundation
 import Synchronization
 import Testing

@@ -1,5 +1,5 @@
 import EpochCore
-import FileTestSupport
+import TestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

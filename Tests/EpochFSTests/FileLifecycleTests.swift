@@ -1,5 +1,6 @@
 @testable import EpochFS
 import EpochStore
+import TestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,7 @@
 @testable import EpochFS
 import Foundation
 import EpochStore
+import TestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

@@ -2,6 +2,7 @@
 import EpochStore
 import Synchronization
 import Foundation
+import TestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,7 @@
 @testable import EpochFS
 @testable import EpochStore
 import Foundation
+import TestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

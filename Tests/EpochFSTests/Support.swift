@@ -152,20 +152,6 @@ func sha256Hex(_ bytes: [UInt8]) -> String {
 
 func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
-func pattern(_ count: Int, seed: Int = 0) -> [UInt8] {
-    (0..<count).map { UInt8(truncatingIfNeeded: ($0 &* 31) ^ ($0 >> 9) ^ (seed &* 131) ^ 0x5a) }
-}
-
-/// The pid of a process that has exited and been reaped.
-func exitedProcessID() throws -> Int32 {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/sh")
-    process.arguments = ["-c", "exit 0"]
-    try process.run()
-    process.waitUntilExit()
-    return process.processIdentifier
-}
-
 /// Records what the filesystem tells the kernel.
 final class RecordingNotifier: KernelNotifier {
     let events = Mutex<[String]>([])

@@ -3,6 +3,7 @@ import EpochFS
 import EpochStore
 import Ingest
 import Foundation
+import TestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

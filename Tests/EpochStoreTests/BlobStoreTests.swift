@@ -1,6 +1,6 @@
 import Crypto
 @testable import EpochStore
-import FileTestSupport
+import TestSupport
 import Foundation
 import Testing
 #if canImport(Glibc)

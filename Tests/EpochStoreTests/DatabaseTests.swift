@@ -1,5 +1,5 @@
 @testable import EpochStore
-import FileTestSupport
+import TestSupport
 import Testing
 
 private struct Abort: Error, Equatable {}

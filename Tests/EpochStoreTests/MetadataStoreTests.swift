@@ -1,5 +1,5 @@
 @testable import EpochStore
-import FileTestSupport
+import TestSupport
 import Testing
 
 @Suite struct MetadataStoreTests {

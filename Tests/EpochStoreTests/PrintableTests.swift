@@ -1,5 +1,5 @@
 import EpochStore
-import FileTestSupport
+import TestSupport
 import Testing
 
 @Suite struct PrintableTests {

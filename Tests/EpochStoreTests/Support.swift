@@ -1,6 +1,6 @@
 import Crypto
 import EpochStore
-import FileTestSupport
+import TestSupport
 import Foundation
 import Logging
 #if canImport(Glibc)

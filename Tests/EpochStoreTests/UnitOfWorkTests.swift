@@ -1,5 +1,5 @@
 @testable import EpochStore
-import FileTestSupport
+import TestSupport
 import Testing
 
 /// The store's units of work and the counts the statistics and the metrics share.

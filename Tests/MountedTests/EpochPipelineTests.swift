@@ -1,19 +1,11 @@
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 
 /// Epochs uploaded the way clients do, sealed, processed and published by the daemon.
 @Suite("Epoch pipeline", .serialized, .requiresMount)
 struct EpochPipelineTests {
-    /// A small valid Clever-style set.
-    static let cleverSet: [(String, String)] = [
-        ("schools.csv", "School_id,School_name,School_number\r\nS1,North High,001\r\nS2,South Middle,002\r\n"),
-        ("students.csv", "School_id,Student_id,Last_name,First_name\r\nS1,1001,Nunez,Ana\r\nS1,1002,Smith,Bo\r\nS2,1003,Lee,Cy\r\n"),
-        ("teachers.csv", "School_id,Teacher_id,First_name,Last_name\r\nS1,T1,Dee,Park\r\n"),
-        ("sections.csv", "School_id,Section_id,Teacher_id\r\nS1,SEC1,T1\r\n"),
-        ("enrollments.csv", "School_id,Section_id,Student_id\r\nS1,SEC1,1001\r\nS1,SEC1,1002\r\n"),
-    ]
-
     struct Epoch: Decodable {
         var name: String
         var state: String
@@ -105,7 +97,7 @@ struct EpochPipelineTests {
         try withMount(mountArguments: ["--settle-seconds", "3600"]) { fs in
             let name = "20261129T020000Z"
             // With a file of its own named like one publishing inserts.
-            let epoch = try makeEpoch(fs, name, Self.cleverSet + [("SHA256SUMS", "the district's own list\n")])
+            let epoch = try makeEpoch(fs, name, Sets.clever + [("SHA256SUMS", "the district's own list\n")])
             #expect(try show(fs, .alpha, name)?.epoch.state == "receiving")
 
             let markerClosed = Date()
@@ -120,7 +112,7 @@ struct EpochPipelineTests {
             #expect(!Files.exists(epoch), "gone from upload/")
             #expect(try Files.list(fs.upload(.alpha)).isEmpty)
             let names = Set(try Files.list(published))
-            #expect(names == Set(Self.cleverSet.map(\.0) + [".done", "processing-succeeded.log", "processing.json", "SHA256SUMS",
+            #expect(names == Set(Sets.clever.map(\.0) + [".done", "processing-succeeded.log", "processing.json", "SHA256SUMS",
                                                              "SHA256SUMS.received"]))
             #expect(try Files.read(published + "/SHA256SUMS.received") == Array("the district's own list\n".utf8))
             let result = try JSONDecoder().decode(Result.self, from: Data(try Files.read(published + "/processing.json")))
@@ -130,7 +122,7 @@ struct EpochPipelineTests {
             // sha256sum -c from inside the directory, as the district or staff would run it.
             let check = try Command.sh("cd \(shellQuote(published)) && sha256sum -c SHA256SUMS")
             #expect(check.succeeded, "\(check)")
-            #expect(check.lines.count == Self.cleverSet.count + 2, "\(check)")
+            #expect(check.lines.count == Sets.clever.count + 2, "\(check)")
             // The directory's mtime is the publish time, and nobody but root changes it.
             let mtime = try Files.stat(published).st_mtim.tv_sec
             #expect(abs(Double(mtime) - markerClosed.timeIntervalSince1970) < 30)
@@ -148,7 +140,7 @@ struct EpochPipelineTests {
     func reprocessInPlace() throws {
         try withMount(mountArguments: ["--settle-seconds", "3600"]) { fs in
             let name = "1764374400"
-            _ = try makeEpoch(fs, name, Self.cleverSet + [(".done", "")])
+            _ = try makeEpoch(fs, name, Sets.clever + [(".done", "")])
             let published = fs.processed(.alpha) + "/" + name
             #expect(eventually(within: 20) { Files.exists(published + "/processing.json") })
             let first = try Files.read(published + "/processing.json")
@@ -161,7 +153,7 @@ struct EpochPipelineTests {
             }, "a new processing.json; log:\n\(fs.logTail())")
             #expect(try Files.list(fs.processed(.alpha)) == [name], "no second copy")
             let names = Set(try Files.list(published))
-            #expect(names == Set(Self.cleverSet.map(\.0) + [".done", "processing-succeeded.log", "processing.json", "SHA256SUMS"]))
+            #expect(names == Set(Sets.clever.map(\.0) + [".done", "processing-succeeded.log", "processing.json", "SHA256SUMS"]))
             #expect(try Command.sh("cd \(shellQuote(published)) && sha256sum -c SHA256SUMS").succeeded)
         }
     }
@@ -170,8 +162,8 @@ struct EpochPipelineTests {
     func droppedSessionNeverSeals() throws {
         try withMount(mountArguments: ["--settle-seconds", "1"]) { fs in
             let name = "1764374400"
-            let epoch = try makeEpoch(fs, name, Array(Self.cleverSet.prefix(1)))
-            let students = Self.cleverSet[1].1
+            let epoch = try makeEpoch(fs, name, Array(Sets.clever.prefix(1)))
+            let students = Sets.clever[1].1
             let cut = students.utf8.count / 2
             // A writer that holds the file open and is killed: its close happens during exit.
             // (Not a shell: `exec sleep` would close the descriptor, cleanly, at exec.)
@@ -227,17 +219,6 @@ struct EpochPipelineTests {
         }
     }
 
-    /// A Clever set with `count` students, each enrolled once.
-    static func cleverSet(students count: Int) -> [(String, String)] {
-        var students = "School_id,Student_id,Last_name,First_name\r\n"
-        var enrollments = "School_id,Section_id,Student_id\r\n"
-        for n in 0..<count {
-            students += "S1,\(2000 + n),Family\(n),Given\(n)\r\n"
-            enrollments += "S1,SEC1,\(2000 + n)\r\n"
-        }
-        return [cleverSet[0], ("students.csv", students), cleverSet[2], cleverSet[3], ("enrollments.csv", enrollments)]
-    }
-
     /// A district names its epochs and files: a line break in a name must not forge a line of
     /// staff's listing or of the daemon's log, nor an escape sequence reach a terminal.
     @Test("names with line breaks and escape sequences are printed escaped: epochs list, show and the daemon's log")
@@ -271,7 +252,7 @@ struct EpochPipelineTests {
     /// is bounded, so that set after set (failing ones, say) cannot fill the shared disk.
     @Test("an epoch that would take its district's upload-processed/ past max_processed_bytes is held until older ones go")
     func processedBytesAreBounded() throws {
-        let set = Self.cleverSet(students: 200) + [(".done", "")]
+        let set = Sets.clever(students: 200) + [(".done", "")]
         let size = set.reduce(0) { $0 + $1.1.utf8.count }
         // Room for one published set and its logs, not for two.
         try withMount(mountArguments: ["--settle-seconds", "3600", "--max-processed-bytes", String(size * 3 / 2)]) { fs in
@@ -297,7 +278,7 @@ struct EpochPipelineTests {
         defer { withExtendedLifetime(scratch) {} }  // (removed when the test ends, not at its last use)
         let file = scratch.path + "/epochfs.prom"
         try withMount(mountArguments: ["--settle-seconds", "3600", "--metrics-file", file]) { fs in
-            _ = try makeEpoch(fs, "1764374400", Self.cleverSet + [(".done", "")])
+            _ = try makeEpoch(fs, "1764374400", Sets.clever + [(".done", "")])
             _ = try makeEpoch(fs, "1764460800", [("notes.txt", "not a set\n")])
             #expect(try waitForState(fs, .alpha, "1764374400", ["published"]) != nil)
             #expect(openErrno(fs.upload(.alpha) + "/1764374400/x", O_RDONLY) == .ENOENT)
@@ -327,7 +308,7 @@ struct EpochPipelineTests {
         try Self.cleverProfile(handOff: handOff, timeoutSeconds: 60, into: profiles)
         try withMount(mountArguments: ["--settle-seconds", "3600", "--profiles-directory", profiles]) { fs in
             let name = "1764374400"
-            _ = try makeEpoch(fs, name, Self.cleverSet + [(".done", "")])
+            _ = try makeEpoch(fs, name, Sets.clever + [(".done", "")])
             #expect(eventually(within: 20) { ((try? Files.read(runs)) ?? []).count > 0 }, "hand-off started; log:\n\(fs.logTail())")
             try fs.signalDaemon(SIGKILL)
             try fs.mount(["--settle-seconds", "3600", "--profiles-directory", profiles])
@@ -356,7 +337,7 @@ struct EpochPipelineTests {
             // The daemon dies as it starts to publish: at the first call of FileSystem.publishEpoch.
             let crash = try KillAtBreakpoint(pid: try #require(fs.daemon), function: #"^\$s7EpochFS10FileSystemC07publishA0_.*KF$"#,
                                              log: scratch.path + "/gdb.log")
-            _ = try makeEpoch(fs, name, Self.cleverSet + [(".done", "")])
+            _ = try makeEpoch(fs, name, Sets.clever + [(".done", "")])
             guard crash.waitForKill(within: 60) else {
                 crash.cancel()
                 Issue.record("the daemon did not stop before publishing: \(crash.text); log:\n\(fs.logTail())")
@@ -403,13 +384,13 @@ struct EpochPipelineTests {
             defer { try? Files.write(release, []) }
             // One epoch after the other: two that seal in the same pass of the sealer may start
             // in either order.
-            _ = try makeEpoch(fs, "1764374400", Self.cleverSet + [(".done", "")])
+            _ = try makeEpoch(fs, "1764374400", Sets.clever + [(".done", "")])
             #expect(eventually(within: 20) { started() == ["alpha/1764374400"] }, "alpha's first hand-off started; log:\n\(fs.logTail())")
-            _ = try makeEpoch(fs, "1764460800", Self.cleverSet + [(".done", "")])
+            _ = try makeEpoch(fs, "1764460800", Sets.clever + [(".done", "")])
             #expect(try waitForState(fs, .alpha, "1764460800", ["sealed", "processing", "published"]) != nil)
 
             // Beta's epoch is processed while alpha's first one is stuck in its hand-off ...
-            _ = try makeEpoch(fs, "1764288000", Self.cleverSet + [(".done", "")], district: .beta)
+            _ = try makeEpoch(fs, "1764288000", Sets.clever + [(".done", "")], district: .beta)
             let beta = try waitForState(fs, .beta, "1764288000", ["published"], within: 30)
             #expect(beta?.epoch.outcome == "succeeded", "\(String(describing: beta)); log:\n\(fs.logTail())")
             // ... and alpha's second one waits for alpha's first: never two of a district at once.

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 
 /// A store whose disk fills up: clean errors, nothing corrupted, and everything works again
@@ -104,11 +105,11 @@ struct FullDiskTests {
         var students = "School_id,Student_id,Last_name,First_name\n"
         for id in 0..<1_600_000 { students += "S1,\(100_000 + id),Smith,Ann\n" }
         #expect(students.utf8.count > 24 << 20)
-        for (name, text) in EpochPipelineTests.cleverSet {
+        for (name, text) in Sets.clever {
             try Files.write(source.path + "/" + name, Array((name == "students.csv" ? students : text).utf8))
         }
         let zipped = try Command.run(["/usr/bin/zip", "-q", "-9", "-j", source.path + "/set.zip"]
-                                     + EpochPipelineTests.cleverSet.map { source.path + "/" + $0.0 })
+                                     + Sets.clever.map { source.path + "/" + $0.0 })
         #expect(zipped.succeeded, "\(zipped)")
         try onTmpfsStore(size: "24m") { fs, epoch in
             try Files.write(epoch + "/set.zip", try Files.read(source.path + "/set.zip"))
@@ -139,7 +140,7 @@ struct FullDiskTests {
         var students = "School_id,Student_id,Last_name,First_name\n"
         for id in 0..<500_000 { students += "S1,\(1001 + id),Smith,Ann\n" }
         try onTmpfsStore(size: "24m", mountArguments: ["--profiles-directory", profiles]) { fs, epoch in
-            for (name, text) in EpochPipelineTests.cleverSet {
+            for (name, text) in Sets.clever {
                 try Files.write(epoch + "/" + name, Array((name == "students.csv" ? students : text).utf8))
             }
             try Files.write(epoch + "/.done", [])
