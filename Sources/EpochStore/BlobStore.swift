@@ -64,11 +64,14 @@ public struct BlobStore: Sendable {
 
     /// Stores `bytes` as a blob, durably (data synced, renamed into place, directory synced),
     /// and returns its hash. For the small files the daemon writes itself (processing logs).
-    /// The file is written even when the blob exists: a doomed copy may be about to go.
+    /// The file is written even when the blob exists: a doomed copy may be about to go. Each
+    /// call writes a temporary file of its own (`<hash>.<random>.new`), so that two threads
+    /// storing the same bytes at once never write into one file, nor truncate one already
+    /// renamed into place.
     public func store(_ bytes: [UInt8]) throws -> String {
         let hash = SHA256.hash(data: bytes).hex
-        let temporary = blobPath(hash) + ".new"
-        let fd = try Sys.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o444)
+        let temporary = blobPath(hash) + ".\(UInt64.random(in: 0 ... .max)).new"
+        let fd = try Sys.open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o444)
         do {
             try bytes.withUnsafeBytes { try Sys.pwriteAll(fd, $0, 0) }
             try Sys.fdatasync(fd)

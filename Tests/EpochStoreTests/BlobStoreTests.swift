@@ -2,6 +2,7 @@ import Crypto
 @testable import EpochStore
 import TestSupport
 import Foundation
+import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -38,6 +39,34 @@ import Glibc
             let unopenable = "cd" + String(repeating: "2", count: 62)
             #expect(symlink(blobs.blobPath(unopenable), blobs.blobPath(unopenable)) == 0)
             #expect(throws: SystemError.self) { try blobs.makeDurable([unopenable]) }
+        }
+    }
+
+    /// Two threads storing the same bytes at once (two districts' identical SHA256SUMS) never
+    /// let the blob be seen short: each write goes through a temporary file of its own.
+    @Test func storingTheSameBytesAtOnceNeverTruncatesTheBlob() throws {
+        try withTemporaryDirectory { root in
+            let blobs = try BlobStore(root: root)
+            let bytes = pattern(1 << 20, seed: 9)
+            let hash = sha256Hex(bytes)
+            let path = blobs.blobPath(hash)
+            let writing = Atomic(2)
+            let shortSeen = Atomic(0)
+            let failures = Atomic(0)
+            DispatchQueue.concurrentPerform(iterations: 3) { worker in
+                if worker < 2 {
+                    for _ in 0..<40 where (try? blobs.store(bytes)) == nil { failures.add(1, ordering: .relaxed) }
+                    writing.subtract(1, ordering: .relaxed)
+                    return
+                }
+                while writing.load(ordering: .relaxed) > 0 {
+                    if let size = try? Sys.status(path)?.st_size, size != bytes.count { shortSeen.add(1, ordering: .relaxed) }
+                }
+            }
+            #expect(failures.load(ordering: .relaxed) == 0)
+            #expect(shortSeen.load(ordering: .relaxed) == 0)
+            #expect(try readFile(path) == bytes)
+            #expect(try Sys.listDirectory(blobs.blobsDirectory + "/" + hash.prefix(2)) == [hash], "no temporary file left")
         }
     }
 
