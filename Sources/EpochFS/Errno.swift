@@ -34,7 +34,7 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
 
     /// The errno of a failure the filesystem expects (a full disk or database, a file that is
     /// gone, a refused permission), or EIO for any other. Requests are answered through
-    /// `FileSystem.errnoOf(_:)`, which logs the others.
+    /// `FileSystem.errnoOf(_:)`, which also logs the failure.
     public init(_ error: any Error) {
         self = Self(expected: error) ?? .io
     }
@@ -55,13 +55,19 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
 }
 
 extension FileSystem {
-    /// The one place where a failure becomes the errno a request is answered with: an
-    /// expected one keeps its errno; anything else is EIO, and logged, since nobody else will
-    /// see what it was.
+    /// The one place where a failure becomes the errno a request is answered with. A refusal
+    /// (an `Errno` thrown by the filesystem's own rules) is answered as it is. A failure of the
+    /// store is logged, since the client sees only an errno and the operator must see what it
+    /// was: an expected one (a full disk, a file of the store that is gone, a refused
+    /// permission) keeps its errno; anything else is EIO.
     func errnoOf(_ error: any Error) -> Errno {
-        if let known = Errno(expected: error) { return known }
-        logger.error("unexpected failure answered EIO", metadata: ["error": "\(error)"])
-        return .io
+        if let refusal = error as? Errno { return refusal }
+        guard let known = Errno(expected: error) else {
+            logger.error("unexpected failure answered EIO", metadata: ["error": "\(error)"])
+            return .io
+        }
+        logger.error("store operation failed", metadata: ["error": "\(error)", "errno": "\(known)"])
+        return known
     }
 
     /// Runs `body`, turning any thrown store error into an errno (`errnoOf(_:)`).

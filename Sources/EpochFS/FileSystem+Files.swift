@@ -473,7 +473,7 @@ extension FileSystem {
         } catch {
             Sys.close(staging)
             try? blobs.removeStaging(file.ino)
-            throw Errno(error)
+            throw errnoOf(error)
         }
         metrics.copiedBytes.add(source.count, ordering: .relaxed)
         file.state.withLock { $0.preparedCopy = (staging, source.count) }
@@ -501,7 +501,7 @@ extension FileSystem {
             } catch {
                 Sys.close(staging)
                 try? blobs.removeStaging(ino)
-                throw Errno(error)
+                throw errnoOf(error)
             }
             metrics.copiedBytes.add(keeping, ordering: .relaxed)
         }

@@ -31,13 +31,15 @@ final class CapturedLog: Sendable {
 }
 
 @Suite struct ErrnoTests {
-    @Test func anExpectedFailureKeepsItsErrnoUnlogged() throws {
+    @Test func anExpectedStoreFailureKeepsItsErrnoAndIsLoggedARefusalIsNot() throws {
         let log = CapturedLog()
         try withStore { store throws in
             let fs = try FileSystem(storeRoot: store.root, staffGID: staffGID, logger: log.logger)
-            #expect(fs.errnoOf(SystemError("open", "blob", errno: ENOSPC)) == .noSpace)
+            #expect(fs.errnoOf(SystemError("open", "staging 42", errno: ENOENT)) == .noEntry)
             #expect(fs.errnoOf(Errno.exists) == .exists)
-            #expect(log.lines.withLock { $0 }.allSatisfy { !$0.contains("unexpected") })
+            let lines = log.lines.withLock { $0 }
+            #expect(lines.count == 1)
+            #expect(lines.first?.contains("store operation failed") == true && lines.first?.contains("open(staging 42)") == true)
         }
     }
 
