@@ -259,12 +259,8 @@ public struct EpochLedger: Sendable, Equatable {
     public var allowsChange: Bool { !record.isFrozen }
 
     /// Deleting from a sealed epoch is allowed only while nobody will process it (it is
-    /// unrecognised or held): deleting it withdraws it.
+    /// unrecognised or held): deleting it withdraws it, so the rule is the withdrawal's.
     public var allowsRemoval: Bool {
-        guard record.isFrozen else { return true }
-        switch record.state {
-        case .unrecognised, .held, .stalled: return true
-        case .receiving, .sealed, .processing, .published: return false
-        }
+        !record.isFrozen || Event.withdraw.allowedFrom.contains(phase)
     }
 }

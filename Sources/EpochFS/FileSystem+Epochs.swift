@@ -347,34 +347,6 @@ extension FileSystem {
         try pipelineTransition(ino) { ledger throws(EpochLedger.Refusal) in try ledger.unrecognise(reason: reason, profile: profile) }
     }
 
-    /// Records a new state (and why) for an epoch that is not published, by the ledger's event
-    /// that leads to it (`unrecognised`: badly named if it never sealed); returns the row, nil
-    /// if the epoch is not tracked. `sealed`, `processing` and `published` have calls of
-    /// their own.
-    @discardableResult
-    public func setEpochState(_ ino: InodeNumber, _ newState: EpochState, reason: String = "",
-                              profile: String? = nil) throws(Errno) -> EpochRecord? {
-        do throws(Errno) {
-            switch newState {
-            case .receiving:
-                return try pipelineTransition(ino) { ledger throws(EpochLedger.Refusal) in try ledger.resumeReceiving() }
-            case .stalled:
-                return try pipelineTransition(ino) { ledger throws(EpochLedger.Refusal) in try ledger.stall(reason: reason) }
-            case .held:
-                return try holdEpoch(ino, reason: reason, profile: profile)
-            case .unrecognised:
-                return try pipelineTransition(ino) { ledger throws(EpochLedger.Refusal) in
-                    if ledger.record.sealed == nil { return try ledger.markBadlyNamed(reason: reason) }
-                    return try ledger.unrecognise(reason: reason, profile: profile)
-                }
-            case .sealed, .processing, .published:
-                throw .invalid
-            }
-        } catch .noEntry {
-            return nil
-        }
-    }
-
     /// Epochs as the `epochs` table holds them (published ones included).
     public func epochRecords(district: Int64? = nil, states: [EpochState]? = nil) throws(Errno) -> [EpochRecord] {
         try locked { state in try state.metadata.epochs(district: district, states: states) }

@@ -81,7 +81,7 @@ import Glibc
             // Reading is still fine.
             #expect(try fs.contents(file) == bytes("x"))
             // Unrecognised: the district may withdraw it, file by file and then the directory.
-            try fs.setEpochState(epoch, .unrecognised, reason: "no profile")
+            try fs.unrecogniseEpoch(epoch, reason: "no profile")
             #expect(throws: Errno.accessDenied) { _ = try fs.create(parent: epoch, name: "b.csv", mode: 0o644, flags: writeFlags, caller: alphaCaller) }
             try fs.unlink(parent: epoch, name: "a.csv", caller: alphaCaller)
             // What is left is not what was sealed: it can never be processed, only deleted.
@@ -97,7 +97,7 @@ import Glibc
             let fs = store.fs
             let epoch = try fs.mkdir(parent: store.upload, name: "backup-old", mode: 0o755, caller: alphaCaller).ino
             try fs.makeFile(in: epoch, "a.csv", bytes("x"))
-            try fs.setEpochState(epoch, .unrecognised, reason: "not a date-time")
+            try fs.markBadlyNamed(epoch, reason: "not a date-time")
             let record = try Administration(fs).releaseEpoch(epoch, profile: "clever")
             #expect(record.state == .sealed && record.sealed != nil && record.released && record.profile == "clever")
             #expect(throws: Errno.accessDenied) { _ = try fs.create(parent: epoch, name: "b", mode: 0o644, flags: writeFlags, caller: alphaCaller) }

@@ -69,7 +69,6 @@ extension Administration {
     /// Carries out a control request; the same code serves the socket and, when no daemon
     /// runs, the command line directly.
     public func perform(_ request: ControlRequest) -> ControlResponse {
-        let fs = filesystem
         do {
             switch request {
             case .addDistrict(let name, let uid, let gid, let managedUser):
