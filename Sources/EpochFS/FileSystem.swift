@@ -673,11 +673,11 @@ public final class FileSystem: Sendable {
 
     /// Nothing sets or removes extended attributes: `user.sha256` is the filesystem's own
     /// record of the content, and no other attribute exists.
-    public func setxattr(_ ino: InodeNumber, name: String) throws(Errno) {
+    public func setxattr(_ ino: InodeNumber) throws(Errno) {
         throw .notSupported
     }
 
-    public func removexattr(_ ino: InodeNumber, name: String) throws(Errno) {
+    public func removexattr(_ ino: InodeNumber) throws(Errno) {
         throw .notSupported
     }
 

@@ -223,17 +223,18 @@ public final class FuseAdapter: Sendable {
                 return FuseAdapter.xattrReply(names, size)
             }
         }
-        ops.setxattr = { req, node, name, _, _, _ in
+        // Refused whatever the name: it is not even decoded.
+        ops.setxattr = { req, node, _, _, _, _ in
             let a = FuseAdapter.from(req)
             a.answer(Request(req)) { () throws(Errno) in
-                try a.fs.setxattr(FuseAdapter.ino(node), name: try FuseAdapter.string(name))
+                try a.fs.setxattr(FuseAdapter.ino(node))
                 return .ok
             }
         }
-        ops.removexattr = { req, node, name in
+        ops.removexattr = { req, node, _ in
             let a = FuseAdapter.from(req)
             a.answer(Request(req)) { () throws(Errno) in
-                try a.fs.removexattr(FuseAdapter.ino(node), name: try FuseAdapter.string(name))
+                try a.fs.removexattr(FuseAdapter.ino(node))
                 return .ok
             }
         }

@@ -50,6 +50,9 @@ struct StoreTests {
 
             _ = LinuxCalls.setxattr(path, "user.sha256", Array(String(repeating: "0", count: 64).utf8))
             #expect(sha256Attribute(of: path) == hash, "user.sha256 after an attempt to set it")
+            // Nothing sets attributes, whatever the name, one that is not UTF-8 included.
+            let odd = try Command.run(["bash", "-c", "setfattr -n $'user.\\xff' -v x \"$1\"", "bash", path])
+            #expect(!odd.succeeded && odd.stderr.contains("Operation not supported"), "\(odd)")
             #expect(getxattrErrno(path, "user.other") == .ENODATA, "an attribute that is not there")
             // Not supported at all (so `ls -l` stops asking each entry for its SELinux label).
             #expect(getxattrErrno(path, "security.selinux") == .EOPNOTSUPP)
