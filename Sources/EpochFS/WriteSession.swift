@@ -171,27 +171,14 @@ struct WriteSession: Sendable, Equatable {
     /// even if a writer had ended it meanwhile through another descriptor of the same handle.
     mutating func wrote() {
         serial &+= 1
-        switch state {
-        case .published:
-            break
-        case .writing(var staging), .kept(var staging):
-            staging.changed = true
-            state = .writing(staging)
-        case .closing(var staging):
-            staging.changed = true
-            state = .closing(staging)
-        }
+        updateStaging { $0.changed = true }
+        if case .kept(let staging) = state { state = .writing(staging) }
     }
 
     /// The size changed (a truncate by path or through a handle, or `O_TRUNC`).
     mutating func resized() {
         serial &+= 1
-        switch state {
-        case .published: break
-        case .writing(var staging): staging.changed = true; state = .writing(staging)
-        case .closing(var staging): staging.changed = true; state = .closing(staging)
-        case .kept(var staging): staging.changed = true; state = .kept(staging)
-        }
+        updateStaging { $0.changed = true }
     }
 
     /// An ftruncate through a writer's handle, whether or not it changed the size: that
@@ -292,11 +279,16 @@ struct WriteSession: Sendable, Equatable {
 
     /// An fsync made the staging file and the row that names it durable.
     mutating func madeDurable() {
+        updateStaging { $0.durable = true }
+    }
+
+    /// Changes the staging file's record in whichever state holds it (none when published).
+    private mutating func updateStaging(_ change: (inout Staging) -> Void) {
         switch state {
         case .published: break
-        case .writing(var staging): staging.durable = true; state = .writing(staging)
-        case .closing(var staging): staging.durable = true; state = .closing(staging)
-        case .kept(var staging): staging.durable = true; state = .kept(staging)
+        case .writing(var staging): change(&staging); state = .writing(staging)
+        case .closing(var staging): change(&staging); state = .closing(staging)
+        case .kept(var staging): change(&staging); state = .kept(staging)
         }
     }
 
@@ -317,11 +309,9 @@ struct WriteSession: Sendable, Equatable {
 
     /// A digest computed at `computedAt`; kept only if nothing changed since.
     mutating func digestComputed(_ hash: String, at computedAt: UInt64) {
+        // A session that ended meanwhile (kept) has no use for it.
         guard computedAt == serial else { return }
-        switch state {
-        case .writing(var staging): staging.digest = Digest(serial: computedAt, hash: hash); state = .writing(staging)
-        case .closing(var staging): staging.digest = Digest(serial: computedAt, hash: hash); state = .closing(staging)
-        case .published, .kept: break
-        }
+        if case .kept = state { return }
+        updateStaging { $0.digest = Digest(serial: computedAt, hash: hash) }
     }
 }
