@@ -1,7 +1,7 @@
 import EpochCore
-import TestSupport
 import Foundation
 import Synchronization
+import TestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

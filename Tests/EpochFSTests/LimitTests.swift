@@ -1,6 +1,6 @@
 @testable import EpochFS
-import Foundation
 import EpochStore
+import Foundation
 import TestSupport
 import Testing
 #if canImport(Glibc)

@@ -1,7 +1,7 @@
 @testable import EpochFS
 import EpochStore
-import Synchronization
 import Foundation
+import Synchronization
 import TestSupport
 import Testing
 #if canImport(Glibc)

@@ -1,8 +1,8 @@
 import EpochFS
 @testable import EpochPipeline
 import EpochStore
-import Ingest
 import Foundation
+import Ingest
 import TestSupport
 import Testing
 #if canImport(Glibc)

@@ -1,8 +1,8 @@
 import Crypto
 @testable import EpochStore
-import TestSupport
 import Foundation
 import Synchronization
+import TestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

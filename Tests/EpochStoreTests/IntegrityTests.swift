@@ -1,6 +1,6 @@
 @testable import EpochStore
-import TestSupport
 import Foundation
+import TestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

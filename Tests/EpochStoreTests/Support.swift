@@ -1,8 +1,8 @@
 import Crypto
 import EpochStore
-import TestSupport
 import Foundation
 import Logging
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
