@@ -204,16 +204,7 @@ private struct Machine {
                     fieldBytes.append(byte)
                 default:
                     // Most of a file: a run of plain bytes.
-                    var high = byte
-                    fieldBytes.append(byte)
-                    while index < count {
-                        let next = buffer[index]
-                        if next == 0x2C || next == 0x22 || next == 0x0A || next == 0x0D { break }
-                        high |= next
-                        fieldBytes.append(next)
-                        index += 1
-                    }
-                    if high >= 0x80 { nonASCII = true }
+                    appendRun(from: byte, buffer, &index, inQuotes: false)
                     state = .unquoted
                 }
             case .quoted:
@@ -225,16 +216,7 @@ private struct Machine {
                     line += 1
                     pendingCR = byte == 0x0D
                 default:
-                    var high = byte
-                    fieldBytes.append(byte)
-                    while index < count {
-                        let next = buffer[index]
-                        if next == 0x22 || next == 0x0A || next == 0x0D { break }
-                        high |= next
-                        fieldBytes.append(next)
-                        index += 1
-                    }
-                    if high >= 0x80 { nonASCII = true }
+                    appendRun(from: byte, buffer, &index, inQuotes: true)
                 }
             case .quoteInQuoted:
                 switch byte {
@@ -267,6 +249,24 @@ private struct Machine {
             return
         }
         if !fieldBytes.isEmpty || !ends.isEmpty { try endRecord(&problems, body) }
+    }
+
+    /// Appends `byte` and the plain bytes after it, up to the next byte the state machine
+    /// must look at (a quote or a line break; outside quotes, a comma too), leaving `index`
+    /// there.
+    @inline(__always)
+    private mutating func appendRun(from byte: UInt8, _ buffer: UnsafeBufferPointer<UInt8>, _ index: inout Int,
+                                    inQuotes: Bool) {
+        var high = byte
+        fieldBytes.append(byte)
+        while index < buffer.count {
+            let next = buffer[index]
+            if next == 0x22 || next == 0x0A || next == 0x0D || (next == 0x2C && !inQuotes) { break }
+            high |= next
+            fieldBytes.append(next)
+            index += 1
+        }
+        if high >= 0x80 { nonASCII = true }
     }
 
     private mutating func newLine(_ byte: UInt8) {
