@@ -527,7 +527,7 @@ extension FileSystem {
     public func flush(_ handle: Handle, caller: Caller) throws(Errno) {
         guard let file = handle.file, handle.writable else { return }
         let exiting: Bool
-        if let known = Self.processIsExiting(caller.pid) {
+        if let known = Sys.processIsExiting(caller.pid) {
             exiting = known
         } else {
             // A clean close must never be recorded as interrupted for want of a probe.
@@ -586,28 +586,6 @@ extension FileSystem {
         file.state.withLock { content in
             guard content.size == work.size else { return }
             content.session.digestComputed(digest, at: work.serial)
-        }
-    }
-
-    /// Without a descriptor to open it with (the daemon's are spent), the same question is
-    /// asked without one (`Sys.hasAddressSpace`); nil when neither way can tell.
-    static func processIsExiting(_ pid: Int32) -> Bool? {
-        guard pid > 0 else { return false }
-        let fd: Int32
-        do {
-            fd = try Sys.open("/proc/\(pid)/statm", O_RDONLY)
-        } catch let error as SystemError where error.errno == ENOENT || error.errno == ESRCH {
-            return true  // already gone
-        } catch {
-            return Sys.hasAddressSpace(pid).map { !$0 }
-        }
-        defer { Sys.close(fd) }
-        var buffer = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
-        let count = withUnsafeMutableBytes(of: &buffer) { (try? Sys.read(fd, $0)) ?? 0 }
-        guard count > 0 else { return true }
-        // "0 0 0 0 0 0 0\n": every field zero, so no digit other than '0' appears.
-        return withUnsafeBytes(of: &buffer) { bytes in
-            !bytes.prefix(count).contains { $0 >= UInt8(ascii: "1") && $0 <= UInt8(ascii: "9") }
         }
     }
 
