@@ -15,7 +15,7 @@ extension FileSystem {
             var record = try newEntry(.file, named: name, in: parent, mode: mode, caller: caller, now: now, state)
             let budget = try descriptorBudget(for: record, caller: caller, state)
             let account = quotaAccount(for: record, state)
-            try chargeEntry(account)
+            try account?.chargeEntry(logger: logger, now: now)
             let fd: Int32
             do {
                 fd = try state.metadata.transaction {

@@ -347,7 +347,7 @@ public final class FileSystem: Sendable {
             // A directory made directly in upload/ is a new epoch.
             let isEpoch = record.zone == .uploadTree && record.epoch == nil
             let account = quotaAccount(for: record, state)
-            try chargeEntry(account)
+            try account?.chargeEntry(logger: logger, now: now)
             do {
                 record = try state.metadata.transaction {
                     record.ino = try state.metadata.insert(record, isEpoch: isEpoch)
