@@ -27,7 +27,7 @@ extension FileSystem {
                 account?.credit(bytes: 0, entries: 1)
                 throw error
             }
-            var content = OpenFile.Content(fd: fd, session: .created(), size: 0, atime: now, mtime: now, ctime: now)
+            var content = OpenFile.Content(fd: fd, session: .created, size: 0, atime: now, mtime: now, ctime: now)
             content.quota = account
             content.hash = StreamingHash()
             content.opens = 1

@@ -94,9 +94,7 @@ struct WriteSession: Sendable, Equatable {
     private(set) var kernelCacheStale = false
 
     /// A file just created: an empty staging file, and its creator's session open.
-    static func created() -> WriteSession {
-        WriteSession(state: .writing(Staging(changed: true)))
-    }
+    static let created = WriteSession(state: .writing(Staging(changed: true)))
 
     /// A file opened: its content is the published blob or, for an interrupted upload, its
     /// staging file (which no session will publish until a writer resumes it).

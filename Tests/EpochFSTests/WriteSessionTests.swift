@@ -23,7 +23,7 @@ import Testing
     }
 
     @Test func aCleanCloseOfANewFilePublishesItAtTheFlush() {
-        var session = WriteSession.created()
+        var session = WriteSession.created
         session.wrote()
         #expect(session.flushed(exiting: false, writers: 1, byOpener: true) == .finish)
         #expect(session.completeFlush(.finish, rowStaged: true) == .publish(digest: nil, durable: false))
@@ -47,7 +47,7 @@ import Testing
     }
 
     @Test func aWriteAfterTheLastCleanFlushInterrupts() {
-        var session = WriteSession.created()
+        var session = WriteSession.created
         session.wrote()
         #expect(session.flushed(exiting: false, writers: 2, byOpener: true) == .recordStaging)
         session.wrote()
@@ -212,7 +212,7 @@ import Testing
     }
 
     @Test func aFileCreatedReadOnlyIsPublishedAtItsRelease() {
-        var session = WriteSession.created()
+        var session = WriteSession.created
         #expect(session.released(writersLeft: 0, orphaned: false) == .publish(digest: nil, durable: false))
     }
 
