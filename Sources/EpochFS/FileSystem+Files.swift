@@ -557,7 +557,7 @@ extension FileSystem {
             guard var record = try state.metadata.inode(file.ino) else { return }
             try file.state.withLock { content in
                 guard !content.orphaned else { return }
-                try carryOut(content.session.completeFlush(step, rowStaged: record.staged), &content, &record, state.metadata)
+                try carryOut(content.session.completeFlush(step, rowStaged: record.staged), &content, &record, state.publishing)
             }
         }
     }
@@ -619,7 +619,7 @@ extension FileSystem {
             let left = (state.descriptors[budget] ?? 1) - 1
             state.descriptors[budget] = left > 0 ? left : nil
         }
-        let meta = state.metadata
+        let meta = state.metadata, store = state.publishing
         let writable = handle.writable
         if handle.backingID != 0 {
             file.state.withLock { content in
@@ -642,7 +642,7 @@ extension FileSystem {
             if content.orphaned { return (content.opens == 0, true, content.session.kernelCacheStale, nil, 0) }
             if action != .nothing {
                 do {
-                    try carryOut(action, &content, &record, meta)
+                    try carryOut(action, &content, &record, store)
                 } catch {
                     logger.error("publishing a closed file failed; it stays in staging, interrupted",
                                  metadata: ["inode": "\(file.ino)", "error": "\(error)"])
@@ -652,7 +652,7 @@ extension FileSystem {
                 content.copyAttributes(into: &updated)
                 if content.session.isStaging && !record.staged {
                     // Changed content nobody finished writing: keep it, as an interrupted file.
-                    try publishing(meta).keepStaged(&updated, interrupted: true)
+                    try store.keepStaged(&updated, interrupted: true)
                 } else {
                     try meta.updateContent(updated)
                 }
@@ -694,16 +694,10 @@ extension FileSystem {
         }
     }
 
-    /// The store's operations on where a file's content lives.
-    private func publishing(_ meta: MetadataStore) -> ContentPublishing {
-        ContentPublishing(metadata: meta, blobs: blobs, logger: logger)
-    }
-
     /// Carries out what the write session decided, with the metadata lock and the file's held.
     /// `record` is the file's row, and stays what the row says: a change that fails leaves it.
     private func carryOut(_ action: WriteSession.Action, _ content: inout OpenFile.Content, _ record: inout InodeRecord,
-                          _ meta: MetadataStore) throws {
-        let store = publishing(meta)
+                          _ store: ContentPublishing) throws {
         var updated = record
         content.copyAttributes(into: &updated)
         switch action {
@@ -764,7 +758,7 @@ extension FileSystem {
             try file.state.withLock { content in
                 guard content.session.needsDurableRow else { return }
                 content.copyAttributes(into: &record)
-                try publishing(state.metadata).keepStaged(&record, interrupted: record.interrupted, durable: true)
+                try state.publishing.keepStaged(&record, interrupted: record.interrupted, durable: true)
                 content.session.madeDurable()
             }
         }
