@@ -535,58 +535,56 @@ extension FileSystem {
             logger.warning("could not tell whether a closing process is exiting: its close counts as clean",
                            metadata: ["pid": "\(caller.pid)", "inode": "\(file.ino)"])
         }
-        let (step, lateError) = file.state.withLock { content in
-            (content.session.flushed(exiting: exiting, writers: file.writers.load(ordering: .relaxed),
-                                     byOpener: caller.pid == handle.openerPID),
-             content.session.lateWriteError)
+        var step = WriteSession.FlushStep.nothing
+        var lateError: Errno?
+        let digest = digestAhead(file) { content in
+            step = content.session.flushed(exiting: exiting, writers: file.writers.load(ordering: .relaxed),
+                                           byOpener: caller.pid == handle.openerPID)
+            lateError = content.session.lateWriteError
+            return step == .finish
         }
-        // A write failed after its reply: the session is interrupted, and the close says so.
-        if let lateError {
-            try? finishFlush(file, step)
-            throw lateError
-        }
-        try finishFlush(file, step)
-    }
-
-    /// The part of a flush that needs the metadata lock: the end of the session, or the record
-    /// that the content lives in staging.
-    private func finishFlush(_ file: OpenFile, _ step: WriteSession.FlushStep) throws(Errno) {
-        guard step != .nothing else { return }
-        if step == .finish { prepareDigest(file) }
-        try locked { state in
-            guard var record = try state.metadata.inode(file.ino) else { return }
-            try file.state.withLock { content in
-                guard !content.orphaned else { return }
-                try carryOut(content.session.completeFlush(step, rowStaged: record.staged), &content, &record, state.publishing)
+        // Under the metadata lock: the end of the session, or the record that the content lives
+        // in staging.
+        if step != .nothing {
+            let step = step
+            do throws(Errno) {
+                try locked { state in
+                    guard var record = try state.metadata.inode(file.ino) else { return }
+                    try file.state.withLock { content in
+                        guard !content.orphaned else { return }
+                        try carryOut(content.session.completeFlush(step, rowStaged: record.staged, digest: digest),
+                                     &content, &record, state.publishing)
+                    }
+                }
+            } catch {
+                if lateError == nil { throw error }
             }
         }
+        // A write failed after its reply: the session is interrupted, and the close says so.
+        if let lateError { throw lateError }
     }
 
     /// Hashes what the streaming hash has not seen, and makes a file that was fsynced durable,
-    /// before publishing takes the metadata lock, and without the file's own lock: a resumed
-    /// or rewritten file may need the whole file read again (gigabytes), which must hold up
-    /// neither every other request (the metadata lock) nor whoever waits for this file (a stat
-    /// takes its lock under the metadata lock). It reads a descriptor of its own, since the
-    /// file's may be closed meanwhile. The digest is used by the publish that follows only if
-    /// no write or truncate came in between (a write holds the lock until its bytes are in, so
-    /// an unchanged serial means unchanged bytes). `releasing`: the release of a writer's
-    /// handle, which ends the session if it is the last.
-    private func prepareDigest(_ file: OpenFile, releasing: Bool = false) {
+    /// ahead of the end of its writing session, which takes the metadata lock to publish it, and
+    /// without the file's own lock: a resumed or rewritten file may need the whole file read
+    /// again (gigabytes), which must hold up neither every other request (the metadata lock)
+    /// nor whoever waits for this file (a stat takes its lock under the metadata lock). It reads
+    /// a descriptor of its own, since the file's may be closed meanwhile. `endsSession` runs
+    /// under the file's lock: it records the close and says whether it is to end the session.
+    /// The digest names the serial it was computed at: the event that ends the session uses it
+    /// only if no write or truncate came in between (a write holds the lock until its bytes
+    /// are in, so an unchanged serial means unchanged bytes).
+    private func digestAhead(_ file: OpenFile, _ endsSession: (inout OpenFile.Content) -> Bool) -> WriteSession.Digest? {
         let work = file.state.withLock { content -> (hash: StreamingHash, fd: Int32, serial: UInt64, size: Int64, durable: Bool)? in
-            let lastWriterReleasing = releasing && file.writers.load(ordering: .relaxed) == 1
-            guard let serial = content.session.digestWanted(lastWriterReleasing: lastWriterReleasing) else { return nil }
-            guard let fd = try? Sys.duplicate(content.fd) else { return nil }
-            return (content.hash, fd, serial, content.size, content.session.isDurable)
+            guard endsSession(&content), let fd = try? Sys.duplicate(content.fd) else { return nil }
+            return (content.hash, fd, content.session.serial, content.size, content.session.isDurable)
         }
-        guard var work else { return }
+        guard var work else { return nil }
         defer { Sys.close(work.fd) }
-        guard let digest = try? work.hash.finish(fd: work.fd, size: work.size) else { return }
+        guard let hash = try? work.hash.finish(fd: work.fd, size: work.size) else { return nil }
         // The publish syncs again under the lock, then with nothing left to write.
         if work.durable { try? Sys.fdatasync(work.fd) }
-        file.state.withLock { content in
-            guard content.size == work.size else { return }
-            content.session.digestComputed(digest, at: work.serial)
-        }
+        return WriteSession.Digest(serial: work.serial, hash: hash)
     }
 
     /// The kernel refused a backing file: the open reads through the daemon. Logged the first
@@ -603,17 +601,21 @@ extension FileSystem {
     /// has closed.
     public func release(_ handle: Handle, closeBacking: ((Int32) -> Void)? = nil) {
         guard let file = handle.file else { return }
-        if handle.writable { prepareDigest(file, releasing: true) }
+        // The last writer's release ends a session no flush has ended.
+        let digest = handle.writable ? digestAhead(file) { content in
+            file.writers.load(ordering: .relaxed) == 1 && content.session.hasOpenSession
+        } : nil
         var unusedBacking: Int32 = 0
         do {
-            try locked { state in try release(file, handle: handle, unusedBacking: &unusedBacking, &state) }
+            try locked { state in try release(file, handle: handle, digest: digest, unusedBacking: &unusedBacking, &state) }
         } catch {
             logger.error("closing a file failed", metadata: ["inode": "\(file.ino)", "errno": "\(error)"])
         }
         if unusedBacking != 0 { closeBacking?(unusedBacking) }
     }
 
-    private func release(_ file: OpenFile, handle: Handle, unusedBacking: inout Int32, _ state: inout State) throws {
+    private func release(_ file: OpenFile, handle: Handle, digest: WriteSession.Digest?, unusedBacking: inout Int32,
+                         _ state: inout State) throws {
         // First, so that no failure below keeps the district's count up.
         if let budget = handle.budget {
             let left = (state.descriptors[budget] ?? 1) - 1
@@ -638,7 +640,7 @@ extension FileSystem {
             content.opens -= 1
             if writable { file.writers.subtract(1, ordering: .relaxed) }
             let action = content.session.released(writersLeft: file.writers.load(ordering: .relaxed),
-                                                   orphaned: content.orphaned)
+                                                   orphaned: content.orphaned, digest: digest)
             if content.orphaned { return (content.opens == 0, true, content.session.kernelCacheStale, nil, 0) }
             if action != .nothing {
                 do {
