@@ -57,11 +57,7 @@ extension FileSystem {
                             backingID: backingID, budget: budget)
         if writable && flags & O_TRUNC != 0 {
             do {
-                try withCopyOnWrite(file, keeping: 0) { () throws(Errno) in
-                    try file.state.withLock { content throws(Errno) in
-                        try resize(&content, ino: ino, to: 0)
-                    }
-                }
+                try withCopyOnWrite(file) { content throws(Errno) in try resize(&content, ino: ino, to: 0) }
             } catch {
                 release(handle)
                 throw error
@@ -211,6 +207,11 @@ extension FileSystem {
         return (content.fd, Int(count))
     }
 
+    /// A write answered when it returns: every failure is thrown.
+    public func write(_ handle: Handle, offset: Int64, bytes: UnsafeRawBufferPointer, durable: Bool = false) throws(Errno) -> Int {
+        try write(handle, offset: offset, bytes: bytes, durable: durable, answersEarly: false) { _ in }
+    }
+
     /// Writes are serialised per file: the bytes go to the staging file and, when they
     /// continue the hashed prefix, into the hash from the same buffer. (Writing outside the
     /// lock to overlap the kernel's parallel writeback was measured slower: out-of-order
@@ -229,19 +230,10 @@ extension FileSystem {
     /// after it interrupts the session, and every later write, fsync and flush of the session
     /// fails with it. `acknowledge` runs with the file locked: it must not call back into the
     /// filesystem.
-    /// Durable writes are never acknowledged early.
+    /// Durable writes are never acknowledged early. `answersEarly`: false for a caller answered
+    /// when the write returns, to whom every failure is thrown.
     public func write(_ handle: Handle, offset: Int64, bytes: UnsafeRawBufferPointer, durable: Bool = false,
-                      acknowledge: (Int) -> Void) throws(Errno) -> Int {
-        try write(handle, offset: offset, bytes: bytes, durable: durable, answersEarly: true, acknowledge: acknowledge)
-    }
-
-    /// A write answered when it returns: every failure is thrown.
-    public func write(_ handle: Handle, offset: Int64, bytes: UnsafeRawBufferPointer, durable: Bool = false) throws(Errno) -> Int {
-        try write(handle, offset: offset, bytes: bytes, durable: durable, answersEarly: false, acknowledge: { _ in })
-    }
-
-    private func write(_ handle: Handle, offset: Int64, bytes: UnsafeRawBufferPointer, durable: Bool, answersEarly: Bool,
-                       acknowledge: (Int) -> Void) throws(Errno) -> Int {
+                      answersEarly: Bool = true, acknowledge: (Int) -> Void) throws(Errno) -> Int {
         guard let file = handle.file else { throw .isDirectory }
         guard handle.writable else { throw .badHandle }
         // The kernel leaves O_DSYNC of a direct write to the filesystem: such a write is synced
@@ -249,12 +241,8 @@ extension FileSystem {
         // is accepted, before the bytes are copied and hashed.
         let syncsBeforeReply = durable && handle.directIO
         let answersEarly = answersEarly && !syncsBeforeReply
-        let count = try withCopyOnWrite(file, changes: { content in
-            // What the write below refuses whole costs no copy.
-            !bytes.isEmpty && offset < limits.maxFileSize
-                && (offset < content.size || content.quota?.hasRoom(forBytes: 1) ?? true)
-        }) { () throws(Errno) in try file.state.withLock { content throws(Errno) in
-            try reportLateWriteError(content)
+        let count = try withCopyOnWrite(file) { content throws(Errno) -> Int in
+            if let error = content.session.lateWriteError { throw error }
             var bytes = bytes
             // Past the largest file a district may have, as Linux does for RLIMIT_FSIZE: what
             // fits is written (a short count), a write starting at the limit fails.
@@ -279,7 +267,11 @@ extension FileSystem {
                 }
             }
             do throws(Errno) {
-                try makeStaging(&content, ino: file.ino, keeping: content.size, sessionOpen: true)
+                guard try makeStaging(&content, ino: file.ino, keeping: content.size, sessionOpen: true) else {
+                    // The blob is copied without the lock first; then this runs again.
+                    content.quota?.credit(bytes: growth)
+                    return 0
+                }
             } catch {
                 content.quota?.credit(bytes: growth)
                 failed(&content, through: handle)
@@ -314,7 +306,7 @@ extension FileSystem {
             }
             content.hash.wrote(bytes, at: offset, fd: content.fd)
             return bytes.count
-        } }
+        }
         if syncsBeforeReply {
             do {
                 try fsync(handle, dataOnly: true)
@@ -329,11 +321,6 @@ extension FileSystem {
         return count
     }
 
-    /// An acknowledged write that failed after its reply fails the rest of its writing session.
-    private func reportLateWriteError(_ content: OpenFile.Content) throws(Errno) {
-        if let error = content.session.lateWriteError { throw error }
-    }
-
     /// A write through `handle` failed or was cut short: the session is interrupted, and a
     /// write the kernel had taken into its cache leaves it holding bytes (and a size) the store
     /// does not have, to be dropped at the last close.
@@ -345,11 +332,9 @@ extension FileSystem {
     func truncate(_ ino: InodeNumber, to size: Int64, handle: Handle?, caller: Caller) throws(Errno) {
         if size < 0 { throw .invalid }
         if let handle, handle.writable, let file = handle.file {
-            try withCopyOnWrite(file, keeping: size, changes: { resizes($0, to: size) }) { () throws(Errno) in
-                try file.state.withLock { content throws(Errno) in
-                    try resize(&content, ino: ino, to: size, failureInterrupts: true)
-                    content.session.truncatedByWriter()
-                }
+            try withCopyOnWrite(file) { content throws(Errno) in
+                try resize(&content, ino: ino, to: size, failureInterrupts: true)
+                content.session.truncatedByWriter()
             }
             return
         }
@@ -361,28 +346,20 @@ extension FileSystem {
         let (file, _, _) = try acquire(ino, writable: true, caller: caller, startsSession: false, charged: false)
         let internalHandle = Handle(file: file, writable: true)
         do {
-            try withCopyOnWrite(file, keeping: size, changes: { resizes($0, to: size) }) { () throws(Errno) in
-                try file.state.withLock { content throws(Errno) in
-                    let wasStaging = content.session.isStaging
-                    let serial = content.session.serial
-                    let otherWriters = file.writers.load(ordering: .relaxed) > 1
-                    try resize(&content, ino: ino, to: size, sessionOpen: otherWriters)
-                    guard content.session.serial != serial else { return }
-                    content.attributesDirty = true
-                    content.session.truncatedByPath(wasPublished: !wasStaging, otherWriters: otherWriters)
-                }
+            try withCopyOnWrite(file) { content throws(Errno) in
+                let wasStaging = content.session.isStaging
+                let serial = content.session.serial
+                let otherWriters = file.writers.load(ordering: .relaxed) > 1
+                try resize(&content, ino: ino, to: size, sessionOpen: otherWriters)
+                guard content.session.serial != serial else { return }
+                content.attributesDirty = true
+                content.session.truncatedByPath(wasPublished: !wasStaging, otherWriters: otherWriters)
             }
         } catch {
             release(internalHandle)
             throw error
         }
         release(internalHandle)
-    }
-
-    /// Whether `resize` to `size` would change the file rather than return or be refused.
-    private func resizes(_ content: OpenFile.Content, to size: Int64) -> Bool {
-        size != content.size && size <= limits.maxFileSize
-            && (size < content.size || content.quota?.hasRoom(forBytes: size - content.size) ?? true)
     }
 
     /// Changes the size; a truncate to the current size copies nothing and changes nothing.
@@ -408,7 +385,8 @@ extension FileSystem {
         // The account ends up with the size the file really has, whatever fails below.
         defer { content.quota?.credit(bytes: charged - (content.size - old)) }
         do {
-            try makeStaging(&content, ino: ino, keeping: min(size, old), sessionOpen: sessionOpen)
+            // Without a copy of the blob yet: this runs again once it is made.
+            guard try makeStaging(&content, ino: ino, keeping: min(size, old), sessionOpen: sessionOpen) else { return }
             try mapErrors { try Sys.ftruncate(content.fd, size) }
         } catch {
             if failureInterrupts { content.session.writeFailed(kernelCacheStale: false) }
@@ -433,19 +411,32 @@ extension FileSystem {
         }
     }
 
-    /// Runs `body`, a write or truncate that takes the file's lock, after copying the blob of a
-    /// published file (up to `keeping` bytes: what the change keeps) into its new staging file
-    /// without that lock, when `changes` says, under the lock, that the body will change the
-    /// file (one that changes nothing, or is refused, must cost no copy). The copy may take a
-    /// whole file (gigabytes) and must not hold up whoever waits for the file's lock, a stat
-    /// or an open under the metadata lock above all; `makeStaging` then takes it. Every write
-    /// and truncate holds `file.copying` throughout: copies are made at one path, and no
-    /// change may make its own copy there while another is being made. A copy that fails
-    /// fails the change, with nothing changed (never a second try under the lock).
-    func withCopyOnWrite<T>(_ file: OpenFile, keeping: Int64 = .max, changes: (OpenFile.Content) -> Bool = { _ in true },
-                            _ body: () throws(Errno) -> T) throws(Errno) -> T {
-        try file.copying.withLock { _ throws(Errno) -> T in
-            if keeping > 0 { try prepareCopy(file, keeping: keeping, changes: changes) }
+    /// Runs `change`, a write or truncate, under the file's lock. A change to a published file
+    /// first copies the blob (up to what the change keeps) into its new staging file
+    /// (`makeStaging`), which may take a whole file (gigabytes) and must not hold up whoever
+    /// waits for the file's lock, a stat or an open under the metadata lock above all. So
+    /// `makeStaging`, finding no copy made, asks for one (`copyWanted`), and the change returns
+    /// having changed nothing; the copy is made without the lock, and the change runs again and
+    /// takes it. The change alone decides whether to copy: one that changes nothing, or is
+    /// refused (the largest file, the quota), returns before `makeStaging` and costs no copy.
+    /// Every write and truncate holds `file.copying` throughout: copies are made at one path,
+    /// no change may make its own there while another is being made, and no size changes
+    /// between the two runs. A copy that fails fails the change, with nothing changed.
+    func withCopyOnWrite<T: Sendable>(_ file: OpenFile,
+                                      _ change: (inout OpenFile.Content) throws(Errno) -> T) throws(Errno) -> T {
+        /// The change, and the blob's descriptor (a duplicate: the file's may be retired
+        /// meanwhile) and byte count to copy when it wants a copy.
+        func attempt() throws(Errno) -> (T, copy: (fd: Int32, count: Int64)?) {
+            try file.state.withLock { content throws(Errno) in
+                let result = try change(&content)
+                guard let count = content.copyWanted else { return (result, nil) }
+                content.copyWanted = nil
+                return (result, (try mapErrors { try Sys.duplicate(content.fd) }, count))
+            }
+        }
+        return try file.copying.withLock { _ throws(Errno) -> T in
+            var (result, copy) = try attempt()
+            guard copy != nil else { return result }
             defer {
                 file.state.withLock { content in
                     guard let unused = content.preparedCopy else { return }
@@ -454,56 +445,44 @@ extension FileSystem {
                     if !content.session.isStaging { try? blobs.removeStaging(file.ino) }
                 }
             }
-            return try body()
+            while let source = copy {
+                defer { Sys.close(source.fd) }
+                // A blob never changes: its copy needs no lock.
+                let staging = try mapErrors { try blobs.createStaging(file.ino) }
+                do {
+                    try Sys.copyFile(from: source.fd, to: staging, count: source.count)
+                } catch {
+                    Sys.close(staging)
+                    try? blobs.removeStaging(file.ino)
+                    throw errnoOf(error)
+                }
+                metrics.copiedBytes.add(source.count, ordering: .relaxed)
+                file.state.withLock { content in
+                    if let unusable = content.preparedCopy { Sys.close(unusable.fd) }
+                    content.preparedCopy = (staging, source.count)
+                }
+                (result, copy) = try attempt()
+            }
+            return result
         }
-    }
-
-    /// The copy of `withCopyOnWrite`, on a descriptor of its own (the file's may be retired
-    /// meanwhile); a blob never changes, so no lock is needed to read it.
-    private func prepareCopy(_ file: OpenFile, keeping: Int64, changes: (OpenFile.Content) -> Bool) throws(Errno) {
-        let source = try file.state.withLock { content throws(Errno) -> (fd: Int32, count: Int64)? in
-            guard !content.session.isStaging, changes(content) else { return nil }
-            return (try mapErrors { try Sys.duplicate(content.fd) }, min(keeping, content.size))
-        }
-        guard let source else { return }
-        defer { Sys.close(source.fd) }
-        let staging = try mapErrors { try blobs.createStaging(file.ino) }
-        do {
-            try Sys.copyFile(from: source.fd, to: staging, count: source.count)
-        } catch {
-            Sys.close(staging)
-            try? blobs.removeStaging(file.ino)
-            throw errnoOf(error)
-        }
-        metrics.copiedBytes.add(source.count, ordering: .relaxed)
-        file.state.withLock { $0.preparedCopy = (staging, source.count) }
     }
 
     /// Copy-on-write: before the first change to a published file, its first `keeping` bytes
-    /// are copied (in the kernel) into a new staging file, or taken from the copy
-    /// `withCopyOnWrite` made without the lock.
+    /// go into a new staging file: the copy `withCopyOnWrite` made without the lock, or, with
+    /// nothing to keep, an empty one. False when the copy is still to be made
+    /// (`copyWanted`): the change is to return having changed nothing, and runs again.
     private func makeStaging(_ content: inout OpenFile.Content, ino: InodeNumber, keeping: Int64,
-                             sessionOpen: Bool) throws(Errno) {
-        guard !content.session.isStaging else { return }
+                             sessionOpen: Bool) throws(Errno) -> Bool {
+        guard !content.session.isStaging else { return true }
         let staging: Int32
-        if let prepared = content.preparedCopy, prepared.count == keeping {
+        if keeping == 0 {
+            staging = try mapErrors { try blobs.createStaging(ino) }
+        } else if let prepared = content.preparedCopy, prepared.count == keeping {
             content.preparedCopy = nil
             staging = prepared.fd
         } else {
-            if let unusable = content.preparedCopy {
-                // Made at the path copied to next: only its descriptor goes.
-                content.preparedCopy = nil
-                Sys.close(unusable.fd)
-            }
-            staging = try mapErrors { try blobs.createStaging(ino) }
-            do {
-                try Sys.copyFile(from: content.fd, to: staging, count: keeping)
-            } catch {
-                Sys.close(staging)
-                try? blobs.removeStaging(ino)
-                throw errnoOf(error)
-            }
-            metrics.copiedBytes.add(keeping, ordering: .relaxed)
+            content.copyWanted = keeping
+            return false
         }
         // A read may still reply from the old descriptor: then it is closed after the last one.
         if content.readsInFlight > 0 { content.retiredFDs.append(content.fd) } else { Sys.close(content.fd) }
@@ -511,6 +490,7 @@ extension FileSystem {
         content.size = keeping
         content.hash = keeping == 0 ? StreamingHash() : .invalid
         content.session.movedToStaging(sessionOpen: sessionOpen)
+        return true
     }
 
     // MARK: Close
@@ -742,7 +722,8 @@ extension FileSystem {
         // that lock under the metadata lock): it covers every write answered before the fsync,
         // since a write holds the lock until its bytes are in the file.
         let (fd, needsMetadata, published) = try file.state.withLock { content throws(Errno) -> (Int32, Bool, Bool) in
-            if handle.writable { try reportLateWriteError(content) }
+            // An acknowledged write that failed after its reply fails the rest of its session.
+            if handle.writable, let error = content.session.lateWriteError { throw error }
             return (try mapErrors { try Sys.duplicate(content.fd) }, content.session.needsDurableRow, !content.session.isStaging)
         }
         defer { Sys.close(fd) }

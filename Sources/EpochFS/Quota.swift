@@ -68,13 +68,6 @@ final class QuotaAccount: Sendable {
         Self.add(count, to: bytes, limit: byteLimit, partly: true)
     }
 
-    /// Whether `count` more bytes would fit now (a look ahead, not a charge: whoever then
-    /// grows the file charges it).
-    func hasRoom(forBytes count: Int64) -> Bool {
-        let limit = byteLimit.load(ordering: .relaxed)
-        return count <= limit - min(limit, bytes.load(ordering: .relaxed))
-    }
-
     /// Adds one file or directory, or throws EDQUOT, adds nothing and notes the refusal.
     func chargeEntry(logger: Logger, now: Nanoseconds) throws(Errno) {
         guard Self.add(1, to: entries, limit: entryLimit, partly: false) == 1 else {
