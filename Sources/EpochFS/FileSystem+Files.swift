@@ -424,28 +424,28 @@ extension FileSystem {
     /// between the two runs. A copy that fails fails the change, with nothing changed.
     func withCopyOnWrite<T: Sendable>(_ file: OpenFile,
                                       _ change: (inout OpenFile.Content) throws(Errno) -> T) throws(Errno) -> T {
-        /// The change, and the blob's descriptor (a duplicate: the file's may be retired
-        /// meanwhile) and byte count to copy when it wants a copy.
-        func attempt() throws(Errno) -> (T, copy: (fd: Int32, count: Int64)?) {
-            try file.state.withLock { content throws(Errno) in
-                let result = try change(&content)
-                guard let count = content.copyWanted else { return (result, nil) }
-                content.copyWanted = nil
-                return (result, (try mapErrors { try Sys.duplicate(content.fd) }, count))
-            }
-        }
-        return try file.copying.withLock { _ throws(Errno) -> T in
-            var (result, copy) = try attempt()
-            guard copy != nil else { return result }
+        try file.copying.withLock { _ throws(Errno) -> T in
+            var copied = false
             defer {
-                file.state.withLock { content in
-                    guard let unused = content.preparedCopy else { return }
-                    content.preparedCopy = nil
-                    Sys.close(unused.fd)
-                    if !content.session.isStaging { try? blobs.removeStaging(file.ino) }
+                if copied {
+                    file.state.withLock { content in
+                        guard let unused = content.preparedCopy else { return }
+                        content.preparedCopy = nil
+                        Sys.close(unused.fd)
+                        if !content.session.isStaging { try? blobs.removeStaging(file.ino) }
+                    }
                 }
             }
-            while let source = copy {
+            while true {
+                // The change; and, when it wants a copy, the blob's descriptor (a duplicate: the
+                // file's may be retired meanwhile) and how many bytes to copy.
+                let (result, copy) = try file.state.withLock { content throws(Errno) -> (T, (fd: Int32, count: Int64)?) in
+                    let result = try change(&content)
+                    guard let count = content.copyWanted else { return (result, nil) }
+                    content.copyWanted = nil
+                    return (result, (try mapErrors { try Sys.duplicate(content.fd) }, count))
+                }
+                guard let source = copy else { return result }
                 defer { Sys.close(source.fd) }
                 // A blob never changes: its copy needs no lock.
                 let staging = try mapErrors { try blobs.createStaging(file.ino) }
@@ -457,13 +457,12 @@ extension FileSystem {
                     throw errnoOf(error)
                 }
                 metrics.copiedBytes.add(source.count, ordering: .relaxed)
+                copied = true
                 file.state.withLock { content in
                     if let unusable = content.preparedCopy { Sys.close(unusable.fd) }
                     content.preparedCopy = (staging, source.count)
                 }
-                (result, copy) = try attempt()
             }
-            return result
         }
     }
 
