@@ -620,15 +620,14 @@ extension FileSystem {
             if writable { file.writers.subtract(1, ordering: .relaxed) }
             let action = content.session.released(writersLeft: file.writers.load(ordering: .relaxed),
                                                    orphaned: content.orphaned, digest: digest)
-            if content.orphaned { return (content.opens == 0, true, content.session.kernelCacheStale, nil, 0) }
-            if action != .nothing {
+            if !content.orphaned && action != .nothing {
                 do {
                     try carryOut(action, &content, &record, store)
                 } catch {
                     logger.error("publishing a closed file failed; it stays in staging, interrupted",
                                  metadata: ["inode": "\(file.ino)", "error": "\(error)"])
                 }
-            } else if content.attributesDirty && content.opens == 0 {
+            } else if !content.orphaned && content.attributesDirty && content.opens == 0 {
                 var updated = record
                 content.copyAttributes(into: &updated)
                 if content.session.isStaging && !record.staged {
@@ -640,6 +639,13 @@ extension FileSystem {
                 record = updated
                 content.attributesDirty = false
             }
+            if content.opens == 0 {
+                // Nothing can use the descriptors any more.
+                Sys.close(content.fd)
+                content.closeRetiredDescriptors()
+                content.fd = -1
+            }
+            if content.orphaned { return (content.opens == 0, true, content.session.kernelCacheStale, nil, 0) }
             return (content.opens == 0, false, content.session.kernelCacheStale, content.quota, content.size)
         }
         if writable {
@@ -656,7 +662,6 @@ extension FileSystem {
                 // differ only when writing the row failed (a full disk).
                 account.credit(bytes: held - record.size)
             }
-            file.closeDescriptors()
             if orphaned { try deleteOrphanIfUnused(file.ino, &state) }
             if stale, let parent = record.parent { dropFromKernelCache(file.ino, parent: parent, name: record.name) }
         }

@@ -97,15 +97,6 @@ final class OpenFile: Sendable {
         self.state = SleepingLock(content)
         self.writers = Atomic(writers)
     }
-
-    /// Closes every descriptor; only when nothing can use them any more.
-    func closeDescriptors() {
-        state.withLock { content in
-            Sys.close(content.fd)
-            content.closeRetiredDescriptors()
-            content.fd = -1
-        }
-    }
 }
 
 /// How the kernel may cache what is read and written through one handle: decided for every
