@@ -62,8 +62,8 @@ struct WriteSession: Sendable, Equatable {
     enum Action: Sendable, Equatable {
         case nothing
         /// Publish the staging file as a blob: hash it (unless `digest`, computed ahead, is of
-        /// the bytes it holds), then the
-        /// store's publish, durable when the staging file was made durable. Then `published()`.
+        /// the bytes it holds), then the store's publish, durable when the staging file was
+        /// made durable. Then `published()`.
         case publish(digest: String?, durable: Bool)
         /// Keep the content in staging, its row marked interrupted: its writers went away
         /// without finishing.
