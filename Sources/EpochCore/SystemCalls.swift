@@ -183,6 +183,30 @@ public enum Sys {
         _ = try retrying("syncfs", path) { clinux_syncfs(fd) }
     }
 
+    /// Whether process (or thread) `pid` is exiting: during an exit it has already released
+    /// its memory, so `/proc/<pid>/statm` reads all zeros, or the process is gone. Without a
+    /// descriptor to open it with (the daemon's are spent), the same question is asked without
+    /// one (`hasAddressSpace`); nil when neither way can tell. Not a process: pid 0 and below.
+    public static func processIsExiting(_ pid: Int32) -> Bool? {
+        guard pid > 0 else { return false }
+        let fd: Int32
+        do {
+            fd = try open("/proc/\(pid)/statm", O_RDONLY)
+        } catch let error as SystemError where error.errno == ENOENT || error.errno == ESRCH {
+            return true  // already gone
+        } catch {
+            return hasAddressSpace(pid).map { !$0 }
+        }
+        defer { close(fd) }
+        var buffer = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        let count = withUnsafeMutableBytes(of: &buffer) { (try? Sys.read(fd, $0)) ?? 0 }
+        guard count > 0 else { return true }
+        // "0 0 0 0 0 0 0\n": every field zero, so no digit other than '0' appears.
+        return withUnsafeBytes(of: &buffer) { bytes in
+            !bytes.prefix(count).contains { $0 >= UInt8(ascii: "1") && $0 <= UInt8(ascii: "9") }
+        }
+    }
+
     /// Whether process (or thread) `pid` still has an address space, asked without a file
     /// descriptor; nil when the kernel would not say.
     public static func hasAddressSpace(_ pid: Int32) -> Bool? {

@@ -15,7 +15,7 @@ extension FileSystem {
             var record = try newEntry(.file, named: name, in: parent, mode: mode, caller: caller, now: now, state)
             let budget = try descriptorBudget(for: record, caller: caller, state)
             let account = quotaAccount(for: record, state)
-            try chargeEntry(account)
+            try account?.chargeEntry(logger: logger, now: now)
             let fd: Int32
             do {
                 fd = try state.metadata.transaction {
@@ -27,7 +27,7 @@ extension FileSystem {
                 account?.credit(bytes: 0, entries: 1)
                 throw error
             }
-            var content = OpenFile.Content(fd: fd, session: .created(), size: 0, atime: now, mtime: now, ctime: now)
+            var content = OpenFile.Content(fd: fd, session: .created, size: 0, atime: now, mtime: now, ctime: now)
             content.quota = account
             content.hash = StreamingHash()
             content.opens = 1
@@ -57,11 +57,7 @@ extension FileSystem {
                             backingID: backingID, budget: budget)
         if writable && flags & O_TRUNC != 0 {
             do {
-                try withCopyOnWrite(file, keeping: 0) { () throws(Errno) in
-                    try file.state.withLock { content throws(Errno) in
-                        try resize(&content, ino: ino, to: 0)
-                    }
-                }
+                try withCopyOnWrite(file) { content throws(Errno) in try resize(&content, ino: ino, to: 0) }
             } catch {
                 release(handle)
                 throw error
@@ -211,6 +207,11 @@ extension FileSystem {
         return (content.fd, Int(count))
     }
 
+    /// A write answered when it returns: every failure is thrown.
+    public func write(_ handle: Handle, offset: Int64, bytes: UnsafeRawBufferPointer, durable: Bool = false) throws(Errno) -> Int {
+        try write(handle, offset: offset, bytes: bytes, durable: durable, answersEarly: false) { _ in }
+    }
+
     /// Writes are serialised per file: the bytes go to the staging file and, when they
     /// continue the hashed prefix, into the hash from the same buffer. (Writing outside the
     /// lock to overlap the kernel's parallel writeback was measured slower: out-of-order
@@ -229,19 +230,10 @@ extension FileSystem {
     /// after it interrupts the session, and every later write, fsync and flush of the session
     /// fails with it. `acknowledge` runs with the file locked: it must not call back into the
     /// filesystem.
-    /// Durable writes are never acknowledged early.
+    /// Durable writes are never acknowledged early. `answersEarly`: false for a caller answered
+    /// when the write returns, to whom every failure is thrown.
     public func write(_ handle: Handle, offset: Int64, bytes: UnsafeRawBufferPointer, durable: Bool = false,
-                      acknowledge: (Int) -> Void) throws(Errno) -> Int {
-        try write(handle, offset: offset, bytes: bytes, durable: durable, answersEarly: true, acknowledge: acknowledge)
-    }
-
-    /// A write answered when it returns: every failure is thrown.
-    public func write(_ handle: Handle, offset: Int64, bytes: UnsafeRawBufferPointer, durable: Bool = false) throws(Errno) -> Int {
-        try write(handle, offset: offset, bytes: bytes, durable: durable, answersEarly: false, acknowledge: { _ in })
-    }
-
-    private func write(_ handle: Handle, offset: Int64, bytes: UnsafeRawBufferPointer, durable: Bool, answersEarly: Bool,
-                       acknowledge: (Int) -> Void) throws(Errno) -> Int {
+                      answersEarly: Bool = true, acknowledge: (Int) -> Void) throws(Errno) -> Int {
         guard let file = handle.file else { throw .isDirectory }
         guard handle.writable else { throw .badHandle }
         // The kernel leaves O_DSYNC of a direct write to the filesystem: such a write is synced
@@ -249,12 +241,8 @@ extension FileSystem {
         // is accepted, before the bytes are copied and hashed.
         let syncsBeforeReply = durable && handle.directIO
         let answersEarly = answersEarly && !syncsBeforeReply
-        let count = try withCopyOnWrite(file, changes: { content in
-            // What the write below refuses whole costs no copy.
-            !bytes.isEmpty && offset < limits.maxFileSize
-                && (offset < content.size || content.quota?.hasRoom(forBytes: 1) ?? true)
-        }) { () throws(Errno) in try file.state.withLock { content throws(Errno) in
-            try reportLateWriteError(content)
+        let count = try withCopyOnWrite(file) { content throws(Errno) -> Int in
+            if let error = content.session.lateWriteError { throw error }
             var bytes = bytes
             // Past the largest file a district may have, as Linux does for RLIMIT_FSIZE: what
             // fits is written (a short count), a write starting at the limit fails.
@@ -279,7 +267,11 @@ extension FileSystem {
                 }
             }
             do throws(Errno) {
-                try makeStaging(&content, ino: file.ino, keeping: content.size, sessionOpen: true)
+                guard try makeStaging(&content, ino: file.ino, keeping: content.size, sessionOpen: true) else {
+                    // The blob is copied without the lock first; then this runs again.
+                    content.quota?.credit(bytes: growth)
+                    return 0
+                }
             } catch {
                 content.quota?.credit(bytes: growth)
                 failed(&content, through: handle)
@@ -314,7 +306,7 @@ extension FileSystem {
             }
             content.hash.wrote(bytes, at: offset, fd: content.fd)
             return bytes.count
-        } }
+        }
         if syncsBeforeReply {
             do {
                 try fsync(handle, dataOnly: true)
@@ -329,11 +321,6 @@ extension FileSystem {
         return count
     }
 
-    /// An acknowledged write that failed after its reply fails the rest of its writing session.
-    private func reportLateWriteError(_ content: OpenFile.Content) throws(Errno) {
-        if let error = content.session.lateWriteError { throw error }
-    }
-
     /// A write through `handle` failed or was cut short: the session is interrupted, and a
     /// write the kernel had taken into its cache leaves it holding bytes (and a size) the store
     /// does not have, to be dropped at the last close.
@@ -345,11 +332,9 @@ extension FileSystem {
     func truncate(_ ino: InodeNumber, to size: Int64, handle: Handle?, caller: Caller) throws(Errno) {
         if size < 0 { throw .invalid }
         if let handle, handle.writable, let file = handle.file {
-            try withCopyOnWrite(file, keeping: size, changes: { resizes($0, to: size) }) { () throws(Errno) in
-                try file.state.withLock { content throws(Errno) in
-                    try resize(&content, ino: ino, to: size, failureInterrupts: true)
-                    content.session.truncatedByWriter()
-                }
+            try withCopyOnWrite(file) { content throws(Errno) in
+                try resize(&content, ino: ino, to: size, failureInterrupts: true)
+                content.session.truncatedByWriter()
             }
             return
         }
@@ -361,28 +346,20 @@ extension FileSystem {
         let (file, _, _) = try acquire(ino, writable: true, caller: caller, startsSession: false, charged: false)
         let internalHandle = Handle(file: file, writable: true)
         do {
-            try withCopyOnWrite(file, keeping: size, changes: { resizes($0, to: size) }) { () throws(Errno) in
-                try file.state.withLock { content throws(Errno) in
-                    let wasStaging = content.session.isStaging
-                    let serial = content.session.serial
-                    let otherWriters = file.writers.load(ordering: .relaxed) > 1
-                    try resize(&content, ino: ino, to: size, sessionOpen: otherWriters)
-                    guard content.session.serial != serial else { return }
-                    content.attributesDirty = true
-                    content.session.truncatedByPath(wasPublished: !wasStaging, otherWriters: otherWriters)
-                }
+            try withCopyOnWrite(file) { content throws(Errno) in
+                let wasStaging = content.session.isStaging
+                let serial = content.session.serial
+                let otherWriters = file.writers.load(ordering: .relaxed) > 1
+                try resize(&content, ino: ino, to: size, sessionOpen: otherWriters)
+                guard content.session.serial != serial else { return }
+                content.attributesDirty = true
+                content.session.truncatedByPath(wasPublished: !wasStaging, otherWriters: otherWriters)
             }
         } catch {
             release(internalHandle)
             throw error
         }
         release(internalHandle)
-    }
-
-    /// Whether `resize` to `size` would change the file rather than return or be refused.
-    private func resizes(_ content: OpenFile.Content, to size: Int64) -> Bool {
-        size != content.size && size <= limits.maxFileSize
-            && (size < content.size || content.quota?.hasRoom(forBytes: size - content.size) ?? true)
     }
 
     /// Changes the size; a truncate to the current size copies nothing and changes nothing.
@@ -408,7 +385,8 @@ extension FileSystem {
         // The account ends up with the size the file really has, whatever fails below.
         defer { content.quota?.credit(bytes: charged - (content.size - old)) }
         do {
-            try makeStaging(&content, ino: ino, keeping: min(size, old), sessionOpen: sessionOpen)
+            // Without a copy of the blob yet: this runs again once it is made.
+            guard try makeStaging(&content, ino: ino, keeping: min(size, old), sessionOpen: sessionOpen) else { return }
             try mapErrors { try Sys.ftruncate(content.fd, size) }
         } catch {
             if failureInterrupts { content.session.writeFailed(kernelCacheStale: false) }
@@ -433,77 +411,77 @@ extension FileSystem {
         }
     }
 
-    /// Runs `body`, a write or truncate that takes the file's lock, after copying the blob of a
-    /// published file (up to `keeping` bytes: what the change keeps) into its new staging file
-    /// without that lock, when `changes` says, under the lock, that the body will change the
-    /// file (one that changes nothing, or is refused, must cost no copy). The copy may take a
-    /// whole file (gigabytes) and must not hold up whoever waits for the file's lock, a stat
-    /// or an open under the metadata lock above all; `makeStaging` then takes it. Every write
-    /// and truncate holds `file.copying` throughout: copies are made at one path, and no
-    /// change may make its own copy there while another is being made. A copy that fails
-    /// fails the change, with nothing changed (never a second try under the lock).
-    func withCopyOnWrite<T>(_ file: OpenFile, keeping: Int64 = .max, changes: (OpenFile.Content) -> Bool = { _ in true },
-                            _ body: () throws(Errno) -> T) throws(Errno) -> T {
+    /// Runs `change`, a write or truncate, under the file's lock. A change to a published file
+    /// first copies the blob (up to what the change keeps) into its new staging file
+    /// (`makeStaging`), which may take a whole file (gigabytes) and must not hold up whoever
+    /// waits for the file's lock, a stat or an open under the metadata lock above all. So
+    /// `makeStaging`, finding no copy made, asks for one (`copyWanted`), and the change returns
+    /// having changed nothing; the copy is made without the lock, and the change runs again and
+    /// takes it. The change alone decides whether to copy: one that changes nothing, or is
+    /// refused (the largest file, the quota), returns before `makeStaging` and costs no copy.
+    /// Every write and truncate holds `file.copying` throughout: copies are made at one path,
+    /// no change may make its own there while another is being made, and no size changes
+    /// between the two runs. A copy that fails fails the change, with nothing changed.
+    func withCopyOnWrite<T: Sendable>(_ file: OpenFile,
+                                      _ change: (inout OpenFile.Content) throws(Errno) -> T) throws(Errno) -> T {
         try file.copying.withLock { _ throws(Errno) -> T in
-            if keeping > 0 { try prepareCopy(file, keeping: keeping, changes: changes) }
+            var copied = false
             defer {
-                file.state.withLock { content in
-                    guard let unused = content.preparedCopy else { return }
-                    content.preparedCopy = nil
-                    Sys.close(unused.fd)
-                    if !content.session.isStaging { try? blobs.removeStaging(file.ino) }
+                if copied {
+                    file.state.withLock { content in
+                        guard let unused = content.preparedCopy else { return }
+                        content.preparedCopy = nil
+                        Sys.close(unused.fd)
+                        if !content.session.isStaging { try? blobs.removeStaging(file.ino) }
+                    }
                 }
             }
-            return try body()
+            while true {
+                // The change; and, when it wants a copy, the blob's descriptor (a duplicate: the
+                // file's may be retired meanwhile) and how many bytes to copy.
+                let (result, copy) = try file.state.withLock { content throws(Errno) -> (T, (fd: Int32, count: Int64)?) in
+                    let result = try change(&content)
+                    guard let count = content.copyWanted else { return (result, nil) }
+                    content.copyWanted = nil
+                    return (result, (try mapErrors { try Sys.duplicate(content.fd) }, count))
+                }
+                guard let source = copy else { return result }
+                defer { Sys.close(source.fd) }
+                // A blob never changes: its copy needs no lock.
+                let staging = try mapErrors { try blobs.createStaging(file.ino) }
+                do {
+                    try Sys.copyFile(from: source.fd, to: staging, count: source.count)
+                } catch {
+                    Sys.close(staging)
+                    try? blobs.removeStaging(file.ino)
+                    throw errnoOf(error)
+                }
+                metrics.copiedBytes.add(source.count, ordering: .relaxed)
+                copied = true
+                file.state.withLock { content in
+                    if let unusable = content.preparedCopy { Sys.close(unusable.fd) }
+                    content.preparedCopy = (staging, source.count)
+                }
+            }
         }
-    }
-
-    /// The copy of `withCopyOnWrite`, on a descriptor of its own (the file's may be retired
-    /// meanwhile); a blob never changes, so no lock is needed to read it.
-    private func prepareCopy(_ file: OpenFile, keeping: Int64, changes: (OpenFile.Content) -> Bool) throws(Errno) {
-        let source = try file.state.withLock { content throws(Errno) -> (fd: Int32, count: Int64)? in
-            guard !content.session.isStaging, changes(content) else { return nil }
-            return (try mapErrors { try Sys.duplicate(content.fd) }, min(keeping, content.size))
-        }
-        guard let source else { return }
-        defer { Sys.close(source.fd) }
-        let staging = try mapErrors { try blobs.createStaging(file.ino) }
-        do {
-            try Sys.copyFile(from: source.fd, to: staging, count: source.count)
-        } catch {
-            Sys.close(staging)
-            try? blobs.removeStaging(file.ino)
-            throw errnoOf(error)
-        }
-        metrics.copiedBytes.add(source.count, ordering: .relaxed)
-        file.state.withLock { $0.preparedCopy = (staging, source.count) }
     }
 
     /// Copy-on-write: before the first change to a published file, its first `keeping` bytes
-    /// are copied (in the kernel) into a new staging file, or taken from the copy
-    /// `withCopyOnWrite` made without the lock.
+    /// go into a new staging file: the copy `withCopyOnWrite` made without the lock, or, with
+    /// nothing to keep, an empty one. False when the copy is still to be made
+    /// (`copyWanted`): the change is to return having changed nothing, and runs again.
     private func makeStaging(_ content: inout OpenFile.Content, ino: InodeNumber, keeping: Int64,
-                             sessionOpen: Bool) throws(Errno) {
-        guard !content.session.isStaging else { return }
+                             sessionOpen: Bool) throws(Errno) -> Bool {
+        guard !content.session.isStaging else { return true }
         let staging: Int32
-        if let prepared = content.preparedCopy, prepared.count == keeping {
+        if keeping == 0 {
+            staging = try mapErrors { try blobs.createStaging(ino) }
+        } else if let prepared = content.preparedCopy, prepared.count == keeping {
             content.preparedCopy = nil
             staging = prepared.fd
         } else {
-            if let unusable = content.preparedCopy {
-                // Made at the path copied to next: only its descriptor goes.
-                content.preparedCopy = nil
-                Sys.close(unusable.fd)
-            }
-            staging = try mapErrors { try blobs.createStaging(ino) }
-            do {
-                try Sys.copyFile(from: content.fd, to: staging, count: keeping)
-            } catch {
-                Sys.close(staging)
-                try? blobs.removeStaging(ino)
-                throw errnoOf(error)
-            }
-            metrics.copiedBytes.add(keeping, ordering: .relaxed)
+            content.copyWanted = keeping
+            return false
         }
         // A read may still reply from the old descriptor: then it is closed after the last one.
         if content.readsInFlight > 0 { content.retiredFDs.append(content.fd) } else { Sys.close(content.fd) }
@@ -511,6 +489,7 @@ extension FileSystem {
         content.size = keeping
         content.hash = keeping == 0 ? StreamingHash() : .invalid
         content.session.movedToStaging(sessionOpen: sessionOpen)
+        return true
     }
 
     // MARK: Close
@@ -527,7 +506,7 @@ extension FileSystem {
     public func flush(_ handle: Handle, caller: Caller) throws(Errno) {
         guard let file = handle.file, handle.writable else { return }
         let exiting: Bool
-        if let known = Self.processIsExiting(caller.pid) {
+        if let known = Sys.processIsExiting(caller.pid) {
             exiting = known
         } else {
             // A clean close must never be recorded as interrupted for want of a probe.
@@ -535,80 +514,56 @@ extension FileSystem {
             logger.warning("could not tell whether a closing process is exiting: its close counts as clean",
                            metadata: ["pid": "\(caller.pid)", "inode": "\(file.ino)"])
         }
-        let (step, lateError) = file.state.withLock { content in
-            (content.session.flushed(exiting: exiting, writers: file.writers.load(ordering: .relaxed),
-                                     byOpener: caller.pid == handle.openerPID),
-             content.session.lateWriteError)
+        var step = WriteSession.FlushStep.nothing
+        var lateError: Errno?
+        let digest = digestAhead(file) { content in
+            step = content.session.flushed(exiting: exiting, writers: file.writers.load(ordering: .relaxed),
+                                           byOpener: caller.pid == handle.openerPID)
+            lateError = content.session.lateWriteError
+            return step == .finish
         }
-        // A write failed after its reply: the session is interrupted, and the close says so.
-        if let lateError {
-            try? finishFlush(file, step)
-            throw lateError
-        }
-        try finishFlush(file, step)
-    }
-
-    /// The part of a flush that needs the metadata lock: the end of the session, or the record
-    /// that the content lives in staging.
-    private func finishFlush(_ file: OpenFile, _ step: WriteSession.FlushStep) throws(Errno) {
-        guard step != .nothing else { return }
-        if step == .finish { prepareDigest(file) }
-        try locked { state in
-            guard var record = try state.metadata.inode(file.ino) else { return }
-            try file.state.withLock { content in
-                guard !content.orphaned else { return }
-                try carryOut(content.session.completeFlush(step, rowStaged: record.staged), &content, &record, state.metadata)
+        // Under the metadata lock: the end of the session, or the record that the content lives
+        // in staging.
+        if step != .nothing {
+            let step = step
+            do throws(Errno) {
+                try locked { state in
+                    guard var record = try state.metadata.inode(file.ino) else { return }
+                    try file.state.withLock { content in
+                        guard !content.orphaned else { return }
+                        try carryOut(content.session.completeFlush(step, rowStaged: record.staged, digest: digest),
+                                     &content, &record, state.publishing)
+                    }
+                }
+            } catch {
+                if lateError == nil { throw error }
             }
         }
+        // A write failed after its reply: the session is interrupted, and the close says so.
+        if let lateError { throw lateError }
     }
 
     /// Hashes what the streaming hash has not seen, and makes a file that was fsynced durable,
-    /// before publishing takes the metadata lock, and without the file's own lock: a resumed
-    /// or rewritten file may need the whole file read again (gigabytes), which must hold up
-    /// neither every other request (the metadata lock) nor whoever waits for this file (a stat
-    /// takes its lock under the metadata lock). It reads a descriptor of its own, since the
-    /// file's may be closed meanwhile. The digest is used by the publish that follows only if
-    /// no write or truncate came in between (a write holds the lock until its bytes are in, so
-    /// an unchanged serial means unchanged bytes). `releasing`: the release of a writer's
-    /// handle, which ends the session if it is the last.
-    private func prepareDigest(_ file: OpenFile, releasing: Bool = false) {
+    /// ahead of the end of its writing session, which takes the metadata lock to publish it, and
+    /// without the file's own lock: a resumed or rewritten file may need the whole file read
+    /// again (gigabytes), which must hold up neither every other request (the metadata lock)
+    /// nor whoever waits for this file (a stat takes its lock under the metadata lock). It reads
+    /// a descriptor of its own, since the file's may be closed meanwhile. `endsSession` runs
+    /// under the file's lock: it records the close and says whether it is to end the session.
+    /// The digest names the serial it was computed at: the event that ends the session uses it
+    /// only if no write or truncate came in between (a write holds the lock until its bytes
+    /// are in, so an unchanged serial means unchanged bytes).
+    private func digestAhead(_ file: OpenFile, _ endsSession: (inout OpenFile.Content) -> Bool) -> WriteSession.Digest? {
         let work = file.state.withLock { content -> (hash: StreamingHash, fd: Int32, serial: UInt64, size: Int64, durable: Bool)? in
-            let lastWriterReleasing = releasing && file.writers.load(ordering: .relaxed) == 1
-            guard let serial = content.session.digestWanted(lastWriterReleasing: lastWriterReleasing) else { return nil }
-            guard let fd = try? Sys.duplicate(content.fd) else { return nil }
-            return (content.hash, fd, serial, content.size, content.session.isDurable)
+            guard endsSession(&content), let fd = try? Sys.duplicate(content.fd) else { return nil }
+            return (content.hash, fd, content.session.serial, content.size, content.session.isDurable)
         }
-        guard var work else { return }
+        guard var work else { return nil }
         defer { Sys.close(work.fd) }
-        guard let digest = try? work.hash.finish(fd: work.fd, size: work.size) else { return }
+        guard let hash = try? work.hash.finish(fd: work.fd, size: work.size) else { return nil }
         // The publish syncs again under the lock, then with nothing left to write.
         if work.durable { try? Sys.fdatasync(work.fd) }
-        file.state.withLock { content in
-            guard content.size == work.size else { return }
-            content.session.digestComputed(digest, at: work.serial)
-        }
-    }
-
-    /// Without a descriptor to open it with (the daemon's are spent), the same question is
-    /// asked without one (`Sys.hasAddressSpace`); nil when neither way can tell.
-    static func processIsExiting(_ pid: Int32) -> Bool? {
-        guard pid > 0 else { return false }
-        let fd: Int32
-        do {
-            fd = try Sys.open("/proc/\(pid)/statm", O_RDONLY)
-        } catch let error as SystemError where error.errno == ENOENT || error.errno == ESRCH {
-            return true  // already gone
-        } catch {
-            return Sys.hasAddressSpace(pid).map { !$0 }
-        }
-        defer { Sys.close(fd) }
-        var buffer = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
-        let count = withUnsafeMutableBytes(of: &buffer) { (try? Sys.read(fd, $0)) ?? 0 }
-        guard count > 0 else { return true }
-        // "0 0 0 0 0 0 0\n": every field zero, so no digit other than '0' appears.
-        return withUnsafeBytes(of: &buffer) { bytes in
-            !bytes.prefix(count).contains { $0 >= UInt8(ascii: "1") && $0 <= UInt8(ascii: "9") }
-        }
+        return WriteSession.Digest(serial: work.serial, hash: hash)
     }
 
     /// The kernel refused a backing file: the open reads through the daemon. Logged the first
@@ -625,23 +580,27 @@ extension FileSystem {
     /// has closed.
     public func release(_ handle: Handle, closeBacking: ((Int32) -> Void)? = nil) {
         guard let file = handle.file else { return }
-        if handle.writable { prepareDigest(file, releasing: true) }
+        // The last writer's release ends a session no flush has ended.
+        let digest = handle.writable ? digestAhead(file) { content in
+            file.writers.load(ordering: .relaxed) == 1 && content.session.hasOpenSession
+        } : nil
         var unusedBacking: Int32 = 0
         do {
-            try locked { state in try release(file, handle: handle, unusedBacking: &unusedBacking, &state) }
+            try locked { state in try release(file, handle: handle, digest: digest, unusedBacking: &unusedBacking, &state) }
         } catch {
             logger.error("closing a file failed", metadata: ["inode": "\(file.ino)", "errno": "\(error)"])
         }
         if unusedBacking != 0 { closeBacking?(unusedBacking) }
     }
 
-    private func release(_ file: OpenFile, handle: Handle, unusedBacking: inout Int32, _ state: inout State) throws {
+    private func release(_ file: OpenFile, handle: Handle, digest: WriteSession.Digest?, unusedBacking: inout Int32,
+                         _ state: inout State) throws {
         // First, so that no failure below keeps the district's count up.
         if let budget = handle.budget {
             let left = (state.descriptors[budget] ?? 1) - 1
             state.descriptors[budget] = left > 0 ? left : nil
         }
-        let meta = state.metadata
+        let meta = state.metadata, store = state.publishing
         let writable = handle.writable
         if handle.backingID != 0 {
             file.state.withLock { content in
@@ -660,27 +619,33 @@ extension FileSystem {
             content.opens -= 1
             if writable { file.writers.subtract(1, ordering: .relaxed) }
             let action = content.session.released(writersLeft: file.writers.load(ordering: .relaxed),
-                                                   orphaned: content.orphaned)
-            if content.orphaned { return (content.opens == 0, true, content.session.kernelCacheStale, nil, 0) }
-            if action != .nothing {
+                                                   orphaned: content.orphaned, digest: digest)
+            if !content.orphaned && action != .nothing {
                 do {
-                    try carryOut(action, &content, &record, meta)
+                    try carryOut(action, &content, &record, store)
                 } catch {
                     logger.error("publishing a closed file failed; it stays in staging, interrupted",
                                  metadata: ["inode": "\(file.ino)", "error": "\(error)"])
                 }
-            } else if content.attributesDirty && content.opens == 0 {
+            } else if !content.orphaned && content.attributesDirty && content.opens == 0 {
                 var updated = record
                 content.copyAttributes(into: &updated)
                 if content.session.isStaging && !record.staged {
                     // Changed content nobody finished writing: keep it, as an interrupted file.
-                    try publishing(meta).keepStaged(&updated, interrupted: true)
+                    try store.keepStaged(&updated, interrupted: true)
                 } else {
                     try meta.updateContent(updated)
                 }
                 record = updated
                 content.attributesDirty = false
             }
+            if content.opens == 0 {
+                // Nothing can use the descriptors any more.
+                Sys.close(content.fd)
+                content.closeRetiredDescriptors()
+                content.fd = -1
+            }
+            if content.orphaned { return (content.opens == 0, true, content.session.kernelCacheStale, nil, 0) }
             return (content.opens == 0, false, content.session.kernelCacheStale, content.quota, content.size)
         }
         if writable {
@@ -697,7 +662,6 @@ extension FileSystem {
                 // differ only when writing the row failed (a full disk).
                 account.credit(bytes: held - record.size)
             }
-            file.closeDescriptors()
             if orphaned { try deleteOrphanIfUnused(file.ino, &state) }
             if stale, let parent = record.parent { dropFromKernelCache(file.ino, parent: parent, name: record.name) }
         }
@@ -716,16 +680,10 @@ extension FileSystem {
         }
     }
 
-    /// The store's operations on where a file's content lives.
-    private func publishing(_ meta: MetadataStore) -> ContentPublishing {
-        ContentPublishing(metadata: meta, blobs: blobs, logger: logger)
-    }
-
     /// Carries out what the write session decided, with the metadata lock and the file's held.
     /// `record` is the file's row, and stays what the row says: a change that fails leaves it.
     private func carryOut(_ action: WriteSession.Action, _ content: inout OpenFile.Content, _ record: inout InodeRecord,
-                          _ meta: MetadataStore) throws {
-        let store = publishing(meta)
+                          _ store: ContentPublishing) throws {
         var updated = record
         content.copyAttributes(into: &updated)
         switch action {
@@ -768,7 +726,8 @@ extension FileSystem {
         // that lock under the metadata lock): it covers every write answered before the fsync,
         // since a write holds the lock until its bytes are in the file.
         let (fd, needsMetadata, published) = try file.state.withLock { content throws(Errno) -> (Int32, Bool, Bool) in
-            if handle.writable { try reportLateWriteError(content) }
+            // An acknowledged write that failed after its reply fails the rest of its session.
+            if handle.writable, let error = content.session.lateWriteError { throw error }
             return (try mapErrors { try Sys.duplicate(content.fd) }, content.session.needsDurableRow, !content.session.isStaging)
         }
         defer { Sys.close(fd) }
@@ -786,7 +745,7 @@ extension FileSystem {
             try file.state.withLock { content in
                 guard content.session.needsDurableRow else { return }
                 content.copyAttributes(into: &record)
-                try publishing(state.metadata).keepStaged(&record, interrupted: record.interrupted, durable: true)
+                try state.publishing.keepStaged(&record, interrupted: record.interrupted, durable: true)
                 content.session.madeDurable()
             }
         }

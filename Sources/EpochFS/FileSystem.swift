@@ -50,6 +50,8 @@ public final class FileSystem: Sendable {
 
     struct State {
         let metadata: MetadataStore
+        /// The store's operations on where a file's content lives, on `metadata` and the blobs.
+        let publishing: ContentPublishing
         var open: [InodeNumber: OpenFile] = [:]
         /// The kernel's lookup count of each inode it holds. A file whose name is removed
         /// keeps its row (as an orphan) until the kernel forgets it and the last handle
@@ -91,7 +93,9 @@ public final class FileSystem: Sendable {
         self.limits = limits
         self.logger = logger
         self.clock = clock
-        self.state = SleepingLock(State(metadata: metadata, epochs: try Self.loadEpochActivity(metadata, now: clock.now()),
+        self.state = SleepingLock(State(metadata: metadata,
+                                 publishing: ContentPublishing(metadata: metadata, blobs: blobs, logger: logger),
+                                 epochs: try Self.loadEpochActivity(metadata, now: clock.now()),
                                  quotas: try Self.loadQuotaAccounts(metadata),
                                  districtOwners: Dictionary(uniqueKeysWithValues: try metadata.districts().map { ($0.id, $0.uid) })))
     }
@@ -347,7 +351,7 @@ public final class FileSystem: Sendable {
             // A directory made directly in upload/ is a new epoch.
             let isEpoch = record.zone == .uploadTree && record.epoch == nil
             let account = quotaAccount(for: record, state)
-            try chargeEntry(account)
+            try account?.chargeEntry(logger: logger, now: now)
             do {
                 record = try state.metadata.transaction {
                     record.ino = try state.metadata.insert(record, isEpoch: isEpoch)

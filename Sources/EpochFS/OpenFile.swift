@@ -54,6 +54,10 @@ final class OpenFile: Sendable {
         /// as long as any passthrough handle is open, so no writer may join meanwhile.
         var backingID: Int32 = 0
         var passthroughOpens = 0
+        /// How many of the blob's bytes a change wants copied into a new staging file before it
+        /// can be made (`FileSystem.makeStaging`): `FileSystem.withCopyOnWrite` copies them
+        /// without this lock, into `preparedCopy`.
+        var copyWanted: Int64?
         /// A copy of the blob's first `count` bytes in the file's new staging file, made
         /// without this lock by a writer holding `copying` (`FileSystem.withCopyOnWrite`), for
         /// `makeStaging` to take.
@@ -92,15 +96,6 @@ final class OpenFile: Sendable {
         self.ino = ino
         self.state = SleepingLock(content)
         self.writers = Atomic(writers)
-    }
-
-    /// Closes every descriptor; only when nothing can use them any more.
-    func closeDescriptors() {
-        state.withLock { content in
-            Sys.close(content.fd)
-            content.closeRetiredDescriptors()
-            content.fd = -1
-        }
     }
 }
 

@@ -68,16 +68,12 @@ final class QuotaAccount: Sendable {
         Self.add(count, to: bytes, limit: byteLimit, partly: true)
     }
 
-    /// Whether `count` more bytes would fit now (a look ahead, not a charge: whoever then
-    /// grows the file charges it).
-    func hasRoom(forBytes count: Int64) -> Bool {
-        let limit = byteLimit.load(ordering: .relaxed)
-        return count <= limit - min(limit, bytes.load(ordering: .relaxed))
-    }
-
-    /// Adds one file or directory, or throws EDQUOT and adds nothing.
-    func chargeEntry() throws(Errno) {
-        guard Self.add(1, to: entries, limit: entryLimit, partly: false) == 1 else { throw .quotaExceeded }
+    /// Adds one file or directory, or throws EDQUOT, adds nothing and notes the refusal.
+    func chargeEntry(logger: Logger, now: Nanoseconds) throws(Errno) {
+        guard Self.add(1, to: entries, limit: entryLimit, partly: false) == 1 else {
+            noteRefusal("creating a file or directory", logger: logger, now: now)
+            throw .quotaExceeded
+        }
     }
 
     /// Takes back bytes and entries (a file shrank, names went, an epoch was published).
@@ -162,16 +158,5 @@ extension FileSystem {
     func caching(writable: Bool, quota: QuotaAccount?, backingID: Int32 = 0) -> KernelCaching {
         let directIO = usesPassthrough ? backingID == 0 : writable && quota?.limitsBytes == true
         return KernelCaching(directIO: directIO, keepCache: backingID == 0, cacheDirectory: false)
-    }
-
-    /// Charges a new file or directory to its district, noting a refusal.
-    func chargeEntry(_ account: QuotaAccount?) throws(Errno) {
-        guard let account else { return }
-        do {
-            try account.chargeEntry()
-        } catch {
-            account.noteRefusal("creating a file or directory", logger: logger, now: clock.now())
-            throw error
-        }
     }
 }

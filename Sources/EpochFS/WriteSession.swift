@@ -31,12 +31,11 @@ struct WriteSession: Sendable, Equatable {
         /// The staging file and the row that names it were made durable by an fsync: publishing
         /// it must be durable too, so what survived a power cut before the close still does.
         var durable = false
-        /// A digest computed ahead of publishing, outside the locks.
-        var digest: Digest?
     }
 
-    /// The hash of the staging file as it was at `serial`: valid while the serial is unchanged
-    /// (the size never changes without a change of serial).
+    /// The hash of the staging file as it was at `serial`, computed ahead of the session's end
+    /// outside the locks and handed to the event that ends it: valid while the serial is
+    /// unchanged (the size never changes without a change of serial).
     struct Digest: Sendable, Equatable {
         var serial: UInt64
         var hash: String
@@ -62,8 +61,9 @@ struct WriteSession: Sendable, Equatable {
     /// What the filesystem is to do after an event.
     enum Action: Sendable, Equatable {
         case nothing
-        /// Publish the staging file as a blob: hash it (unless `digest` already did), then the
-        /// store's publish, durable when the staging file was made durable. Then `published()`.
+        /// Publish the staging file as a blob: hash it (unless `digest`, computed ahead, is of
+        /// the bytes it holds), then the store's publish, durable when the staging file was
+        /// made durable. Then `published()`.
         case publish(digest: String?, durable: Bool)
         /// Keep the content in staging, its row marked interrupted: its writers went away
         /// without finishing.
@@ -79,8 +79,8 @@ struct WriteSession: Sendable, Equatable {
         case nothing
         /// Record that the content lives in staging (`completeFlush`, under the metadata lock).
         case recordStaging
-        /// End the session (`completeFlush`, under the metadata lock), after hashing what the
-        /// streaming hash has not seen without any lock.
+        /// End the session (`completeFlush`, under the metadata lock), with the digest of what
+        /// the streaming hash had not seen, computed ahead without any lock.
         case finish
     }
 
@@ -94,9 +94,7 @@ struct WriteSession: Sendable, Equatable {
     private(set) var kernelCacheStale = false
 
     /// A file just created: an empty staging file, and its creator's session open.
-    static func created() -> WriteSession {
-        WriteSession(state: .writing(Staging(changed: true)))
-    }
+    static let created = WriteSession(state: .writing(Staging(changed: true)))
 
     /// A file opened: its content is the published blob or, for an interrupted upload, its
     /// staging file (which no session will publish until a writer resumes it).
@@ -128,6 +126,15 @@ struct WriteSession: Sendable, Equatable {
     var lateWriteError: Errno? {
         if case .failed(let late) = outcome { return late }
         return nil
+    }
+
+    /// A session of writers is open on the staging file: the release of its last writer ends it
+    /// (what a flush has not ended already), and wants the file hashed ahead.
+    var hasOpenSession: Bool {
+        switch state {
+        case .writing, .closing: return true
+        case .published, .kept: return false
+        }
     }
 
     /// An fsync must make the row that names the staging file durable.
@@ -233,16 +240,16 @@ struct WriteSession: Sendable, Equatable {
     }
 
     /// The rest of a flush, under the metadata lock. `rowStaged`: the row already says the
-    /// content is in staging.
+    /// content is in staging. `digest`: the file hashed ahead, for a flush that ends the session.
     /// A flush that was to end the session and finds it ended already (by a flush through
     /// another descriptor of the handle) does nothing more; one that finds a writer opened
     /// meanwhile only records the staging file.
-    mutating func completeFlush(_ step: FlushStep, rowStaged: Bool) -> Action {
+    mutating func completeFlush(_ step: FlushStep, rowStaged: Bool, digest: Digest? = nil) -> Action {
         switch (step, state) {
         case (.nothing, _):
             return .nothing
         case (.finish, .closing(let staging)):
-            return finish(staging)
+            return finish(staging, digest)
         case (.finish, .published), (.finish, .kept):
             return .nothing
         case (.finish, .writing), (.recordStaging, _):
@@ -252,24 +259,25 @@ struct WriteSession: Sendable, Equatable {
 
     /// RELEASE of a handle; `writersLeft`: writers still open after it. The session ends with
     /// its last writer: published or kept as interrupted. A file that lost its name
-    /// (`orphaned`) is published by nobody.
-    mutating func released(writersLeft: Int, orphaned: Bool) -> Action {
+    /// (`orphaned`) is published by nobody. `digest`: the file hashed ahead, for the release of
+    /// the last writer of an open session.
+    mutating func released(writersLeft: Int, orphaned: Bool, digest: Digest? = nil) -> Action {
         guard writersLeft == 0 else { return .nothing }
         // The late error ends with the session (the session stays interrupted).
         if case .failed(.some) = outcome { outcome = .failed(late: nil) }
         guard !orphaned else { return .nothing }
         switch state {
-        case .writing(let staging), .closing(let staging): return finish(staging)
+        case .writing(let staging), .closing(let staging): return finish(staging, digest)
         case .published, .kept: return .nothing
         }
     }
 
-    /// The session ends: its content is kept in staging until `published()` says otherwise.
-    private mutating func finish(_ staging: Staging) -> Action {
+    /// The session ends: its content is kept in staging until `published()` says otherwise. A
+    /// digest computed before the last write or truncate is not the content's.
+    private mutating func finish(_ staging: Staging, _ digest: Digest?) -> Action {
         state = .kept(staging)
         if interrupted { return .keepInterrupted }
-        let digest = staging.digest.flatMap { $0.serial == serial ? $0.hash : nil }
-        return .publish(digest: digest, durable: staging.durable)
+        return .publish(digest: digest?.serial == serial ? digest?.hash : nil, durable: staging.durable)
     }
 
     /// The staging file became the published blob.
@@ -290,28 +298,5 @@ struct WriteSession: Sendable, Equatable {
         case .closing(var staging): change(&staging); state = .closing(staging)
         case .kept(var staging): change(&staging); state = .kept(staging)
         }
-    }
-
-    // MARK: The digest computed ahead
-
-    /// The serial to compute a digest at, outside the locks, when the session is about to end
-    /// and no digest is valid: a closing last writer, or (`lastWriterReleasing`) the release
-    /// of the last one; nil otherwise.
-    func digestWanted(lastWriterReleasing: Bool) -> UInt64? {
-        let staging: Staging
-        switch state {
-        case .closing(let s): staging = s
-        case .writing(let s) where lastWriterReleasing: staging = s
-        default: return nil
-        }
-        return staging.digest?.serial == serial ? nil : serial
-    }
-
-    /// A digest computed at `computedAt`; kept only if nothing changed since.
-    mutating func digestComputed(_ hash: String, at computedAt: UInt64) {
-        // A session that ended meanwhile (kept) has no use for it.
-        guard computedAt == serial else { return }
-        if case .kept = state { return }
-        updateStaging { $0.digest = Digest(serial: computedAt, hash: hash) }
     }
 }

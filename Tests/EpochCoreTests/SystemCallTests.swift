@@ -119,4 +119,16 @@ import Glibc
             #expect(read.call == "read" && read.errno == EISDIR)
         }
     }
+
+    @Test func processExitDetectionReadsProcStatm() throws {
+        #expect(Sys.processIsExiting(getpid()) == false)
+        #expect(Sys.processIsExiting(try exitedProcessID()) == true)
+        #expect(Sys.processIsExiting(0) == false)
+    }
+
+    /// What the probe asks when no descriptor is left to open `/proc/<pid>/statm` with.
+    @Test func processExitDetectionWithoutADescriptor() throws {
+        #expect(Sys.hasAddressSpace(getpid()) == true)
+        #expect(Sys.hasAddressSpace(try exitedProcessID()) == false)
+    }
 }

@@ -7,18 +7,6 @@ import Glibc
 #endif
 
 @Suite struct InterruptedUploadTests {
-    @Test func processExitDetectionReadsProcStatm() throws {
-        #expect(FileSystem.processIsExiting(getpid()) == false)
-        #expect(FileSystem.processIsExiting(try exitedProcessID()) == true)
-        #expect(FileSystem.processIsExiting(0) == false)
-    }
-
-    /// What the probe asks when no descriptor is left to open `/proc/<pid>/statm` with.
-    @Test func processExitDetectionWithoutADescriptor() throws {
-        #expect(Sys.hasAddressSpace(getpid()) == true)
-        #expect(Sys.hasAddressSpace(try exitedProcessID()) == false)
-    }
-
     @Test func flushByAnExitedProcessLeavesTheFileStagedAndInterrupted() throws {
         try withStore { store throws in
             let fs = store.fs

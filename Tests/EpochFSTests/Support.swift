@@ -171,3 +171,14 @@ func readFile(_ path: String) throws -> [UInt8] {
 func permissionBits(_ path: String) throws -> UInt32? {
     try Sys.status(path).map { UInt32($0.st_mode) & 0o7777 }
 }
+
+extension OpenFile {
+    /// Closes the open file's descriptors without a release, as a crash would.
+    func closeDescriptors() {
+        state.withLock { content in
+            Sys.close(content.fd)
+            content.closeRetiredDescriptors()
+            content.fd = -1
+        }
+    }
+}

@@ -23,7 +23,7 @@ import Testing
     }
 
     @Test func aCleanCloseOfANewFilePublishesItAtTheFlush() {
-        var session = WriteSession.created()
+        var session = WriteSession.created
         session.wrote()
         #expect(session.flushed(exiting: false, writers: 1, byOpener: true) == .finish)
         #expect(session.completeFlush(.finish, rowStaged: true) == .publish(digest: nil, durable: false))
@@ -47,7 +47,7 @@ import Testing
     }
 
     @Test func aWriteAfterTheLastCleanFlushInterrupts() {
-        var session = WriteSession.created()
+        var session = WriteSession.created
         session.wrote()
         #expect(session.flushed(exiting: false, writers: 2, byOpener: true) == .recordStaging)
         session.wrote()
@@ -212,7 +212,7 @@ import Testing
     }
 
     @Test func aFileCreatedReadOnlyIsPublishedAtItsRelease() {
-        var session = WriteSession.created()
+        var session = WriteSession.created
         #expect(session.released(writersLeft: 0, orphaned: false) == .publish(digest: nil, durable: false))
     }
 
@@ -229,21 +229,19 @@ import Testing
         #expect(session.needsDurableRow)
     }
 
-    @Test func aDigestComputedAheadIsUsedOnlyIfNothingChangedSince() throws {
+    @Test func aDigestComputedAheadIsUsedOnlyIfNothingChangedSince() {
         var session = rewritten()
         #expect(session.flushed(exiting: false, writers: 1, byOpener: true) == .finish)
-        let serial = try #require(session.digestWanted(lastWriterReleasing: false))
-        session.digestComputed("abc", at: serial)
-        #expect(session.digestWanted(lastWriterReleasing: false) == nil)
-        #expect(session.completeFlush(.finish, rowStaged: true) == .publish(digest: "abc", durable: false))
+        let digest = WriteSession.Digest(serial: session.serial, hash: "abc")
+        #expect(session.completeFlush(.finish, rowStaged: true, digest: digest) == .publish(digest: "abc", durable: false))
 
         var changed = rewritten()
-        let before = try #require(changed.digestWanted(lastWriterReleasing: true))
+        #expect(changed.hasOpenSession, "the last writer's release would end it")
+        let stale = WriteSession.Digest(serial: changed.serial, hash: "stale")
         changed.wrote()
-        changed.digestComputed("stale", at: before)
-        #expect(changed.digestWanted(lastWriterReleasing: true) != nil)
-        #expect(changed.digestWanted(lastWriterReleasing: false) == nil, "nobody is closing")
-        #expect(changed.released(writersLeft: 0, orphaned: false) == .keepInterrupted)
+        #expect(changed.flushed(exiting: false, writers: 1, byOpener: false) == .recordStaging)
+        #expect(changed.released(writersLeft: 0, orphaned: false, digest: stale) == .publish(digest: nil, durable: false))
+        #expect(!changed.hasOpenSession)
     }
 
     @Test func aWriteThroughAnotherDescriptorAfterThePublishingFlushStartsAgain() {
