@@ -114,7 +114,7 @@ public final class EpochPipeline: Sendable {
         }
         let unsealed = Set(summaries.filter { $0.record.sealed == nil }.map(\.record.ino))
         inspected.withLock { $0 = $0.filter { unsealed.contains($0.key) } }
-        for summary in Self.inspectionOrder(summaries) where summary.record.sealed == nil {
+        for summary in Self.inspectionOrder(summaries, record: \.record) where summary.record.sealed == nil {
             // Nothing can seal before it has been quiet a moment: no need to read its tree yet.
             if now - summary.lastChange < quiet {
                 due = min(due, summary.lastChange + quiet)
@@ -143,11 +143,6 @@ public final class EpochPipeline: Sendable {
             let (x, y) = (record(a), record(b))
             return (Processor.time(of: x), x.name, x.ino.rawValue) < (Processor.time(of: y), y.name, y.ino.rawValue)
         }
-    }
-
-    static func inspectionOrder(_ summaries: [(record: EpochRecord, generation: UInt64, lastChange: Nanoseconds)])
-        -> [(record: EpochRecord, generation: UInt64, lastChange: Nanoseconds)] {
-        inspectionOrder(summaries) { $0.record }
     }
 
     /// Files put directly in `upload/` are never processed: staff are told, once per file
