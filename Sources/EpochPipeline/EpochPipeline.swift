@@ -167,7 +167,7 @@ public final class EpochPipeline: Sendable {
     /// Decides about one epoch and acts; returns when to look again without activity.
     private func inspect(_ ino: InodeNumber, now: Nanoseconds) throws -> Nanoseconds? {
         guard let snapshot = try fs.epochSnapshot(ino), snapshot.record.sealed == nil else { return nil }
-        let awaited = Recogniser.awaitedFiles(Self.receivedFiles(snapshot, fs: fs).map(\.file), profiles: profiles,
+        let awaited = Recogniser.awaitedFiles(Self.receivedFiles(snapshot.entries, blobs: fs.blobs).map(\.file), profiles: profiles,
                                               markers: settings.markers)
         let decision = SealDecision.decide(snapshot, settings: settings, now: now, awaited: awaited)
         var until: Nanoseconds? = nil
@@ -205,10 +205,10 @@ public final class EpochPipeline: Sendable {
 
     /// The published files of an epoch, to be read straight from their blobs (files still in
     /// staging are left out: a sealed epoch has none).
-    static func receivedFiles(_ snapshot: EpochSnapshot, fs: FileSystem) -> [(file: SetFile, hash: String)] {
-        snapshot.entries.compactMap { entry in
+    static func receivedFiles(_ entries: [EpochEntry], blobs: BlobStore) -> [(file: SetFile, hash: String)] {
+        entries.compactMap { entry in
             guard !entry.record.isDirectory, !entry.record.staged, let hash = entry.record.blob else { return nil }
-            return (SetFile(path: entry.path, location: fs.blobs.blobPath(hash), size: entry.record.size), hash)
+            return (SetFile(path: entry.path, location: blobs.blobPath(hash), size: entry.record.size), hash)
         }
     }
 
