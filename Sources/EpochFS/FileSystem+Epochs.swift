@@ -56,6 +56,8 @@ public struct EpochSnapshot: Sendable {
 public struct ProcessingSnapshot: Sendable {
     public var record: EpochRecord
     public var district: DistrictRecord
+    /// The epoch directory's own row.
+    public var directory: InodeRecord
     /// Every named inode below the epoch, as in `EpochSnapshot.entries`.
     public var entries: [EpochEntry]
     /// What the district's published epochs hold in `upload-processed/`, against
@@ -64,10 +66,11 @@ public struct ProcessingSnapshot: Sendable {
     /// The district's published epochs (any profile, any outcome).
     public var published: [EpochRecord]
 
-    public init(record: EpochRecord, district: DistrictRecord, entries: [EpochEntry], processedBytes: Int64,
-                published: [EpochRecord]) {
+    public init(record: EpochRecord, district: DistrictRecord, directory: InodeRecord, entries: [EpochEntry],
+                processedBytes: Int64, published: [EpochRecord]) {
         self.record = record
         self.district = district
+        self.directory = directory
         self.entries = entries
         self.processedBytes = processedBytes
         self.published = published
@@ -352,10 +355,13 @@ extension FileSystem {
     public func startProcessing(_ ino: InodeNumber) throws(Errno) -> ProcessingSnapshot {
         try pipelineTransition(ino, { ledger throws(EpochLedger.Refusal) in try ledger.startProcessing() }) { record, state in
             let meta = state.metadata
-            guard let district = try meta.district(id: record.district) else { throw Errno.noEntry }
+            let tree = try meta.epochTree(ino)
+            guard let district = try meta.district(id: record.district), let directory = tree.first?.record else {
+                throw Errno.noEntry
+            }
             return ProcessingSnapshot(
-                record: record, district: district,
-                entries: try meta.epochTree(ino).dropFirst().map { EpochEntry(path: $0.path, record: $0.record) },
+                record: record, district: district, directory: directory,
+                entries: tree.dropFirst().map { EpochEntry(path: $0.path, record: $0.record) },
                 processedBytes: try meta.processedBytes(district: district.id),
                 published: try meta.epochs(district: district.id, states: [.published]))
         }
@@ -402,9 +408,9 @@ extension FileSystem {
     /// is taken), everything below it joins the processed zone, the inserted files are added
     /// (a received file of the same name moves aside, to the name `layout` gives it), the
     /// directory's mtime becomes the publish time and the row records the outcome. `epoch` is
-    /// what processing read when it started (`startProcessing`): the epoch has been frozen
-    /// since, so its tree is not read again. The kernel is told afterwards. Returns the name
-    /// it was published under.
+    /// what processing read when it started (`startProcessing`): the epoch, its directory's
+    /// row included, has been frozen since, so its tree is not read again. The kernel is told
+    /// afterwards. Returns the name it was published under.
     public func publishEpoch(_ epoch: ProcessingSnapshot, layout: PublishedLayout, inserting files: [InsertedFile],
                              outcome: String, profile: String?, result: String) throws -> String {
         precondition(layout.inserting == Set(files.map(\.name)), "the layout is of other inserted files")
@@ -415,7 +421,8 @@ extension FileSystem {
         let written = files.map { file in try? blobs.store(file.bytes) }
         let (uploadIno, processedIno, oldName, newName, renamedAside) = try withState { state in
             let meta = state.metadata
-            guard let activity = state.epochs[ino], let directory = try meta.inode(ino), let parent = directory.parent else {
+            let directory = epoch.directory
+            guard let activity = state.epochs[ino], let parent = directory.parent else {
                 throw AdminError(EpochLedger.refusal(.publish, state: nil, phase: nil, ino: ino).message)
             }
             let processed = InodeNumber(rawValue: epoch.district.processedIno)
