@@ -66,16 +66,6 @@ public struct ProcessingSnapshot: Sendable {
     /// The district's published epochs (any profile, any outcome).
     public var published: [EpochRecord]
 
-    public init(record: EpochRecord, district: DistrictRecord, directory: InodeRecord, entries: [EpochEntry],
-                processedBytes: Int64, published: [EpochRecord]) {
-        self.record = record
-        self.district = district
-        self.directory = directory
-        self.entries = entries
-        self.processedBytes = processedBytes
-        self.published = published
-    }
-
     /// The names directly in the epoch directory, files and directories.
     public var topLevelNames: Set<String> {
         Set(entries.lazy.filter { !$0.path.contains("/") }.map(\.path))
