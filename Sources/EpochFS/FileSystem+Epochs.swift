@@ -49,7 +49,23 @@ public struct EpochSnapshot: Sendable {
     }
 }
 
-extension EpochSnapshot {
+/// An epoch as processing finds it when it starts, and decides from to the end: its row as
+/// marked `processing`, its district, its tree, and the district's published epochs. Sealed,
+/// the epoch is frozen (`EpochLedger.allowsChange`, `allowsRemoval`), so the tree read here
+/// is the tree `FileSystem.publishEpoch` publishes.
+public struct ProcessingSnapshot: Sendable {
+    public var record: EpochRecord
+    public var district: DistrictRecord
+    /// The epoch directory's own row.
+    public var directory: InodeRecord
+    /// Every named inode below the epoch, as in `EpochSnapshot.entries`.
+    public var entries: [EpochEntry]
+    /// What the district's published epochs hold in `upload-processed/`, against
+    /// `limits.maxProcessedBytes`.
+    public var processedBytes: Int64
+    /// The district's published epochs (any profile, any outcome).
+    public var published: [EpochRecord]
+
     /// The names directly in the epoch directory, files and directories.
     public var topLevelNames: Set<String> {
         Set(entries.lazy.filter { !$0.path.contains("/") }.map(\.path))
@@ -281,23 +297,32 @@ extension FileSystem {
 
     /// A transition for the pipeline: ENOENT when the epoch stopped being tracked meanwhile
     /// (its district or directory was removed), EINVAL (logged) when its ledger refuses.
-    @discardableResult
-    private func pipelineTransition(_ ino: InodeNumber,
-                                    _ event: @Sendable (inout EpochLedger) throws(EpochLedger.Refusal) -> EpochLedger.Commit) throws(Errno) -> EpochRecord {
-        let changed = try locked { state -> Result<EpochRecord?, EpochLedger.Refusal> in
+    /// Returns what `read` takes from the changed row and the state, under the same lock.
+    private func pipelineTransition<Value: Sendable>(
+        _ ino: InodeNumber, _ event: @Sendable (inout EpochLedger) throws(EpochLedger.Refusal) -> EpochLedger.Commit,
+        then read: (EpochRecord, State) throws -> Value) throws(Errno) -> Value {
+        let changed = try locked { state -> Result<Value?, EpochLedger.Refusal> in
             do {
-                return .success(try transition(ino, &state, event))
+                guard let record = try transition(ino, &state, event) else { return .success(nil) }
+                return .success(try read(record, state))
             } catch let refusal as EpochLedger.Refusal {
                 return .failure(refusal)
             }
         }
         switch changed {
-        case .success(let record?): return record
+        case .success(let value?): return value
         case .success(nil): throw .noEntry
         case .failure(let refusal):
             logger.error("epoch transition refused", metadata: ["epoch": "\(ino)", "reason": "\(refusal)"])
             throw .invalid
         }
+    }
+
+    /// The same, returning the changed row.
+    @discardableResult
+    private func pipelineTransition(_ ino: InodeNumber,
+                                    _ event: @Sendable (inout EpochLedger) throws(EpochLedger.Refusal) -> EpochLedger.Commit) throws(Errno) -> EpochRecord {
+        try pipelineTransition(ino, event) { record, _ in record }
     }
 
     /// Remembers what an epoch is waiting for, for `epochfs epochs show`.
@@ -314,10 +339,22 @@ extension FileSystem {
 
     /// Marks a sealed epoch `processing` and counts the attempt, durably: an epoch whose
     /// processing crashes the daemon is held after a few attempts instead of crashing it at
-    /// every start. ENOENT when the epoch stopped being tracked meanwhile (its district or
-    /// directory was removed).
-    public func startProcessing(_ ino: InodeNumber) throws(Errno) {
-        try pipelineTransition(ino) { ledger throws(EpochLedger.Refusal) in try ledger.startProcessing() }
+    /// every start. Returns, read under the same lock, everything processing decides from.
+    /// ENOENT when the epoch stopped being tracked meanwhile (its district or directory was
+    /// removed).
+    public func startProcessing(_ ino: InodeNumber) throws(Errno) -> ProcessingSnapshot {
+        try pipelineTransition(ino, { ledger throws(EpochLedger.Refusal) in try ledger.startProcessing() }) { record, state in
+            let meta = state.metadata
+            let tree = try meta.epochTree(ino)
+            guard let district = try meta.district(id: record.district), let directory = tree.first?.record else {
+                throw Errno.noEntry
+            }
+            return ProcessingSnapshot(
+                record: record, district: district, directory: directory,
+                entries: tree.dropFirst().map { EpochEntry(path: $0.path, record: $0.record) },
+                processedBytes: try meta.processedBytes(district: district.id),
+                published: try meta.epochs(district: district.id, states: [.published]))
+        }
     }
 
     /// The sealer found an epoch waiting again (a stalled one unblocked, a badly named one renamed).
@@ -352,34 +389,33 @@ extension FileSystem {
         try locked { state in try state.metadata.epochs(district: district, states: states) }
     }
 
-    /// What a district's published epochs hold in `upload-processed/`, against
-    /// `limits.maxProcessedBytes`.
-    public func processedBytes(district: Int64) throws(Errno) -> Int64 {
-        try locked { state in try state.metadata.processedBytes(district: district) }
-    }
-
     public func epochRecord(_ ino: InodeNumber) throws(Errno) -> EpochRecord? {
         try locked { state in try state.metadata.epoch(ino) }
     }
 
     /// Publishes a processed epoch: in one durable transaction its directory moves from
     /// `upload/` to `upload-processed/` (under its own name, or `name.2`, `name.3`, … if that
-    /// is taken), everything below it joins the processed zone, the inserted files are added,
-    /// the directory's mtime becomes the publish time and the row records the outcome. The
-    /// kernel is told afterwards. Returns the name it was published under.
-    public func publishEpoch(_ ino: InodeNumber, inserting files: [InsertedFile], outcome: String,
-                             profile: String?, result: String) throws -> String {
+    /// is taken), everything below it joins the processed zone, the inserted files are added
+    /// (a received file of the same name moves aside, to the name `layout` gives it), the
+    /// directory's mtime becomes the publish time and the row records the outcome. `epoch` is
+    /// what processing read when it started (`startProcessing`): the epoch, its directory's
+    /// row included, has been frozen since, so its tree is not read again. The kernel is told
+    /// afterwards. Returns the name it was published under.
+    public func publishEpoch(_ epoch: ProcessingSnapshot, layout: PublishedLayout, inserting files: [InsertedFile],
+                             outcome: String, profile: String?, result: String) throws -> String {
+        precondition(layout.inserting == Set(files.map(\.name)), "the layout is of other inserted files")
+        let ino = epoch.record.ino
         // Inserted files are blobs like any other: their bytes are durable before the commit
         // that names them. Written before the lock is taken, so that their syncs hold up no
         // request; nil where the write failed (it is tried again under the lock).
         let written = files.map { file in try? blobs.store(file.bytes) }
         let (uploadIno, processedIno, oldName, newName, renamedAside) = try withState { state in
             let meta = state.metadata
-            guard let activity = state.epochs[ino], let directory = try meta.inode(ino), let parent = directory.parent,
-                  let district = try meta.district(id: activity.record.district) else {
+            let directory = epoch.directory
+            guard let activity = state.epochs[ino], let parent = directory.parent else {
                 throw AdminError(EpochLedger.refusal(.publish, state: nil, phase: nil, ino: ino).message)
             }
-            let processed = InodeNumber(rawValue: district.processedIno)
+            let processed = InodeNumber(rawValue: epoch.district.processedIno)
             let now = clock.now()
             var name = directory.name
             var suffix = 1
@@ -400,17 +436,14 @@ extension FileSystem {
             // commit that names it, nothing can delete it.
             var stored: [(name: String, hash: String, size: Int64)] = []
             for (file, hash) in zip(files, written) {
-                let present = try hash.flatMap { try Sys.status(blobs.blobPath($0)) } != nil
-                let kept = try present ? hash! : blobs.store(file.bytes)
+                let kept = try hash.flatMap { try blobs.blobExists($0) ? $0 : nil } ?? blobs.store(file.bytes)
                 stored.append((file.name, kept, Int64(file.bytes.count)))
             }
-            let tree = try meta.epochTree(ino).map(\.record)
-            let layout = PublishedLayout(inserting: files.map(\.name), topLevel: Set(tree.filter { $0.parent == ino }.map(\.name)))
             var renamedAside: [(String, String)] = []
             try meta.transaction(durable: true) {
                 for file in stored {
                     // A received file of the same name keeps its bytes under another name.
-                    if let clash = try meta.child(of: ino, named: file.name) {
+                    if let clash = epoch.entries.first(where: { $0.path == file.name })?.record {
                         let aside = layout.publishedName(of: file.name)
                         try meta.move(clash.ino, from: ino, to: ino, name: aside, isDirectory: clash.isDirectory, ctime: now)
                         renamedAside.append((file.name, aside))
@@ -418,7 +451,7 @@ extension FileSystem {
                     try meta.retainBlob(file.hash, size: file.size)
                     try meta.insert(InodeRecord(parent: ino, name: file.name, kind: .file, mode: 0o444, uid: 0, gid: 0,
                                                 size: file.size, time: now, blob: file.hash, zone: .processedTree,
-                                                district: district.id, epoch: ino))
+                                                district: epoch.district.id, epoch: ino))
                 }
                 try meta.move(ino, from: parent, to: processed, name: name, isDirectory: true, ctime: now)
                 try meta.setZone(.processedTree, ofEpoch: ino)
@@ -428,7 +461,7 @@ extension FileSystem {
                 try meta.updateEpoch(ledger.record)
             }
             state.epochs[ino] = nil
-            leaveQuota(tree, state)
+            leaveQuota([directory] + epoch.entries.map(\.record), state)
             return (parent, processed, directory.name, name, renamedAside)
         }
         for (name, aside) in renamedAside {

@@ -114,7 +114,7 @@ public final class EpochPipeline: Sendable {
         }
         let unsealed = Set(summaries.filter { $0.record.sealed == nil }.map(\.record.ino))
         inspected.withLock { $0 = $0.filter { unsealed.contains($0.key) } }
-        for summary in Self.inspectionOrder(summaries) where summary.record.sealed == nil {
+        for summary in Self.inspectionOrder(summaries, record: \.record) where summary.record.sealed == nil {
             // Nothing can seal before it has been quiet a moment: no need to read its tree yet.
             if now - summary.lastChange < quiet {
                 due = min(due, summary.lastChange + quiet)
@@ -145,11 +145,6 @@ public final class EpochPipeline: Sendable {
         }
     }
 
-    static func inspectionOrder(_ summaries: [(record: EpochRecord, generation: UInt64, lastChange: Nanoseconds)])
-        -> [(record: EpochRecord, generation: UInt64, lastChange: Nanoseconds)] {
-        inspectionOrder(summaries) { $0.record }
-    }
-
     /// Files put directly in `upload/` are never processed: staff are told, once per file
     /// while the daemon runs, in one event per district and pass.
     private func reportLooseFiles(now: Nanoseconds) {
@@ -172,7 +167,7 @@ public final class EpochPipeline: Sendable {
     /// Decides about one epoch and acts; returns when to look again without activity.
     private func inspect(_ ino: InodeNumber, now: Nanoseconds) throws -> Nanoseconds? {
         guard let snapshot = try fs.epochSnapshot(ino), snapshot.record.sealed == nil else { return nil }
-        let awaited = Recogniser.awaitedFiles(Self.receivedFiles(snapshot, fs: fs).map(\.file), profiles: profiles,
+        let awaited = Recogniser.awaitedFiles(Self.receivedFiles(snapshot.entries, blobs: fs.blobs).map(\.file), profiles: profiles,
                                               markers: settings.markers)
         let decision = SealDecision.decide(snapshot, settings: settings, now: now, awaited: awaited)
         var until: Nanoseconds? = nil
@@ -210,10 +205,10 @@ public final class EpochPipeline: Sendable {
 
     /// The published files of an epoch, to be read straight from their blobs (files still in
     /// staging are left out: a sealed epoch has none).
-    static func receivedFiles(_ snapshot: EpochSnapshot, fs: FileSystem) -> [(file: SetFile, hash: String)] {
-        snapshot.entries.compactMap { entry in
+    static func receivedFiles(_ entries: [EpochEntry], blobs: BlobStore) -> [(file: SetFile, hash: String)] {
+        entries.compactMap { entry in
             guard !entry.record.isDirectory, !entry.record.staged, let hash = entry.record.blob else { return nil }
-            return (SetFile(path: entry.path, location: fs.blobs.blobPath(hash), size: entry.record.size), hash)
+            return (SetFile(path: entry.path, location: blobs.blobPath(hash), size: entry.record.size), hash)
         }
     }
 

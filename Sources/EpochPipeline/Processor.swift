@@ -24,18 +24,16 @@ struct Processor {
 
     /// Processes one sealed (or, after a crash, `processing`) epoch to its end: published,
     /// or left in `upload/` for staff.
-    func process(_ record: EpochRecord) throws {
+    func process(_ queued: EpochRecord) throws {
         let started = clock.now()
-        guard let snapshot = try fs.epochSnapshot(record.ino) else {
-            throw AdminError("the epoch is no longer tracked by the filesystem (its district or directory is gone)")
-        }
-        let district = snapshot.district
-        if record.state == .processing {
+        // Everything below is decided from this one snapshot, taken as the epoch is marked.
+        let epoch = try fs.startProcessing(queued.ino)
+        let (record, district) = (epoch.record, epoch.district)
+        if queued.state == .processing {
             logger.notice("processing again after a restart", metadata: ["district": "\(district.name)", "epoch": "\(record.name)"])
         }
-        try fs.startProcessing(record.ino)
         if let handedOff = record.handedOff {
-            try publishRecorded(handedOff, record, district: district, started: started)
+            try publishRecorded(handedOff, epoch, started: started)
             return
         }
 
@@ -45,9 +43,9 @@ struct Processor {
                                                 attributes: [.posixPermissions: 0o700])
         defer { try? FileManager.default.removeItem(atPath: work) }
 
-        let received = EpochPipeline.receivedFiles(snapshot, fs: fs)
+        let received = EpochPipeline.receivedFiles(epoch.entries, blobs: fs.blobs)
         if let leave = ProcessingRules.processedBytes(received: received.reduce(Int64(0)) { $0 + $1.file.size },
-                                                      kept: try fs.processedBytes(district: district.id),
+                                                      kept: epoch.processedBytes,
                                                       limit: fs.limits.maxProcessedBytes, district: district.name, epoch: record.name) {
             return try self.leave(record, district: district, leave)
         }
@@ -63,8 +61,7 @@ struct Processor {
         }
         let (report, validationSeconds) = try validate(set, profile: profile)
         let verdict = ProcessingRules.verdict(.init(
-            record: record, district: district.name, profile: profile, report: report,
-            published: try fs.epochRecords(district: district.id, states: [.published]),
+            record: record, district: district.name, profile: profile, report: report, published: epoch.published,
             validationTimeoutSeconds: settings.validationTimeoutSeconds))
         var publication: ProcessingRules.Publication
         switch verdict {
@@ -80,7 +77,11 @@ struct Processor {
             publication = ProcessingRules.afterHandOff(publication, handOff)
         }
 
-        let result = self.result(record, district: district, received: received, topLevel: snapshot.topLevelNames, set: set,
+        // The names the received files have once published, for processing.json and
+        // SHA256SUMS and for publishing alike.
+        let layout = PublishedLayout(inserting: PublishedLayout.inserted(outcome: publication.outcome.rawValue),
+                                     topLevel: epoch.topLevelNames)
+        let result = self.result(record, district: district, received: received, layout: layout, set: set,
                                  profile: profile, report: report,
                                  publication: publication, handOff: handOff, started: started,
                                  validationSeconds: validationSeconds)
@@ -88,20 +89,20 @@ struct Processor {
             // Durable before publishing: a crash in between must not hand the set off again.
             try fs.recordHandedOff(record.ino, result: try result.json())
         }
-        try finish(record, district: district, result: result, outcome: publication.outcome, started: started)
+        try publish(epoch, layout: layout, result: result, outcome: publication.outcome, started: started)
     }
 
     /// The run before the restart handed the set off and recorded what came of it; only
     /// publishing was left. The set is never handed off twice.
-    private func publishRecorded(_ handedOff: String, _ record: EpochRecord, district: DistrictRecord,
-                                 started: Nanoseconds) throws {
+    private func publishRecorded(_ handedOff: String, _ epoch: ProcessingSnapshot, started: Nanoseconds) throws {
         let result = try JSONDecoder().decode(ProcessingResult.self, from: Data(handedOff.utf8))
         guard let outcome = Outcome(rawValue: result.outcome) else {
             throw AdminError("the recorded result of its hand-off has an unknown outcome '\(result.outcome)'")
         }
         logger.notice("publishing the recorded result of a finished hand-off",
-                      metadata: ["district": "\(district.name)", "epoch": "\(record.name)"])
-        try finish(record, district: district, result: result, outcome: outcome, started: started)
+                      metadata: ["district": "\(epoch.district.name)", "epoch": "\(epoch.record.name)"])
+        let layout = PublishedLayout(inserting: PublishedLayout.inserted(outcome: outcome.rawValue), topLevel: epoch.topLevelNames)
+        try publish(epoch, layout: layout, result: result, outcome: outcome, started: started)
     }
 
     /// The files a set is validated as: those received, or those of the one zip archive they
@@ -160,13 +161,10 @@ struct Processor {
 
     /// processing.json of a processed set, under the names its files have once published.
     private func result(_ record: EpochRecord, district: DistrictRecord, received: [(file: SetFile, hash: String)],
-                        topLevel: Set<String>, set: ReceivedSet, profile: Profile, report: ValidationReport, publication: ProcessingRules.Publication,
-                        handOff: HandOffResult?, started: Nanoseconds, validationSeconds: Double) -> ProcessingResult {
-        // A received file with the name of one publishing inserts is renamed aside, past every
-        // name in the epoch (`FileSystem.publishEpoch` gives the same names).
-        let layout = PublishedLayout(inserting: PublishedLayout.inserted(outcome: publication.outcome.rawValue),
-                                     topLevel: topLevel)
-        return ProcessingResult(
+                        layout: PublishedLayout, set: ReceivedSet, profile: Profile, report: ValidationReport,
+                        publication: ProcessingRules.Publication, handOff: HandOffResult?, started: Nanoseconds,
+                        validationSeconds: Double) -> ProcessingResult {
+        ProcessingResult(
             district: district.name, epoch: record.name, outcome: publication.outcome.rawValue, reason: publication.reason,
             profile: profile.name, set: report.isDelta ? "delta" : "bulk",
             files: received.map { file, hash in
@@ -185,17 +183,6 @@ struct Processor {
             handOff: handOff,
             timings: .init(sealed: Self.iso(record.sealed), processingStarted: Self.iso(started), published: "",
                            validationSeconds: validationSeconds))
-    }
-
-    /// Publishes a processed epoch, counts it, and tells staff of a failure.
-    private func finish(_ record: EpochRecord, district: DistrictRecord, result: ProcessingResult, outcome: Outcome,
-                        started: Nanoseconds) throws {
-        try publish(record, district: district, result: result, outcome: outcome)
-        fs.metrics.processed(outcome: outcome.rawValue, seconds: Double(clock.now() - started) / 1e9)
-        if outcome == .failed {
-            notifier.send(.init(event: "epoch.failed", district: district.name, epoch: record.name, state: "published",
-                                reason: result.reason, time: Self.iso(clock.now())))
-        }
     }
 
     /// What the processing of one epoch may take of the store's disk for its scratch space
@@ -220,8 +207,10 @@ struct Processor {
                             reason: leave.reason, time: Self.iso(clock.now())))
     }
 
-    private func publish(_ record: EpochRecord, district: DistrictRecord, result: ProcessingResult,
-                         outcome: Outcome) throws {
+    /// Publishes a processed epoch under the names `layout` gives, counts it, and tells staff
+    /// of a failure.
+    private func publish(_ epoch: ProcessingSnapshot, layout: PublishedLayout, result: ProcessingResult, outcome: Outcome,
+                         started: Nanoseconds) throws {
         var result = result
         result.timings.published = Self.iso(clock.now())
         let json = try result.json()
@@ -230,12 +219,18 @@ struct Processor {
             InsertedFile(name: PublishedLayout.resultName, bytes: Array(json.utf8)),
             InsertedFile(name: PublishedLayout.checksumsName, bytes: Array(result.checksums().utf8)),
         ]
-        let name = try fs.publishEpoch(record.ino, inserting: files, outcome: outcome.rawValue,
+        let name = try fs.publishEpoch(epoch, layout: layout, inserting: files, outcome: outcome.rawValue,
                                        profile: result.profile, result: json)
+        let (record, district) = (epoch.record, epoch.district)
         logger.notice("epoch published", metadata: [
             "district": "\(district.name)", "epoch": "\(record.name)", "published_as": "\(name)",
             "outcome": "\(outcome.rawValue)", "profile": "\(result.profile)", "files": "\(result.files.count)",
             "bytes": "\(result.files.reduce(0) { $0 + $1.size })"])
+        fs.metrics.processed(outcome: outcome.rawValue, seconds: Double(clock.now() - started) / 1e9)
+        if outcome == .failed {
+            notifier.send(.init(event: "epoch.failed", district: district.name, epoch: record.name, state: "published",
+                                reason: result.reason, time: Self.iso(clock.now())))
+        }
     }
 
     /// The time an epoch stands for, in seconds: the one in its name (a published name may

@@ -142,8 +142,7 @@ import Glibc
             #expect(try fs.state.withLock { try $0.metadata.doomedBlobs() } == [sha256Hex(bytes("ok\n"))])
             let generation = try #require(try fs.epochSummaries().first?.generation)
             #expect(try fs.seal(epoch, generation: generation))
-            _ = try fs.publishEpoch(epoch, inserting: [InsertedFile(name: "processing-succeeded.log", bytes: bytes("ok\n"))],
-                                    outcome: "succeeded", profile: nil, result: "{}")
+            _ = try fs.publish(epoch, inserting: [InsertedFile(name: "processing-succeeded.log", bytes: bytes("ok\n"))])
             #expect(try store.blobFiles().contains(sha256Hex(bytes("ok\n"))))
             let log = try fs.lookup(parent: epoch, name: "processing-succeeded.log")
             #expect(try fs.contents(log.ino) == bytes("ok\n"))
@@ -163,10 +162,10 @@ import Glibc
             #expect(try fs.seal(epoch, generation: generation))
             // Something already holds the name in upload-processed/: the epoch gets `.2`.
             _ = try fs.mkdir(parent: store.processed, name: "1764374400", mode: 0o755, caller: rootCaller)
-            let name = try fs.publishEpoch(epoch, inserting: [
+            let name = try fs.publish(epoch, inserting: [
                 InsertedFile(name: "processing-succeeded.log", bytes: bytes("ok\n")),
                 InsertedFile(name: "SHA256SUMS", bytes: bytes("sums\n")),
-            ], outcome: "succeeded", profile: "clever", result: "{}")
+            ], profile: "clever")
             #expect(name == "1764374400.2")
             #expect(try store.names(store.upload).isEmpty)
             #expect(try store.names(epoch).sorted() == ["SHA256SUMS", "SHA256SUMS.received", "a.csv", "processing-succeeded.log"])

@@ -150,8 +150,7 @@ import Glibc
             try expectCounted(store, entries: 3, bytes: 4106, "an epoch and a loose file")
             let generation = try #require(try fs.epochSummaries().first?.generation)
             #expect(try fs.seal(epoch, generation: generation))
-            _ = try fs.publishEpoch(epoch, inserting: [InsertedFile(name: "processing-succeeded.log", bytes: bytes("ok\n"))],
-                                    outcome: "succeeded", profile: nil, result: "{}")
+            _ = try fs.publish(epoch, inserting: [InsertedFile(name: "processing-succeeded.log", bytes: bytes("ok\n"))])
             try expectCounted(store, entries: 1, bytes: 10, "only the loose file is left in upload/")
             // Root writing to the file in upload-processed/ through a handle opened while it
             // was in upload/ counts nowhere; nor does pruning it.
@@ -164,8 +163,7 @@ import Glibc
             // Processing it again changes nothing either.
             let record = try Administration(fs).reprocessEpoch(epoch)
             #expect(record.state == .sealed)
-            _ = try fs.publishEpoch(epoch, inserting: [InsertedFile(name: "processing-succeeded.log", bytes: bytes("again\n"))],
-                                    outcome: "succeeded", profile: nil, result: "{}")
+            _ = try fs.publish(epoch, inserting: [InsertedFile(name: "processing-succeeded.log", bytes: bytes("again\n"))])
             try expectCounted(store, entries: 1, bytes: 10, "after reprocessing")
         }
     }

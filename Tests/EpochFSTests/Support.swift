@@ -141,6 +141,15 @@ extension FileSystem {
         return try readAll(handle)
     }
 
+    /// Publishes a sealed `epoch` as the processor does: marked processing, then published
+    /// with `files` inserted under the names its snapshot gives them.
+    func publish(_ epoch: InodeNumber, inserting files: [InsertedFile], outcome: String = "succeeded",
+                 profile: String? = nil) throws -> String {
+        let snapshot = try startProcessing(epoch)
+        return try publishEpoch(snapshot, layout: PublishedLayout(inserting: files.map(\.name), topLevel: snapshot.topLevelNames),
+                                inserting: files, outcome: outcome, profile: profile, result: "{}")
+    }
+
     func hashAttribute(_ ino: InodeNumber) throws -> String {
         String(decoding: try getxattr(ino, name: FileSystem.hashAttribute), as: UTF8.self)
     }

@@ -518,7 +518,7 @@ import Glibc
         let epoch = try pipe.makeEpoch("1764374400", Sets.clever + [Sets.done])
         try pipe.seal("1764374400", quietFor: 1)
         // Three starts that never finished (the daemon crashed in each).
-        for _ in 0..<3 { try pipe.fs.startProcessing(epoch) }
+        for _ in 0..<3 { _ = try pipe.fs.startProcessing(epoch) }
         pipe.process()
         let held = try #require(try pipe.epoch("1764374400"))
         #expect(held.state == .held && held.reason.hasPrefix("processing started 3 times without finishing"))
