@@ -61,6 +61,7 @@ let package = Package(
             name: "EpochFS",
             dependencies: [
                 "EpochStore",
+                "SSHKeys",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -112,7 +113,7 @@ let package = Package(
         .testTarget(name: "EpochStoreTests", dependencies: ["EpochStore", "TestSupport"]),
         .testTarget(name: "SSHKeysTests", dependencies: ["SSHKeys"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest"]),
-        .testTarget(name: "EpochFSTests", dependencies: ["EpochFS", "EpochStore", "TestSupport"]),
+        .testTarget(name: "EpochFSTests", dependencies: ["EpochFS", "EpochStore", "SSHKeys", "TestSupport"]),
         .testTarget(name: "EpochPipelineTests", dependencies: ["EpochPipeline", "EpochFS", "EpochStore", "Ingest", "TestSupport"]),
         // Mounted tests: real /dev/fuse, real coreutils; run as root.
         .testTarget(name: "MountedTests", dependencies: ["EpochStore", "TestSupport"]),

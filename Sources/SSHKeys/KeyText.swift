@@ -1,7 +1,7 @@
 import Foundation
 
 /// A problem with one line of pasted key text.
-public struct KeyProblem: Sendable, Equatable, CustomStringConvertible {
+public struct KeyProblem: Sendable, Equatable, Codable, CustomStringConvertible {
     /// 1-based line number in the pasted text.
     public let line: Int
     public let message: String

@@ -41,6 +41,8 @@ struct Configuration {
     var keysGroup = "epochfs-keys"
     /// The group sshd's `Match Group` block chroots; `district add --create-user` puts users in it.
     var districtsGroup = "epochfs-districts"
+    /// The unix user the web console runs as: it may send web requests on the control socket.
+    var webUser = "epochfs-web"
     /// How the epoch pipeline seals and processes (settle_seconds, settle_seconds.<district>,
     /// stall_seconds, manifest_wait_seconds, markers, profiles_directory, notify_command,
     /// processing_threads, validation_timeout_seconds).
@@ -67,6 +69,7 @@ struct Configuration {
             case "staff_group": configuration.staffGroup = parts[1]
             case "keys_group": configuration.keysGroup = parts[1]
             case "districts_group": configuration.districtsGroup = parts[1]
+            case "web_user": configuration.webUser = parts[1]
             case "settle_seconds": configuration.pipeline.settleSeconds = Int64(parts[1]) ?? configuration.pipeline.settleSeconds
             case "stall_seconds": configuration.pipeline.stallSeconds = Int64(parts[1]) ?? configuration.pipeline.stallSeconds
             case "manifest_wait_seconds":

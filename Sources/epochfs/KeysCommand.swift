@@ -36,10 +36,7 @@ struct KeysCommand: ParsableCommand {
                 throw CommandError("refused, nothing was stored; in \(source):\n" + error.problems.map { "  \($0)" }.joined(separator: "\n"))
             }
             let now = Int64(Date().timeIntervalSince1970 * 1e9)
-            let stored = keys.map { key in
-                StoredKey(fingerprint: key.fingerprint, algorithm: key.algorithm, bits: key.bits,
-                          data: Data(key.blob).base64EncodedString(), comment: key.comment, added: now)
-            }
+            let stored = keys.map { StoredKey($0, added: now) }
             let response = try perform(.addKeys(district: district, keys: stored), store: store.resolved(), logger: makeLogger())
             try report(response)
             printKeys(response.keys ?? [], header: false)

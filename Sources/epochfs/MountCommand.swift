@@ -47,6 +47,8 @@ struct MountCommand: ParsableCommand {
     var maxOpenFiles: Int?
     @Option(help: "What one district's published epochs may hold in upload-processed/, e.g. 256G (default: the configuration's max_processed_bytes, else 256G); an epoch beyond is held.")
     var maxProcessedBytes: QuotaLimitArgument?
+    @Option(help: "The web console's unix user, which may send web requests on the control socket (default: the configuration's web_user, else epochfs-web; if there is no such user, only root may use the socket).")
+    var webUser: String?
     @Flag(help: "Do not use FUSE passthrough even where the kernel offers it: reads go through the daemon and writes through the writeback cache (see docs/performance.md).")
     var noPassthrough = false
     @Flag(help: .hidden) var daemonChild = false
@@ -110,6 +112,7 @@ struct MountCommand: ParsableCommand {
         if let maxDepth { arguments += ["--max-depth", String(maxDepth)] }
         if let maxOpenFiles { arguments += ["--max-open-files", String(maxOpenFiles)] }
         if let maxProcessedBytes { arguments += ["--max-processed-bytes", String(maxProcessedBytes.limit.value ?? .max)] }
+        if let webUser { arguments += ["--web-user", webUser] }
         if noPassthrough { arguments.append("--no-passthrough") }
         process.arguments = arguments
         process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
@@ -167,7 +170,13 @@ struct MountCommand: ParsableCommand {
         let session = try FuseSession(fs: fs, mountpoint: mountpoint, cacheTimeout: cacheTimeout,
                                       threads: threads, passthrough: !noPassthrough, logger: logger)
         let administration = Administration(fs)
-        let control = try ControlServer(path: paths.controlSocket, administration: administration, logger: logger)
+        let webUserName = webUser ?? configuration.webUser
+        let web = ControlAccess.WebUser(named: webUserName)
+        if web == nil {
+            logger.info("no user '\(webUserName)': only root may use the control socket (mount-scripts/install.sh creates the web console's user)")
+        }
+        let control = try ControlServer(path: paths.controlSocket, administration: administration,
+                                        access: ControlAccess(webUser: web), logger: logger)
         try control.start()
         let syncer = BlobSyncer(administration: administration, metricsFile: metricsFile ?? configuration.metricsFile)
         syncer.start()

@@ -7,22 +7,53 @@ import Glibc
 #endif
 
 /// The daemon's end of the control socket: a thread that answers one request per connection.
-/// Only root may connect (the socket is 0600 in the root-only store directory, and the
-/// peer's uid is checked as well).
+/// Root may send every request; the web console's user (when it exists) only web requests;
+/// nobody else anything (`ControlAccess`). The socket is 0600 root, or 0660 root and the web
+/// user's group, in the store directory (0711); the peer's uid is checked on every connection.
+/// Each connection has `timeout` to send its request and take its answer.
 public final class ControlServer: Sendable {
     private let listenFD: Int32
     private let wakePipe: (read: Int32, write: Int32)
     private let administration: Administration
+    private let access: ControlAccess
+    private let timeout: Duration
     private let path: String
     private let logger: Logger
     private let thread = Mutex<pthread_t?>(nil)
 
-    public init(path: String, administration: Administration, logger: Logger) throws {
-        self.listenFD = try UnixSocket.listen(path)
+    public init(path: String, administration: Administration, access: ControlAccess = ControlAccess(webUser: nil),
+                timeout: Duration = .seconds(5), logger: Logger) throws {
+        self.listenFD = try UnixSocket.listen(path, group: access.webUser?.gid)
         self.wakePipe = try Sys.pipe()
         self.administration = administration
+        self.access = access
+        self.timeout = timeout
         self.path = path
         self.logger = logger
+        if let webUser = access.webUser {
+            if let blocked = Self.firstUnsearchable(above: path, for: webUser) {
+                logger.warning("the web console's user cannot reach the control socket: \(blocked) does not let it through (chmod o+x, or give it to that user's group)",
+                               metadata: ["web.user": "\(webUser.name)", "socket": "\(path)"])
+            } else {
+                logger.notice("control socket open to the web console's user", metadata: [
+                    "web.user": "\(webUser.name)", "web.uid": "\(webUser.uid)", "socket": "\(path)"])
+            }
+        }
+    }
+
+    /// The first directory on the way to `path` that `user` may not pass through, if any.
+    private static func firstUnsearchable(above path: String, for user: ControlAccess.WebUser) -> String? {
+        var directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        var directories = [String]()
+        while true {
+            directories.append(directory.path)
+            if directory.path == "/" { break }
+            directory.deleteLastPathComponent()
+        }
+        return directories.reversed().first { directory in
+            guard let st = try? Sys.status(directory) else { return true }
+            return !ControlAccess.maySearch(owner: st.st_uid, group: st.st_gid, mode: st.st_mode, uid: user.uid, gid: user.gid)
+        }
     }
 
     public func start() throws {
@@ -71,21 +102,61 @@ public final class ControlServer: Sendable {
     }
 
     private func handle(_ client: Int32) {
-        let response: ControlResponse
-        if UnixSocket.peerUID(client) != 0 {
-            response = ControlResponse(ok: false, message: "only root may change the filesystem's state")
-        } else {
-            do {
-                let line = try UnixSocket.readLine(client)
-                let request = try JSONDecoder().decode(ControlRequest.self, from: line)
-                response = administration.perform(request)
-            } catch {
-                response = ControlResponse(ok: false, message: "bad control request: \(error)")
-            }
+        let uid = UnixSocket.peerUID(client)
+        let peer = access.peer(uid: uid)
+        let line: Data
+        do {
+            // Read even from a peer that is refused: closing on a request not yet read could
+            // cost it the answer that says why.
+            line = try UnixSocket.Connection(client, timeout: timeout).readLine()
+        } catch {
+            logger.warning("control connection sent no request in time; closed",
+                           metadata: ["peer.uid": "\(uid.map(String.init) ?? "?")", "timeout": "\(timeout)"])
+            return
         }
-        if var data = try? JSONEncoder().encode(response) {
-            data.append(0x0a)
-            try? UnixSocket.writeAll(client, data)
+        // A connection closed unused: `ControlClient.answers` asking whether a daemon listens.
+        if line.isEmpty { return }
+        let response: ControlResponse
+        if let refusal = access.refusal(ofConnectionFrom: peer) {
+            response = ControlResponse(ok: false, message: refusal, code: .forbidden)
+            logger.warning("control connection refused", metadata: ["peer.uid": "\(uid.map(String.init) ?? "?")"])
+        } else if let request = try? JSONDecoder().decode(ControlRequest.self, from: line) {
+            response = answer(request, from: peer, uid: uid ?? 0)
+        } else {
+            // Not the request's text: a web request may hold a pasted key.
+            response = ControlResponse(ok: false, message: "bad control request: not one JSON line of a known request", code: .badRequest)
+        }
+        respond(response, on: client)
+    }
+
+    private func answer(_ request: ControlRequest, from peer: ControlAccess.Peer, uid: UInt32) -> ControlResponse {
+        if let refusal = access.refusal(of: request, from: peer) {
+            logger.warning("control request refused", metadata: ["peer.uid": "\(uid)", "request": "\(request.name)"])
+            return ControlResponse(ok: false, message: refusal, code: .forbidden)
+        }
+        guard case .web(let account, let web) = request else { return administration.perform(request) }
+        guard !account.isEmpty, account.count <= 320, !account.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            logger.warning("web request refused: no valid account named", metadata: ["peer.uid": "\(uid)", "request": "\(web.name)"])
+            return ControlResponse(ok: false, message: "bad web request: name the account it is made for (1-320 printable characters)",
+                                   code: .badRequest)
+        }
+        let response = administration.perform(web)
+        var metadata: Logger.Metadata = ["web.account": "\(account)", "peer.uid": "\(uid)", "request": "\(web.name)",
+                                         "ok": "\(response.ok)"]
+        if let district = web.district { metadata["district"] = "\(district)" }
+        if let code = response.code { metadata["code"] = "\(code.rawValue)" }
+        logger.notice("web request", metadata: metadata)
+        return response
+    }
+
+    /// The answer has `timeout` of its own: a request may take long (a backup).
+    private func respond(_ response: ControlResponse, on client: Int32) {
+        guard var data = try? JSONEncoder().encode(response) else { return }
+        data.append(0x0a)
+        do {
+            try UnixSocket.Connection(client, timeout: timeout).writeAll(data)
+        } catch {
+            logger.warning("control answer not delivered", metadata: ["error": "\(error)"])
         }
     }
 }
@@ -98,7 +169,8 @@ public enum ControlClient {
         var data = try JSONEncoder().encode(request)
         data.append(0x0a)
         try UnixSocket.writeAll(fd, data)
-        let line = try UnixSocket.readLine(fd)
+        // An answer may carry processing.json and a log: more than a request may.
+        let line = try UnixSocket.readLine(fd, limit: 64 << 20)
         return try JSONDecoder().decode(ControlResponse.self, from: line)
     }
 

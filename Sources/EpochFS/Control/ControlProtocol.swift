@@ -1,5 +1,6 @@
 import EpochStore
 import Foundation
+import SSHKeys
 
 /// A request to the running daemon over its control socket: one JSON line each way.
 public enum ControlRequest: Codable, Sendable {
@@ -20,6 +21,34 @@ public enum ControlRequest: Codable, Sendable {
     case integritySnapshot
     case describeFindings([IntegrityFinding])
     case backup(destination: String)
+    /// What the web console asks on behalf of one of its accounts (the name it signs in
+    /// with), logged with it. The only request the web console's user may send.
+    case web(account: String, WebRequest)
+}
+
+extension ControlRequest {
+    /// Its name, for the log (never its arguments: a web request may hold a pasted key).
+    public var name: String {
+        switch self {
+        case .addDistrict: "addDistrict"
+        case .removeDistrict: "removeDistrict"
+        case .setQuota: "setQuota"
+        case .listDistricts: "listDistricts"
+        case .addKeys: "addKeys"
+        case .listKeys: "listKeys"
+        case .removeKey: "removeKey"
+        case .listEpochs: "listEpochs"
+        case .showEpoch: "showEpoch"
+        case .processEpoch: "processEpoch"
+        case .reprocessEpoch: "reprocessEpoch"
+        case .statistics: "statistics"
+        case .collectGarbage: "collectGarbage"
+        case .integritySnapshot: "integritySnapshot"
+        case .describeFindings: "describeFindings"
+        case .backup: "backup"
+        case .web(_, let request): "web." + request.name
+        }
+    }
 }
 
 /// An epoch as `epochfs epochs list` and `show` present it.
@@ -52,11 +81,33 @@ public struct ControlResponse: Codable, Sendable {
     public var integrity: IntegritySnapshot?
     public var findings: [IntegrityFinding]?
     public var backup: StoreBackup.Report?
+    /// Why a request failed, for programs (the web console): nil when it succeeded or when
+    /// only `message` says.
+    public var code: Code?
+    /// Every refused line of a paste (`WebRequest.addKeys`), with its reason; never its text.
+    public var keyProblems: [KeyProblem]?
+    /// `WebRequest.listDistricts`.
+    public var districtNames: [String]?
+    /// `WebRequest.epochReport`.
+    public var report: EpochReport?
 
-    public init(ok: Bool, message: String, district: DistrictRecord? = nil, districts: [DistrictSummary]? = nil,
+    public enum Code: String, Codable, Sendable {
+        /// The peer may not send this request.
+        case forbidden
+        /// No such district, epoch or key: the same answer for each, so that an answer never
+        /// says whether a district exists.
+        case notFound
+        /// Not a request, or not a well-formed one.
+        case badRequest
+        /// Pasted keys were refused (see `keyProblems`); nothing was stored.
+        case keysRefused
+    }
+
+    public init(ok: Bool, message: String, code: Code? = nil, district: DistrictRecord? = nil, districts: [DistrictSummary]? = nil,
                 keys: [StoredKey]? = nil, epochs: [EpochSummary]? = nil, statistics: StoreStatistics? = nil) {
         self.ok = ok
         self.message = message
+        self.code = code
         self.district = district
         self.districts = districts
         self.keys = keys
@@ -89,12 +140,7 @@ extension Administration {
                 return ControlResponse(ok: true, message: "\(summaries.count) districts", districts: summaries)
             case .addKeys(let district, let keys):
                 let added = try addKeys(keys, to: district)
-                let present = keys.count - added.count
-                return ControlResponse(
-                    ok: true,
-                    message: "added \(added.count) key\(added.count == 1 ? "" : "s") to '\(district)'"
-                        + (present > 0 ? " (\(present) already present)" : "") + "; they work from the next login",
-                    keys: added)
+                return ControlResponse(ok: true, message: Self.describeAdded(added, of: keys.count, to: district), keys: added)
             case .listKeys(let district):
                 let keys = try keys(of: district)
                 return ControlResponse(ok: true, message: "\(keys.count) keys", keys: keys)
@@ -137,10 +183,21 @@ extension Administration {
                     ? try reprocessEpoch(summary.epoch.ino) : try releaseEpoch(summary.epoch.ino, profile: nil)
                 return ControlResponse(ok: true, message: "\(district)/\(epoch) is queued to be processed again",
                                        epochs: [EpochSummary(district: district, epoch: record)])
+            case .web(_, let request):
+                return perform(request)
             }
         } catch {
             return ControlResponse(ok: false, message: "\(error)")
         }
+    }
+}
+
+extension Administration {
+    /// `added 2 keys to 'x' (1 already present); they work from the next login`.
+    static func describeAdded(_ added: [StoredKey], of count: Int, to district: String) -> String {
+        let present = count - added.count
+        return "added \(added.count) key\(added.count == 1 ? "" : "s") to '\(district)'"
+            + (present > 0 ? " (\(present) already present)" : "") + "; they work from the next login"
     }
 }
 

@@ -38,7 +38,9 @@ enum UnixSocket {
         return fd
     }
 
-    static func listen(_ path: String) throws -> Int32 {
+    /// A listening socket at `path`, root's alone (0600), or root's and `group`'s (0660): it
+    /// is made 0600 and opened to the group before anyone can connect.
+    static func listen(_ path: String, group: gid_t? = nil) throws -> Int32 {
         try Sys.unlink(path)
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SystemError("socket", path) }
@@ -46,8 +48,14 @@ enum UnixSocket {
         let previous = umask(0o177)
         let rc = withSockaddr(&address) { Glibc.bind(fd, $0, $1) }
         umask(previous)
-        guard rc == 0, Glibc.listen(fd, 16) == 0 else {
-            let error = SystemError("bind", path)
+        do {
+            guard rc == 0 else { throw SystemError("bind", path) }
+            if let group {
+                try Sys.chown(path, 0, group)
+                try Sys.chmod(path, 0o660)
+            }
+            guard Glibc.listen(fd, 16) == 0 else { throw SystemError("listen", path) }
+        } catch {
             Sys.close(fd)
             throw error
         }
@@ -70,6 +78,66 @@ enum UnixSocket {
 
     static func writeAll(_ fd: Int32, _ data: Data) throws {
         try onControlSocket { try data.withUnsafeBytes { try Sys.writeAll(fd, $0) } }
+    }
+
+    /// The daemon's end of a connection: reads and writes that give up at a deadline, so that
+    /// a peer that connects and goes quiet (or stops reading) cannot hold the one thread that
+    /// answers every connection. ETIMEDOUT when the deadline passes.
+    struct Connection {
+        let fd: Int32
+        let deadline: ContinuousClock.Instant
+
+        /// Makes `fd` non-blocking: every wait is a poll bounded by the deadline.
+        init(_ fd: Int32, timeout: Duration) {
+            self.fd = fd
+            self.deadline = .now + timeout
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        }
+
+        /// Up to the first newline (or end of stream), at most `limit` bytes.
+        func readLine(limit: Int = 1 << 20) throws -> Data {
+            var data = Data()
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while data.count < limit {
+                try wait(for: POLLIN)
+                let n: Int
+                do {
+                    n = try onControlSocket { try buffer.withUnsafeMutableBytes { try Sys.read(fd, $0) } }
+                } catch let error as SystemError where error.errno == EAGAIN {
+                    continue
+                }
+                if n == 0 { break }
+                data.append(contentsOf: buffer[0..<n])
+                if buffer[0..<n].contains(0x0a) { break }
+            }
+            if let newline = data.firstIndex(of: 0x0a) { data = data[..<newline] }
+            return data
+        }
+
+        func writeAll(_ data: Data) throws {
+            try data.withUnsafeBytes { bytes in
+                var done = 0
+                while done < bytes.count {
+                    try wait(for: POLLOUT)
+                    let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+                    if n < 0 {
+                        if errno == EAGAIN || errno == EINTR { continue }
+                        throw SystemError("write", "control socket")
+                    }
+                    done += n
+                }
+            }
+        }
+
+        private func wait(for event: Int32) throws {
+            let left = deadline - .now
+            guard left > .zero else { throw SystemError("poll", "control socket", errno: ETIMEDOUT) }
+            let milliseconds = Int32(clamping: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1)
+            var fds = [pollfd(fd: fd, events: Int16(event), revents: 0)]
+            if try Sys.poll(&fds, timeout: milliseconds) == 0 {
+                throw SystemError("poll", "control socket", errno: ETIMEDOUT)
+            }
+        }
     }
 
     /// Errors name the control socket, as the operator knows it, rather than a descriptor.
