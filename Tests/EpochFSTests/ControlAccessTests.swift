@@ -139,8 +139,9 @@ import Glibc
             for answer in answers {
                 #expect(!answer.ok && answer.code == .notFound && answer.message == "not found", "\(answer.message)")
             }
+            _ = try store.makeEpoch("1764300000")
             let epochs = administration.perform(WebRequest.listEpochs(district: "alpha"))
-            #expect(epochs.epochs?.map(\.epoch.name) == ["1764374400"])
+            #expect(epochs.epochs?.map(\.epoch.name) == ["1764300000", "1764374400"], "newest first, as they arrived, whatever their names say")
             let names = administration.perform(WebRequest.listDistricts)
             #expect(names.districtNames == ["alpha"])
         }

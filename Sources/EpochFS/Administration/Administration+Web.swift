@@ -51,8 +51,9 @@ extension Administration {
                 let key = try removeKey(fingerprint: fingerprint, from: district)
                 return ControlResponse(ok: true, message: "removed key \(key.fingerprint); the next login with it fails", keys: [key])
             case .listEpochs(let district):
-                // Newest first, as a district reads them.
-                let summaries = try epochSummaries(district: district, state: nil).sorted { $0.epoch.name > $1.epoch.name }
+                // Newest first, as a district reads them: in the order they arrived (inode
+                // numbers only grow), since names may mix Unix seconds and ISO 8601.
+                let summaries = try epochSummaries(district: district, state: nil).sorted { $0.epoch.ino > $1.epoch.ino }
                 return ControlResponse(ok: true, message: "\(summaries.count) epochs", epochs: summaries)
             case .showEpoch(let district, let epoch):
                 let summary = try epochSummary(district: district, epoch: epoch)

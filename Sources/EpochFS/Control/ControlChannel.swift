@@ -109,9 +109,12 @@ public final class ControlServer: Sendable {
             // Read even from a peer that is refused: closing on a request not yet read could
             // cost it the answer that says why.
             line = try UnixSocket.Connection(client, timeout: timeout).readLine()
-        } catch {
+        } catch let error as SystemError where error.errno == ETIMEDOUT {
             logger.warning("control connection sent no request in time; closed",
                            metadata: ["peer.uid": "\(uid.map(String.init) ?? "?")", "timeout": "\(timeout)"])
+            return
+        } catch {
+            logger.warning("control connection failed", metadata: ["peer.uid": "\(uid.map(String.init) ?? "?")", "error": "\(error)"])
             return
         }
         // A connection closed unused: `ControlClient.answers` asking whether a daemon listens.
