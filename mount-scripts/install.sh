@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Puts EpochFS in place on a Debian 12 host, idempotently: the binary, the groups and the
-# key-reading user, /etc/epochfs/epochfs.conf, the sshd drop-in (checked with `sshd -t`
+# key-reading user and the web console's user, /etc/epochfs/epochfs.conf, the sshd drop-in (checked with `sshd -t`
 # before sshd is reloaded), the helper scripts and the systemd unit. Run it again after an
 # upgrade or a change of options; it changes only what differs.
 #
@@ -19,6 +19,7 @@ repo=$(cd "$here/.." && pwd)
 
 binary=""
 binary_changed=0
+web_user_created=0
 mount=/srv/epochfs
 store=/var/lib/epochfs
 staff_group=epochfs-staff
@@ -26,6 +27,7 @@ retention_days=30
 start=1
 districts_group=epochfs-districts
 keys_user=epochfs-keys
+web_user=epochfs-web
 
 die() { printf "install: %b\n" "$*" >&2; exit 1; }
 say() { echo "install: $*"; }
@@ -77,14 +79,21 @@ for doc in "$repo/README.md" "$repo"/docs/*.md; do
     [[ -f $doc ]] && { put "$doc" "/usr/local/share/doc/epochfs/$(basename "$doc")" 0644 || true; }
 done
 
-# 2. Groups and the user sshd runs the key command as (it can read keys and nothing else).
-for group in "$districts_group" "$staff_group" "$keys_user"; do
+# 2. Groups; the user sshd runs the key command as (it can read keys and nothing else); the
+# user the web console runs as (the daemon's control socket serves it its own requests only).
+for group in "$districts_group" "$staff_group" "$keys_user" "$web_user"; do
     getent group "$group" >/dev/null || { groupadd --system "$group"; say "created group $group"; }
 done
 if ! getent passwd "$keys_user" >/dev/null; then
     useradd --system --gid "$keys_user" --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
         --comment "EpochFS: reads districts' SSH keys for sshd" "$keys_user"
     say "created user $keys_user"
+fi
+if ! getent passwd "$web_user" >/dev/null; then
+    useradd --system --gid "$web_user" --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+        --comment "EpochFS: the web console" "$web_user"
+    say "created user $web_user"
+    web_user_created=1
 fi
 
 # 3. Configuration: what a plain `epochfs …` (sshd, systemd, an operator) uses.
@@ -96,6 +105,7 @@ store = $store
 staff_group = $staff_group
 keys_group = $keys_user
 districts_group = $districts_group
+web_user = $web_user
 EOF
 # An existing file is the operator's: it is never overwritten (a store path reset to the
 # default would make the daemon serve an empty store).
@@ -165,7 +175,8 @@ systemctl enable --quiet epochfs.service
 systemctl enable --quiet --now epochfs-retention.timer
 # A new binary or unit takes effect only in a new daemon (an old one cannot answer requests
 # it does not know); restarting ends the sessions inside the mount, and clients reconnect.
-if (( unit_changed || binary_changed )) || ! systemctl is-active --quiet epochfs.service; then
+# The daemon looks the web console's user up when it starts: a new user needs a new daemon.
+if (( unit_changed || binary_changed || web_user_created )) || ! systemctl is-active --quiet epochfs.service; then
     systemctl restart epochfs.service
     say "epochfs.service (re)started: $mount is live"
 fi
