@@ -115,7 +115,7 @@ enum Templates {
         <table>
         <thead><tr><th scope="col">Time (UTC)</th><th scope="col">Time ({{timeZone}})</th><th scope="col">Address</th><th scope="col">Outcome</th></tr></thead>
         <tbody>
-        {{#signIns}}<tr><td>{{utc}}</td><td>{{local}}</td><td>{{address}}</td><td>{{outcome}}</td></tr>
+        {{#signIns}}<tr><td data-label="UTC">{{utc}}</td><td data-label="{{timeZone}}">{{local}}</td><td data-label="Address">{{address}}</td><td data-label="Outcome">{{outcome}}</td></tr>
         {{/signIns}}
         </tbody>
         </table>
@@ -207,7 +207,15 @@ enum Templates {
         .problem { padding: .5rem 1rem; border-left: 4px solid #b00020; background: #fdeef0; }
         .scroll { overflow-x: auto; }
         table { border-collapse: collapse; width: 100%; }
-        th, td { text-align: left; padding: .25rem .5rem; border-bottom: 1px solid var(--line); white-space: nowrap; }
+        th, td { text-align: left; padding: .25rem .5rem; border-bottom: 1px solid var(--line); }
+        /* On a phone each sign-in is a small block of labelled lines instead of a wide row. */
+        @media (max-width: 40rem) {
+          table, tbody, tr, td { display: block; }
+          thead { position: absolute; left: -9999px; }
+          tr { padding: .5rem 0; border-bottom: 1px solid var(--line); }
+          td { border: 0; padding: 0; }
+          td::before { content: attr(data-label) ": "; font-weight: 600; }
+        }
         section { margin-top: 2rem; }
         .skip { position: absolute; left: -999px; }
         .skip:focus { left: 1rem; top: .5rem; background: #fff; padding: .25rem; }

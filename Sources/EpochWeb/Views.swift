@@ -71,10 +71,9 @@ struct AccountView {
         email = account.email
         roleDescription = describe(account.role)
         timeZone = account.timeZone
-        let utc = TimeZone(identifier: "UTC")!
-        let local = TimeZone(identifier: account.timeZone) ?? utc
+        let local = TimeZone(identifier: account.timeZone) ?? TimeZone(secondsFromGMT: 0)!
         signIns = records.map {
-            SignIn(utc: formatTime($0.time, in: utc), local: formatTime($0.time, in: local), address: $0.address,
+            SignIn(utc: formatTime($0.time, in: nil), local: formatTime($0.time, in: local), address: $0.address,
                    outcome: outcomeText($0.outcome))
         }
         hasSignIns = !records.isEmpty
@@ -101,11 +100,12 @@ func outcomeText(_ outcome: SignInRecord.Outcome) -> String {
     }
 }
 
-/// `2026-12-08 01:02:03 UTC`, or with the zone's abbreviation (`EST`).
-func formatTime(_ seconds: Int64, in zone: TimeZone) -> String {
+/// `2026-12-08 01:02:03 UTC` (no zone), or in `zone` with its abbreviation (`2026-12-07 19:02:03 CST`).
+func formatTime(_ seconds: Int64, in zone: TimeZone?) -> String {
     let formatter = DateFormatter()
     formatter.locale = Locale(identifier: "en_US_POSIX")
-    formatter.timeZone = zone
-    formatter.dateFormat = "yyyy-MM-dd HH:mm:ss zzz"
+    formatter.timeZone = zone ?? TimeZone(secondsFromGMT: 0)
+    // Foundation would call UTC "GMT": name it as the page's column does.
+    formatter.dateFormat = zone == nil ? "yyyy-MM-dd HH:mm:ss 'UTC'" : "yyyy-MM-dd HH:mm:ss zzz"
     return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
 }
