@@ -78,6 +78,7 @@ public struct Console: Sendable {
             .frameAncestors(.none), .baseURI(.none),
         ]))
         router.add(middleware: HeadersMiddleware())
+        router.add(middleware: NotFoundPage(console: self))
         router.add(middleware: SessionMiddleware(console: self))
         router.add(middleware: FormGuard(console: self))
 
@@ -148,7 +149,7 @@ public struct Console: Sendable {
     func invitationPage(_ context: ConsoleContext) throws -> Response {
         let token = context.parameters.get("token") ?? ""
         guard let account = try store.invitation(token) else {
-            return page("invitation-unusable", Bare(signedIn: context.session.map(SignedInView.init)), status: .gone)
+            return page("message", MessageView.invitationUnusable(context.session), status: .gone)
         }
         return page("invitation", InvitationView(account: account, token: token, formToken: context.formToken ?? "", problem: nil),
                     context: context)
@@ -161,7 +162,7 @@ public struct Console: Sendable {
                                            confirmation: context.form["confirmation"] ?? "")
         } catch let error as AccountError {
             guard let account = try store.invitation(token) else {
-                return page("invitation-unusable", Bare(signedIn: nil), status: .gone)
+                return page("message", MessageView.invitationUnusable(nil), status: .gone)
             }
             return page("invitation", InvitationView(account: account, token: token, formToken: context.formToken ?? "",
                                                      problem: error.description), status: .badRequest, context: context)
@@ -255,6 +256,20 @@ struct HeadersMiddleware: RouterMiddleware {
     }
 }
 
+/// A page for what does not exist (another district's, later, too: its existence is never
+/// revealed), instead of an empty 404.
+struct NotFoundPage: RouterMiddleware {
+    let console: Console
+
+    func handle(_ request: Request, context: ConsoleContext, next: (Request, ConsoleContext) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            return console.page("message", MessageView.notFound(context.session), status: .notFound)
+        }
+    }
+}
+
 /// Finds the session the cookie names (an unknown or expired one is no session) and the
 /// pre-session form token, making one when the browser has none.
 struct SessionMiddleware: RouterMiddleware {
@@ -294,7 +309,7 @@ struct FormGuard: RouterMiddleware {
             ?? request.cookies[Console.formCookie]?.value ?? ""
         guard Secret.matches(context.form["csrf"], expected) else {
             context.logger.notice("form refused: no valid CSRF token", metadata: ["web.path": "\(request.uri.path)", "web.address": "\(context.address)"])
-            return console.page("refused", Bare(signedIn: context.session.map(SignedInView.init)), status: .forbidden)
+            return console.page("message", MessageView.refused(context.session), status: .forbidden)
         }
         return try await next(request, context)
     }

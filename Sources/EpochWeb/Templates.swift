@@ -3,8 +3,8 @@
 /// from anywhere else, and no page has a script.
 enum Templates {
     static let all: [String: String] = [
-        "layout": layout, "sign-in": signIn, "invitation": invitation, "invitation-unusable": invitationUnusable,
-        "home": home, "account": account, "refused": refused, "not-found": notFound,
+        "layout": layout, "sign-in": signIn, "invitation": invitation, "home": home, "account": account,
+        "message": message,
     ]
 
     static let layout = """
@@ -72,17 +72,6 @@ enum Templates {
         <input id="confirmation" name="confirmation" type="password" autocomplete="new-password" minlength="{{minimumLength}}" required></p>
         <p><button type="submit">Set password</button></p>
         </form>
-        {{/content}}
-        {{/layout}}
-        """
-
-    static let invitationUnusable = """
-        {{<layout}}
-        {{$title}}Invitation{{/title}}
-        {{$content}}
-        <h1>This link no longer works</h1>
-        <p>An invitation link works once, for three days. Ask your operator for a new one.</p>
-        <p><a href="/sign-in">Sign in</a></p>
         {{/content}}
         {{/layout}}
         """
@@ -163,25 +152,15 @@ enum Templates {
         {{/layout}}
         """
 
-    static let refused = """
+    /// A page that only says something: a refusal, a link that no longer works.
+    static let message = """
         {{<layout}}
-        {{$title}}Refused{{/title}}
+        {{$title}}{{heading}}{{/title}}
         {{$content}}
-        <h1>That form was refused</h1>
-        <p>It did not carry this page's security token: it may be from an old page or from another site.
-        Open the page again and send the form from there.</p>
-        <p><a href="/">Back to the console</a></p>
-        {{/content}}
-        {{/layout}}
-        """
-
-    static let notFound = """
-        {{<layout}}
-        {{$title}}Not found{{/title}}
-        {{$content}}
-        <h1>Not found</h1>
-        <p>There is no such page.</p>
-        <p><a href="/">Back to the console</a></p>
+        <h1>{{heading}}</h1>
+        {{#paragraphs}}<p>{{.}}</p>
+        {{/paragraphs}}
+        <p><a href="{{linkTarget}}">{{linkText}}</a></p>
         {{/content}}
         {{/layout}}
         """

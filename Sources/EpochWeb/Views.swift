@@ -6,8 +6,30 @@ struct SignedInView {
     init(_ session: ActiveSession) { formToken = session.formToken }
 }
 
-struct Bare {
+struct MessageView {
     let signedIn: SignedInView?
+    let heading: String
+    let paragraphs: [String]
+    let linkTarget: String
+    let linkText: String
+
+    static func invitationUnusable(_ session: ActiveSession?) -> MessageView {
+        MessageView(signedIn: session.map(SignedInView.init), heading: "This link no longer works",
+                    paragraphs: ["An invitation link works once, for three days. Ask your operator for a new one."],
+                    linkTarget: "/sign-in", linkText: "Sign in")
+    }
+
+    static func refused(_ session: ActiveSession?) -> MessageView {
+        MessageView(signedIn: session.map(SignedInView.init), heading: "That form was refused",
+                    paragraphs: ["It did not carry this page's security token: it may be from an old page or from another site. "
+                                 + "Open the page again and send the form from there."],
+                    linkTarget: "/", linkText: "Back to the console")
+    }
+
+    static func notFound(_ session: ActiveSession?) -> MessageView {
+        MessageView(signedIn: session.map(SignedInView.init), heading: "Not found", paragraphs: ["There is no such page."],
+                    linkTarget: "/", linkText: "Back to the console")
+    }
 }
 
 struct SignInView {

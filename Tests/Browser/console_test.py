@@ -4,6 +4,7 @@ Run by scripts/browser-test.sh, which creates the web user and passes, in the en
 EPOCHFS (the binary, outside the checkout), EPOCHFS_CONFIG (naming the web user), STORE (a
 store to create), WEB_USER and OUTPUT (where screenshots go).
 """
+import base64
 import http.client
 import os
 import pwd
@@ -13,6 +14,7 @@ import stat
 import subprocess
 import sys
 import time
+import traceback
 import urllib.parse
 
 from selenium import webdriver
@@ -104,17 +106,25 @@ def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
     for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=412,915", "--hide-scrollbars"]:
+                     "--window-size=1280,900", "--hide-scrollbars"]:
         options.add_argument(argument)
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    as_phone(driver)
+    return driver
+
+
+def as_phone(driver, phone=True):
+    """A phone's screen (412 px wide, as a mid-size Android phone) or a desktop's."""
+    width, height = (412, 915) if phone else (1280, 900)
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": phone})
 
 
 def screenshot(driver, name):
-    # The whole page, not only what a phone's screen shows at once.
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(412, max(915, height + 120))
-    driver.save_screenshot(os.path.join(OUTPUT, name + ".png"))
-    driver.set_window_size(412, 915)
+    """The whole page, not only what a phone's screen shows at once."""
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
+    with open(os.path.join(OUTPUT, name + ".png"), "wb") as file:
+        file.write(base64.b64decode(shot["data"]))
 
 
 def fill(driver, **fields):
@@ -170,6 +180,8 @@ def main():
         policy = headers.get("content-security-policy", "")
         check("pages carry a strict content-security policy",
               "default-src 'none'" in policy and "style-src 'self'" in policy and "frame-ancestors 'none'" in policy, policy)
+        status, _, missing = request(base, "GET", "/no/such/page")
+        check("an unknown page is a 404 page", status == 404 and "Not found" in missing, str(status))
         check("pages have no script and load nothing from elsewhere",
               "<script" not in body and not re.search(r'(src|href)="(https?:)?//', body))
 
@@ -216,9 +228,9 @@ def main():
         check("and in the account's time zone", "Time (America/Chicago)" in driver.page_source
               and all(re.search(r" C[SD]T\b", row) for row in rows), repr(rows))
         screenshot(driver, "5-account")
-        driver.set_window_size(1280, 1400)
-        driver.save_screenshot(os.path.join(OUTPUT, "5-account-wide.png"))
-        driver.set_window_size(412, 915)
+        as_phone(driver, False)
+        screenshot(driver, "5-account-wide")
+        as_phone(driver)
 
         fill(driver, current=FIRST_PASSWORD, password=SECOND_PASSWORD, confirmation=SECOND_PASSWORD)
         submit(driver, "/account/password")
@@ -274,5 +286,6 @@ if __name__ == "__main__":
     except Exception as error:  # a step that could not run is a failure, said as such
         failed.append("the test ran to its end")
         print(f"FAIL the test ran to its end: {error!r}", flush=True)
+        traceback.print_exc()
     print(f"browser: {len(passed)} passed, {len(failed)} failed")
     sys.exit(1 if failed else 0)
