@@ -23,6 +23,13 @@ public struct ConsoleContext: RequestContext {
         address = source.channel.remoteAddress?.ipAddress ?? "unknown"
     }
 
+    /// A request from `address` that no channel brought (the tests' requests).
+    init(address: String, logger: Logger) {
+        struct Source: RequestContextSource { let logger: Logger }
+        coreContext = .init(source: Source(logger: logger))
+        self.address = address
+    }
+
     /// The token this request's forms must carry back.
     var formToken: String? { session?.formToken ?? preSessionToken }
 }

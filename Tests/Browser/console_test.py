@@ -166,6 +166,9 @@ def main():
         check("an invitation for a district that does not exist is refused", False)
     except RuntimeError as error:
         check("an invitation for a district that does not exist is refused", "no district 'adams'" in str(error), str(error))
+    as_root = subprocess.run([EPOCHFS, "web", "serve", "--listen", f"127.0.0.1:{port}", "--store", STORE],
+                             capture_output=True, text=True, timeout=30)
+    check("web serve refuses to run as root", as_root.returncode != 0 and "never runs as root" in as_root.stderr, as_root.stderr)
     server, base = start_server(port)
     driver = None
     try:
