@@ -12,10 +12,13 @@ private struct Browser {
     let responder: RouterResponder<ConsoleContext>
     let store: AccountStore
     var cookies: [String: String] = [:]
+    /// The peer's address, and what a proxy in front would put in `X-Forwarded-For`.
+    var address = "192.0.2.10"
+    var forwardedFor: String?
 
-    init(store: AccountStore) throws {
+    init(store: AccountStore, settings: ConsoleSettings = ConsoleSettings()) throws {
         self.store = store
-        responder = try Console(store: store, settings: ConsoleSettings()).router().buildResponder()
+        responder = try Console(store: store, settings: settings).router().buildResponder()
     }
 
     struct Answer {
@@ -30,6 +33,7 @@ private struct Browser {
         if !cookies.isEmpty {
             headers[.cookie] = cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; ")
         }
+        if let forwardedFor { headers[HTTPField.Name("X-Forwarded-For")!] = forwardedFor }
         var body = ByteBuffer()
         if let form {
             headers[.contentType] = "application/x-www-form-urlencoded"
@@ -39,7 +43,7 @@ private struct Browser {
         }
         let request = Request(head: HTTPRequest(method: method, scheme: "http", authority: "127.0.0.1", path: path, headerFields: headers),
                               body: RequestBody(buffer: body))
-        let response = try await responder.respond(to: request, context: ConsoleContext(address: "192.0.2.10", logger: Logger(label: "test")))
+        let response = try await responder.respond(to: request, context: ConsoleContext(address: address, logger: Logger(label: "test")))
         for field in response.headers[values: .setCookie] {
             guard let pair = field.split(separator: ";").first?.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false),
                   pair.count == 2 else { continue }
@@ -74,11 +78,11 @@ private struct Collector: ResponseBodyWriter {
 @Suite struct ConsoleTests {
     private let password = "correct horse battery"
 
-    private func withBrowser(_ body: (inout Browser) async throws -> Void) async throws {
+    private func withBrowser(settings: ConsoleSettings = ConsoleSettings(), _ body: (inout Browser) async throws -> Void) async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("epochfs-console-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var browser = try Browser(store: try AccountStore(path: dir + "/accounts.db", bcryptCost: 4))
+        var browser = try Browser(store: try AccountStore(path: dir + "/accounts.db", bcryptCost: 4), settings: settings)
         let token = try browser.store.invite(email: "admin@lincoln.example", role: .district("lincoln"))
         _ = try browser.store.acceptInvitation(token, password: password, confirmation: password)
         try await body(&browser)
@@ -138,6 +142,28 @@ private struct Collector: ResponseBodyWriter {
             browser.cookies["epochfs_session"] = old
             let again = try await browser.send(.get, "/account")
             #expect(again.status == .found && again.location == "/sign-in")
+        }
+    }
+
+    @Test func behindAProxyTheClientsAddressIsTheLastForwardedOneAndOnlyThen() async throws {
+        var trusting = ConsoleSettings()
+        trusting.trustForwardedFor = true
+        try await withBrowser(settings: trusting) { browser in
+            browser.address = "127.0.0.1"
+            browser.forwardedFor = "10.9.9.9, 198.51.100.23"
+            try await signIn(&browser)
+            #expect(try browser.store.recentSignIns(account: 1).first?.address == "198.51.100.23")
+        }
+        try await withBrowser { browser in
+            browser.forwardedFor = "198.51.100.23"
+            try await signIn(&browser)
+            #expect(try browser.store.recentSignIns(account: 1).first?.address == "192.0.2.10")
+        }
+        try await withBrowser(settings: trusting) { browser in
+            browser.forwardedFor = "198.51.100.23"
+            try await signIn(&browser)
+            #expect(try browser.store.recentSignIns(account: 1).first?.address == "192.0.2.10",
+                    "only a proxy on loopback is believed")
         }
     }
 
