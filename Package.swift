@@ -17,6 +17,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // libfuse3: the shim header and thin wrappers for what Swift cannot import.
@@ -35,12 +40,16 @@ let package = Package(
         // What every layer speaks: inode numbers, times, zones, and the system-call funnel
         // (Sys: retried on EINTR, errors thrown). No SQL, no FUSE.
         .target(name: "EpochCore", dependencies: ["CLinux"]),
+        // A connection to one SQLite database: prepared statements cached, transactions, errors
+        // with their codes. Knows no schema; the metadata store and the web console's accounts
+        // each keep their own behind it.
+        .target(name: "SQLiteDatabase", dependencies: ["EpochCore", "CSQLite"]),
         // Metadata (SQLite) and the content-addressed blob store. No FUSE. Re-exports EpochCore.
         .target(
             name: "EpochStore",
             dependencies: [
                 "EpochCore",
-                "CSQLite",
+                "SQLiteDatabase",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -61,6 +70,7 @@ let package = Package(
             name: "EpochFS",
             dependencies: [
                 "EpochStore",
+                "SQLiteDatabase",
                 "SSHKeys",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -89,9 +99,26 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The district console: accounts, invitations, sessions, sign-ins (a database of its own,
+        // the web user's), and the pages, server-rendered from templates compiled into the binary.
+        .target(
+            name: "EpochWeb",
+            dependencies: [
+                "EpochCore",
+                "SQLiteDatabase",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Mustache", package: "swift-mustache"),
+            ]
+        ),
         .executableTarget(
             name: "epochfs",
             dependencies: [
+                "EpochWeb",
                 "EpochStore",
                 "EpochFS",
                 "EpochPipeline",
@@ -110,7 +137,18 @@ let package = Package(
         // districts upload them.
         .target(name: "TestSupport", dependencies: ["EpochCore"], path: "Tests/TestSupport"),
         .testTarget(name: "EpochCoreTests", dependencies: ["EpochCore", "TestSupport"]),
-        .testTarget(name: "EpochStoreTests", dependencies: ["EpochStore", "TestSupport"]),
+        .testTarget(name: "SQLiteDatabaseTests", dependencies: ["SQLiteDatabase", "TestSupport"]),
+        .testTarget(name: "EpochStoreTests", dependencies: ["EpochStore", "SQLiteDatabase", "TestSupport"]),
+        .testTarget(
+            name: "EpochWebTests",
+            dependencies: [
+                "EpochWeb",
+                "TestSupport",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "SSHKeysTests", dependencies: ["SSHKeys"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest"]),
         .testTarget(name: "EpochFSTests", dependencies: ["EpochFS", "EpochStore", "SSHKeys", "TestSupport"]),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Puts EpochFS in place on a Debian 12 host, idempotently: the binary, the groups and the
-# key-reading user and the web console's user, /etc/epochfs/epochfs.conf, the sshd drop-in (checked with `sshd -t`
-# before sshd is reloaded), the helper scripts and the systemd unit. Run it again after an
+# key-reading user, the console's user (epochfs-web) and its directory of the store,
+# /etc/epochfs/epochfs.conf, the sshd drop-in (checked with `sshd -t` before sshd is
+# reloaded), the helper scripts and the systemd units (the mount's and the console's). Run it again after an
 # upgrade or a change of options; it changes only what differs.
 #
 # Usage: mount-scripts/install.sh [options]            (as root)
@@ -11,7 +12,8 @@
 #   --store DIR          the store (default /var/lib/epochfs)
 #   --staff-group GROUP  who may browse every district read-only (default epochfs-staff)
 #   --retention-days N   processed epochs are pruned N days after publishing (default 30)
-#   --no-start           install only; do not enable or (re)start epochfs.service or reload sshd
+#   --no-start           install only; do not enable or (re)start epochfs.service and
+#                        epochfs-web.service or reload sshd
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -91,10 +93,15 @@ if ! getent passwd "$keys_user" >/dev/null; then
 fi
 if ! getent passwd "$web_user" >/dev/null; then
     useradd --system --gid "$web_user" --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
-        --comment "EpochFS: the web console" "$web_user"
+        --comment "EpochFS: the district console" "$web_user"
     say "created user $web_user"
     web_user_created=1
 fi
+
+# The console's directory of the store: its accounts and sessions, the web user's alone.
+# The store itself is root's; 0711 lets the user through to its directory and no further.
+[[ -d $store ]] || install -d -o root -g root -m 0711 "$store"
+install -d -o "$web_user" -g "$web_user" -m 0700 "$store/web"
 
 # 3. Configuration: what a plain `epochfs …` (sshd, systemd, an operator) uses.
 config=$(mktemp)
@@ -164,6 +171,9 @@ put "$unit" /etc/systemd/system/epochfs.service 0644 && unit_changed=1
 sed -e "s|@MOUNT@|$mount|g" -e "s|@DAYS@|$retention_days|g" "$here/epochfs-retention.service.in" > "$unit"
 put "$unit" /etc/systemd/system/epochfs-retention.service 0644 || true
 put "$here/epochfs-retention.timer" /etc/systemd/system/epochfs-retention.timer 0644 || true
+web_unit_changed=0
+sed "s|/var/lib/epochfs|$store|g" "$here/epochfs-web.service" > "$unit"
+put "$unit" /etc/systemd/system/epochfs-web.service 0644 && web_unit_changed=1
 
 if [[ ! -d /run/systemd/system ]]; then
     say "systemd is not running here: start the mount with  epochfs mount $mount"
@@ -180,10 +190,16 @@ if (( unit_changed || binary_changed || web_user_created )) || ! systemctl is-ac
     systemctl restart epochfs.service
     say "epochfs.service (re)started: $mount is live"
 fi
+systemctl enable --quiet epochfs-web.service
+if (( web_unit_changed || binary_changed )) || ! systemctl is-active --quiet epochfs-web.service; then
+    systemctl restart epochfs-web.service
+    say "epochfs-web.service (re)started: the console listens on 127.0.0.1:8480"
+fi
 # Reloaded every time (sshd -t passed above): a run that stopped before the reload must not
 # leave sshd without the drop-in it installed.
 if systemctl is-active --quiet ssh.service; then
     /usr/sbin/sshd -t && systemctl reload ssh.service
     say "sshd reloaded"
 fi
-say "done. Next: epochfs district add NAME --create-user; epochfs keys add NAME FILE.pub"
+say "done. Next: epochfs district add NAME --create-user; epochfs keys add NAME FILE.pub;"
+say "      epochfs web invite NAME EMAIL (the console: docs/operations.md)"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what EpochFS needs, builds it, mounts a demo store with a demo district, and starts
-# a stock sshd on a loopback port (2222, or $EPOCHFS_DEMO_PORT) for that district.
+# Installs what EpochFS needs, builds it, mounts a demo store with a demo district, starts
+# a stock sshd on a loopback port (2222, or $EPOCHFS_DEMO_PORT) for that district, and the
+# district console on 127.0.0.1:8480 (or $EPOCHFS_DEMO_WEB_PORT) with an invitation for it.
 #   mount point: /srv/epochfs-demo/mnt    store: /var/lib/epochfs-demo
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,6 +62,17 @@ if [ -f "$ssh_dir/sshd.pid" ] && kill "$(cat "$ssh_dir/sshd.pid")" 2>/dev/null; 
 /usr/sbin/sshd -t -f "$ssh_dir/sshd_config"
 /usr/sbin/sshd -f "$ssh_dir/sshd_config" -E "$ssh_dir/sshd.log"
 
+# The district console, as its own user (never root), and an invitation for the demo
+# district's administrator.
+web_port=${EPOCHFS_DEMO_WEB_PORT:-8480}
+getent passwd epochfs-web >/dev/null || useradd --system --user-group --no-create-home \
+    --home-dir /nonexistent --shell /usr/sbin/nologin epochfs-web
+if [ -f "$base/web.pid" ] && kill "$(cat "$base/web.pid")" 2>/dev/null; then sleep 1; fi
+invitation=$(epochfs web invite demo admin@demo.example --store "$store" --base-url "http://127.0.0.1:$web_port" | tail -n 1)
+setpriv --reuid=epochfs-web --regid=epochfs-web --clear-groups \
+    epochfs web serve --listen "127.0.0.1:$web_port" --store "$store" > "$base/web.log" 2>&1 &
+echo $! > "$base/web.pid"
+
 # A small Clever-style set to upload as a nightly epoch, and its marker.
 sample=$base/sample
 mkdir -p "$sample"
@@ -86,4 +98,7 @@ echo "Browse as staff or root:"
 echo "  ls -la $base/mnt/demo/upload"
 echo "  getfattr -n user.sha256 $base/mnt/demo/upload-processed/$epoch/students.csv"
 echo "  epochfs keys list demo --store $store"
-echo "Stop: kill \$(cat $ssh_dir/sshd.pid); fusermount3 -u $base/mnt"
+echo "The district console listens on http://127.0.0.1:$web_port (log: $base/web.log);"
+echo "the demo district's administrator sets a password at this one-time link:"
+echo "  $invitation"
+echo "Stop: kill \$(cat $ssh_dir/sshd.pid) \$(cat $base/web.pid); fusermount3 -u $base/mnt"

@@ -12,5 +12,12 @@ apt-get -o DPkg::Lock::Timeout=600 update -qq
 apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
     fuse3 libsqlite3-dev sqlite3 attr rsync util-linux coreutils findutils diffutils procps \
     passwd openssh-server openssh-client lftp python3-paramiko zlib1g-dev zip unzip gdb \
+    chromium chromium-driver python3-pip \
     >/dev/null
+# The console's browser test drives Chromium with selenium, from PyPI. Debian's own python3
+# refuses pip installs into it unless told (PEP 668); a python3 of its own (pyenv) does not.
+if ! python3 -c 'import selenium' 2>/dev/null; then
+    python3 -m pip install --quiet --disable-pip-version-check selenium 2>/dev/null \
+        || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages selenium
+fi
 bash "$(dirname "$0")/build-libfuse.sh"

@@ -19,6 +19,9 @@ swift test --skip-build
 # The mounted suites again on the other data path, the writeback cache (what kernels before
 # 6.9 get; see docs/architecture.md, "How data moves").
 EPOCHFS_TEST_MOUNT_ARGS=--no-passthrough swift test --skip-build --filter MountedTests
+# The district console in headless Chromium, served by the built binary copied outside the
+# checkout, as a web user the test creates; screenshots in $EPOCHFS_TEST_OUTPUT/console.
+bash scripts/browser-test.sh
 # Fuzzing, briefly: each fuzz target for 20 s from its seeds (inputs that once crashed one are
 # among them), so that what is near them is tried on every run. libFuzzer comes with the Swift
 # toolchain. Longer runs: scripts/fuzz.sh SECONDS (docs/architecture.md, "Fuzzing").

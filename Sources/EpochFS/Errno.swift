@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import EpochStore
+import SQLiteDatabase
 
 /// A POSIX error number, as the kernel receives it.
 public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {

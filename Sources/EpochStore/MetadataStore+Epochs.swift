@@ -1,3 +1,4 @@
+import SQLiteDatabase
 /// The `epochs` table, and the inodes of an epoch.
 extension MetadataStore {
     private static let epochColumns =

@@ -1,3 +1,4 @@
+import SQLiteDatabase
 import Foundation
 
 /// The schema and every query the filesystem makes. Not thread-safe: one owner serialises access.

@@ -1,3 +1,4 @@
+import SQLiteDatabase
 extension InodeNumber {
     /// The inode number as the `inodes` table keeps it: its rowid.
     public var sql: SQLValue { .int(Int64(rawValue)) }

@@ -15,7 +15,7 @@ struct EpochFSCommand: ParsableCommand {
         abstract: "A filesystem for districts' SFTP drop boxes: one mount serves every district's tree.",
         subcommands: [MountCommand.self, DistrictCommand.self, KeysCommand.self, EpochsCommand.self, ProfilesCommand.self, StatsCommand.self,
                       FsckCommand.self, GCCommand.self, BackupCommand.self,
-                      AuthorizedKeysCommand.self, HostKeyCommand.self])
+                      AuthorizedKeysCommand.self, HostKeyCommand.self, WebCommand.self])
 }
 
 /// Where the store lives: `--store`, then `EPOCHFS_STORE`, then the configuration file, then
@@ -39,10 +39,13 @@ struct Configuration {
     var staffGroup: String?
     /// The group of sshd's `AuthorizedKeysCommandUser`: it may read the districts' keys.
     var keysGroup = "epochfs-keys"
+    /// The unix user the web console runs as: it alone may open the console's accounts, and it
+    /// may send web requests on the control socket.
+    var webUser = "epochfs-web"
+    /// The console's address as people reach it, for invitation links.
+    var webURL = "http://127.0.0.1:8480"
     /// The group sshd's `Match Group` block chroots; `district add --create-user` puts users in it.
     var districtsGroup = "epochfs-districts"
-    /// The unix user the web console runs as: it may send web requests on the control socket.
-    var webUser = "epochfs-web"
     /// How the epoch pipeline seals and processes (settle_seconds, settle_seconds.<district>,
     /// stall_seconds, manifest_wait_seconds, markers, profiles_directory, notify_command,
     /// processing_threads, validation_timeout_seconds).
@@ -68,8 +71,9 @@ struct Configuration {
             case "store": configuration.store = parts[1]
             case "staff_group": configuration.staffGroup = parts[1]
             case "keys_group": configuration.keysGroup = parts[1]
-            case "districts_group": configuration.districtsGroup = parts[1]
             case "web_user": configuration.webUser = parts[1]
+            case "web_url": configuration.webURL = parts[1]
+            case "districts_group": configuration.districtsGroup = parts[1]
             case "settle_seconds": configuration.pipeline.settleSeconds = Int64(parts[1]) ?? configuration.pipeline.settleSeconds
             case "stall_seconds": configuration.pipeline.stallSeconds = Int64(parts[1]) ?? configuration.pipeline.stallSeconds
             case "manifest_wait_seconds":

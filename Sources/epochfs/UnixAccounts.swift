@@ -1,3 +1,4 @@
+import EpochStore
 import Foundation
 import FuseBridge
 #if canImport(Glibc)
@@ -91,5 +92,31 @@ enum UnixAccounts {
         guard process.terminationStatus == 0 else {
             throw CommandError("\(argv.joined(separator: " ")) failed (exit \(process.terminationStatus)): \(message.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
+    }
+}
+
+extension UnixAccounts {
+    /// Makes `directory` the web user's own (0700), creating it, and the store above it
+    /// traversable (0711), as root.
+    static func prepareWebDirectory(_ directory: String, for user: String) throws {
+        guard let entry = getpwnam(user) else {
+            throw CommandError("no user '\(user)': run mount-scripts/install.sh, or useradd --system \(user)")
+        }
+        let (uid, gid) = (entry.pointee.pw_uid, entry.pointee.pw_gid)
+        let parent = URL(fileURLWithPath: directory).deletingLastPathComponent().path
+        if mkdir(parent, 0o711) != 0 && errno != EEXIST { throw SystemError("mkdir", parent) }
+        if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw SystemError("mkdir", directory) }
+        guard chown(directory, uid, gid) == 0, chmod(directory, 0o700) == 0 else { throw SystemError("chown", directory) }
+    }
+
+    /// Becomes `user` for good: its group alone, then its uid; root cannot be taken back.
+    static func becomeUser(_ user: String) throws {
+        guard let entry = getpwnam(user) else {
+            throw CommandError("no user '\(user)': run mount-scripts/install.sh, or useradd --system \(user)")
+        }
+        var gid = entry.pointee.pw_gid
+        let uid = entry.pointee.pw_uid
+        guard setgroups(1, &gid) == 0, setgid(gid) == 0, setuid(uid) == 0 else { throw SystemError("setuid", user) }
+        guard setuid(0) != 0, geteuid() == uid else { throw CommandError("could not give up root for \(user)") }
     }
 }

@@ -1,4 +1,5 @@
 @testable import EpochStore
+import SQLiteDatabase
 import TestSupport
 import Testing
 

@@ -1,4 +1,5 @@
 import CSQLite
+import EpochCore
 import Foundation
 
 /// An SQLite failure, with the result code and the library's own message.
@@ -6,6 +7,12 @@ public struct DatabaseError: Error, CustomStringConvertible, Sendable {
     public let code: Int32
     public let message: String
     public let sql: String?
+
+    public init(code: Int32, message: String, sql: String?) {
+        self.code = code
+        self.message = message
+        self.sql = sql
+    }
 
     public var description: String {
         if let sql { return "SQLite error \(code): \(message) (in: \(sql))" }

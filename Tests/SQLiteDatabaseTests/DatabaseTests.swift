@@ -1,4 +1,4 @@
-@testable import EpochStore
+import SQLiteDatabase
 import TestSupport
 import Testing
 
