@@ -197,6 +197,34 @@ private let password = "correct horse battery"
         }
     }
 
+    /// Guesses sent at once must not all be checked before the first failure is counted: each
+    /// attempt counts as a failure from the moment it is allowed until its password proves right.
+    @Test func guessesSentAtOnceAreSlowedDownLikeGuessesInTurn() throws {
+        try withTemporaryDirectory { dir throws in
+            // A slow hash, as in service: every guess is still being checked when the last is let in.
+            let store = try AccountStore(path: dir + "/accounts.db", bcryptCost: 10, now: { 1_800_000_000 })
+            let account = try invited(store)
+            let checked = Mutex(0)
+            let start = DispatchSemaphore(value: 0)
+            let finished = DispatchGroup()
+            let guesses = 12
+            for index in 0..<guesses {
+                finished.enter()
+                Thread {
+                    start.wait()
+                    if case .wrongCredentials? = try? store.signIn(email: account.email, password: "guess number \(index)",
+                                                                   address: "192.0.2.1") {
+                        checked.withLock { $0 += 1 }
+                    }
+                    finished.leave()
+                }.start()
+            }
+            for _ in 0..<guesses { start.signal() }
+            finished.wait()
+            #expect(checked.withLock { $0 } == SignInThrottle().freeAccountFailures)
+        }
+    }
+
     @Test func anAddressThatFailsTooOftenIsRefusedWhateverAccountItTries() throws {
         try withStore { store, clock in
             let account = try invited(store)
