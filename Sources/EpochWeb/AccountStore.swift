@@ -180,6 +180,9 @@ public final class AccountStore: Sendable {
     /// counts as a failure from the moment it is let in until its password proves right: guesses
     /// sent at once meet the same limit as guesses sent in turn.
     public func signIn(email: String, password: String, address: String) throws -> SignInResult {
+        // No account has such an address (an invitation refuses it): nothing to check, and
+        // nothing worth a row of the store's disk.
+        guard AccountRules.emailProblem(email) == nil else { return .wrongCredentials }
         let time = now()
         let (stored, verdict, attempt) = try database.withLock { db in
             let stored = try db.first("""
@@ -193,8 +196,15 @@ public final class AccountStore: Sendable {
                 SELECT time FROM sign_ins WHERE address = ? AND outcome = 'wrong-password' AND time > ?
                 """, .text(address), .int(since)) { $0.int(0) }
             let verdict = throttle.verdict(accountFailures: accountFailures, addressFailures: addressFailures, now: time)
-            let outcome: SignInRecord.Outcome = verdict == .allowed ? .wrongPassword : .refused
-            try Self.insertSignIn(db, email: email, account: stored?.account.id, address: address, outcome: outcome, time: time)
+            if verdict == .allowed {
+                try Self.insertSignIn(db, email: email, account: stored?.account.id, address: address, outcome: .wrongPassword, time: time)
+            } else if let account = stored?.account.id, try db.first("""
+                SELECT 1 FROM sign_ins WHERE account = ? AND outcome = 'refused' AND time > ?
+                """, .int(account), .int(since), map: { _ in true }) == nil {
+                // A refusal costs its sender nothing: the account page shows one per window, not
+                // one row per request of a flood (and an address that has no account, none).
+                try Self.insertSignIn(db, email: email, account: account, address: address, outcome: .refused, time: time)
+            }
             return (stored, verdict, db.lastInsertRowID)
         }
         if case .refusedUntil(let until) = verdict { return .refusedUntil(until) }
@@ -295,6 +305,11 @@ public final class AccountStore: Sendable {
         try database.withLock { db in
             try db.first("SELECT password_hash FROM accounts WHERE email = ?", .text(email)) { $0.optionalText(0) } ?? nil
         }
+    }
+
+    /// How many sign-in attempts are kept (for tests).
+    func signInRecordCount() throws -> Int {
+        try database.withLock { db in try db.first("SELECT count(*) FROM sign_ins") { Int($0.int(0)) } ?? 0 }
     }
 
     private static func account(_ row: borrowing Row) -> Account {

@@ -225,6 +225,25 @@ private let password = "correct horse battery"
         }
     }
 
+    /// Refused attempts cost the sender nothing: they must not cost the store's disk a row each.
+    @Test func aFloodOfRefusedSignInsKeepsARowPerAccountNotPerRequest() throws {
+        try withStore { store, _ in
+            let account = try invited(store)
+            for _ in 0..<3 { _ = try store.signIn(email: account.email, password: "wrong password!", address: "192.0.2.1") }
+            for index in 0..<100 { _ = try store.signIn(email: account.email, password: password, address: "198.51.100.\(index)") }
+            #expect(try store.recentSignIns(account: account.id, limit: 1000).map(\.outcome)
+                    == [.refused, .wrongPassword, .wrongPassword, .wrongPassword])
+            for index in 0..<SignInThrottle().addressFailureLimit {
+                _ = try store.signIn(email: "nobody\(index)@example.org", password: "guess guess guess", address: "203.0.113.9")
+            }
+            for index in 0..<100 {
+                _ = try store.signIn(email: "someone\(index)@example.org", password: "guess guess guess", address: "203.0.113.9")
+                _ = try store.signIn(email: String(repeating: "x", count: 60_000), password: "guess guess guess", address: "192.0.2.\(index)")
+            }
+            #expect(try store.signInRecordCount() == 4 + SignInThrottle().addressFailureLimit)
+        }
+    }
+
     @Test func anAddressThatFailsTooOftenIsRefusedWhateverAccountItTries() throws {
         try withStore { store, clock in
             let account = try invited(store)
