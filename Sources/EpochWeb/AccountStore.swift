@@ -176,10 +176,15 @@ public final class AccountStore: Sendable {
     }
 
     /// Checks a password and, when it is right, starts a new session (never one the browser
-    /// brought along: a session id planted before sign-in is worth nothing after it).
+    /// brought along: a session id planted before sign-in is worth nothing after it). An attempt
+    /// counts as a failure from the moment it is let in until its password proves right: guesses
+    /// sent at once meet the same limit as guesses sent in turn.
     public func signIn(email: String, password: String, address: String) throws -> SignInResult {
+        // No account has such an address (an invitation refuses it): nothing to check, and
+        // nothing worth a row of the store's disk.
+        guard AccountRules.emailProblem(email) == nil else { return .wrongCredentials }
         let time = now()
-        let (stored, verdict) = try database.withLock { db in
+        let (stored, verdict, attempt) = try database.withLock { db in
             let stored = try db.first("""
                 SELECT id, email, district, staff, time_zone, password_hash FROM accounts WHERE email = ?
                 """, .text(email)) { (account: Self.account($0), hash: $0.optionalText(5)) }
@@ -190,32 +195,30 @@ public final class AccountStore: Sendable {
             let addressFailures = try db.all("""
                 SELECT time FROM sign_ins WHERE address = ? AND outcome = 'wrong-password' AND time > ?
                 """, .text(address), .int(since)) { $0.int(0) }
-            return (stored, throttle.verdict(accountFailures: accountFailures, addressFailures: addressFailures, now: time))
+            let verdict = throttle.verdict(accountFailures: accountFailures, addressFailures: addressFailures, now: time)
+            if verdict == .allowed {
+                try Self.insertSignIn(db, email: email, account: stored?.account.id, address: address, outcome: .wrongPassword, time: time)
+            } else if let account = stored?.account.id, try db.first("""
+                SELECT 1 FROM sign_ins WHERE account = ? AND outcome = 'refused' AND time > ?
+                """, .int(account), .int(since), map: { _ in true }) == nil {
+                // A refusal costs its sender nothing: the account page shows one per window, not
+                // one row per request of a flood (and an address that has no account, none).
+                try Self.insertSignIn(db, email: email, account: account, address: address, outcome: .refused, time: time)
+            }
+            return (stored, verdict, db.lastInsertRowID)
         }
-        if case .refusedUntil(let until) = verdict {
-            try record(email: email, account: stored?.account.id, address: address, outcome: .refused, time: time)
-            return .refusedUntil(until)
-        }
+        if case .refusedUntil(let until) = verdict { return .refusedUntil(until) }
         let right = Bcrypt.verify(password, hash: stored?.hash ?? decoyHash) && stored?.hash != nil
-        guard right, let account = stored?.account else {
-            try record(email: email, account: stored?.account.id, address: address, outcome: .wrongPassword, time: time)
-            return .wrongCredentials
-        }
+        guard right, let account = stored?.account else { return .wrongCredentials }
         let session = Secret.make()
         try database.withLock { db in
             try db.transaction {
                 try db.run("INSERT INTO sessions(account, token_digest, created, last_seen) VALUES (?, ?, ?, ?)",
                            .int(account.id), .text(Secret.digest(session)), .int(time), .int(time))
-                try Self.insertSignIn(db, email: email, account: account.id, address: address, outcome: .succeeded, time: time)
+                try db.run("UPDATE sign_ins SET outcome = ? WHERE id = ?", .text(SignInRecord.Outcome.succeeded.rawValue), .int(attempt))
             }
         }
         return .signedIn(session: session, account: account)
-    }
-
-    private func record(email: String, account: Int64?, address: String, outcome: SignInRecord.Outcome, time: Int64) throws {
-        try database.withLock { db in
-            try Self.insertSignIn(db, email: email, account: account, address: address, outcome: outcome, time: time)
-        }
     }
 
     private static func insertSignIn(_ db: Database, email: String, account: Int64?, address: String,
@@ -302,6 +305,11 @@ public final class AccountStore: Sendable {
         try database.withLock { db in
             try db.first("SELECT password_hash FROM accounts WHERE email = ?", .text(email)) { $0.optionalText(0) } ?? nil
         }
+    }
+
+    /// How many sign-in attempts are kept (for tests).
+    func signInRecordCount() throws -> Int {
+        try database.withLock { db in try db.first("SELECT count(*) FROM sign_ins") { Int($0.int(0)) } ?? 0 }
     }
 
     private static func account(_ row: borrowing Row) -> Account {

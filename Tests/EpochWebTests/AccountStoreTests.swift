@@ -197,6 +197,53 @@ private let password = "correct horse battery"
         }
     }
 
+    /// Guesses sent at once must not all be checked before the first failure is counted: each
+    /// attempt counts as a failure from the moment it is allowed until its password proves right.
+    @Test func guessesSentAtOnceAreSlowedDownLikeGuessesInTurn() throws {
+        try withTemporaryDirectory { dir throws in
+            // A slow hash, as in service: every guess is still being checked when the last is let in.
+            let store = try AccountStore(path: dir + "/accounts.db", bcryptCost: 10, now: { 1_800_000_000 })
+            let account = try invited(store)
+            let checked = Mutex(0)
+            let start = DispatchSemaphore(value: 0)
+            let finished = DispatchGroup()
+            let guesses = 12
+            for index in 0..<guesses {
+                finished.enter()
+                Thread {
+                    start.wait()
+                    if case .wrongCredentials? = try? store.signIn(email: account.email, password: "guess number \(index)",
+                                                                   address: "192.0.2.1") {
+                        checked.withLock { $0 += 1 }
+                    }
+                    finished.leave()
+                }.start()
+            }
+            for _ in 0..<guesses { start.signal() }
+            finished.wait()
+            #expect(checked.withLock { $0 } == SignInThrottle().freeAccountFailures)
+        }
+    }
+
+    /// Refused attempts cost the sender nothing: they must not cost the store's disk a row each.
+    @Test func aFloodOfRefusedSignInsKeepsARowPerAccountNotPerRequest() throws {
+        try withStore { store, _ in
+            let account = try invited(store)
+            for _ in 0..<3 { _ = try store.signIn(email: account.email, password: "wrong password!", address: "192.0.2.1") }
+            for index in 0..<100 { _ = try store.signIn(email: account.email, password: password, address: "198.51.100.\(index)") }
+            #expect(try store.recentSignIns(account: account.id, limit: 1000).map(\.outcome)
+                    == [.refused, .wrongPassword, .wrongPassword, .wrongPassword])
+            for index in 0..<SignInThrottle().addressFailureLimit {
+                _ = try store.signIn(email: "nobody\(index)@example.org", password: "guess guess guess", address: "203.0.113.9")
+            }
+            for index in 0..<100 {
+                _ = try store.signIn(email: "someone\(index)@example.org", password: "guess guess guess", address: "203.0.113.9")
+                _ = try store.signIn(email: String(repeating: "x", count: 60_000), password: "guess guess guess", address: "192.0.2.\(index)")
+            }
+            #expect(try store.signInRecordCount() == 4 + SignInThrottle().addressFailureLimit)
+        }
+    }
+
     @Test func anAddressThatFailsTooOftenIsRefusedWhateverAccountItTries() throws {
         try withStore { store, clock in
             let account = try invited(store)
