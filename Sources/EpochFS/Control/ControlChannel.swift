@@ -10,7 +10,10 @@ import Glibc
 /// Root may send every request; the web console's user (when it exists) only web requests;
 /// nobody else anything (`ControlAccess`). The socket is 0600 root, or 0660 root and the web
 /// user's group, in the store directory (0711); the peer's uid is checked on every connection.
-/// Each connection has `timeout` to send its request and take its answer.
+/// Each connection has `timeout` to send its request and take its answer. Root's connections
+/// are served on the control thread; every other peer's on a thread of its own, at most
+/// `maxGuests` at a time, so that a silent or slow web peer holds up nobody but itself. One
+/// request is carried out at a time, whoever sent it.
 public final class ControlServer: Sendable {
     private let listenFD: Int32
     private let wakePipe: (read: Int32, write: Int32)
@@ -20,6 +23,12 @@ public final class ControlServer: Sendable {
     private let path: String
     private let logger: Logger
     private let thread = Mutex<pthread_t?>(nil)
+    /// Connections of peers other than root being served, on threads of their own.
+    private let guests = Atomic<Int>(0)
+    /// How many such connections are served at once; more are closed at once.
+    static let maxGuests = 4
+    /// Taken while a request is carried out.
+    private let performing = Mutex(())
 
     public init(path: String, administration: Administration, access: ControlAccess = ControlAccess(webUser: nil),
                 timeout: Duration = .seconds(5), logger: Logger) throws {
@@ -74,6 +83,8 @@ public final class ControlServer: Sendable {
     public func stop() {
         [UInt8(ascii: "x")].withUnsafeBytes { try? Sys.writeAll(wakePipe.write, $0) }
         if let tid = thread.withLock({ $0 }) { pthread_join(tid, nil) }
+        // A guest's thread ends within its deadlines; the store must outlive it.
+        while guests.load(ordering: .acquiring) > 0 { usleep(10_000) }
         Sys.close(listenFD)
         Sys.close(wakePipe.read)
         Sys.close(wakePipe.write)
@@ -96,13 +107,28 @@ public final class ControlServer: Sendable {
             } catch {
                 continue
             }
-            handle(client)
-            Sys.close(client)
+            let uid = UnixSocket.peerUID(client)
+            if uid == 0 {
+                handle(client, uid: uid)
+                Sys.close(client)
+                continue
+            }
+            guard guests.add(1, ordering: .acquiringAndReleasing).newValue <= Self.maxGuests else {
+                guests.subtract(1, ordering: .acquiringAndReleasing)
+                logger.warning("control connection closed: \(Self.maxGuests) of peers other than root are being served already",
+                               metadata: ["peer.uid": "\(uid.map(String.init) ?? "?")"])
+                Sys.close(client)
+                continue
+            }
+            DispatchQueue.global().async { [self] in
+                handle(client, uid: uid)
+                Sys.close(client)
+                guests.subtract(1, ordering: .acquiringAndReleasing)
+            }
         }
     }
 
-    private func handle(_ client: Int32) {
-        let uid = UnixSocket.peerUID(client)
+    private func handle(_ client: Int32, uid: UInt32?) {
         let peer = access.peer(uid: uid)
         let line: Data
         do {
@@ -137,13 +163,13 @@ public final class ControlServer: Sendable {
             logger.warning("control request refused", metadata: ["peer.uid": "\(uid)", "request": "\(request.name)"])
             return ControlResponse(ok: false, message: refusal, code: .forbidden)
         }
-        guard case .web(let account, let web) = request else { return administration.perform(request) }
+        guard case .web(let account, let web) = request else { return performing.withLock { _ in administration.perform(request) } }
         guard !account.isEmpty, account.count <= 320, !account.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             logger.warning("web request refused: no valid account named", metadata: ["peer.uid": "\(uid)", "request": "\(web.name)"])
             return ControlResponse(ok: false, message: "bad web request: name the account it is made for (1-320 printable characters)",
                                    code: .badRequest)
         }
-        let response = administration.perform(web)
+        let response = performing.withLock { _ in administration.perform(web) }
         var metadata: Logger.Metadata = ["web.account": "\(account)", "peer.uid": "\(uid)", "request": "\(web.name)",
                                          "ok": "\(response.ok)"]
         if let district = web.district { metadata["district"] = "\(district)" }
