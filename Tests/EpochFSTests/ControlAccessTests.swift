@@ -174,6 +174,21 @@ import Glibc
         }
     }
 
+    @Test func aWebRequestNamesItsAccountInAtMost320Bytes() throws {
+        try withStore { store throws in
+            let path = store.root + "/control.sock"
+            let server = try ControlServer(path: path, administration: store.administration, logger: quietLogger)
+            try server.start()
+            defer { server.stop() }
+            // One character to Swift, 801 bytes in every log line that names it.
+            let piled = "a" + String(repeating: "\u{301}", count: 400)
+            let refused = try ControlClient.send(.web(account: piled, .listDistricts), socket: path)
+            #expect(!refused.ok && refused.code == .badRequest)
+            let answered = try ControlClient.send(.web(account: String(repeating: "b", count: 320), .listDistricts), socket: path)
+            #expect(answered.ok)
+        }
+    }
+
     @Test func aBadRequestIsRefusedWithoutEchoingIt() throws {
         try withStore { store throws in
             let path = store.root + "/control.sock"

@@ -164,9 +164,11 @@ public final class ControlServer: Sendable {
             return ControlResponse(ok: false, message: refusal, code: .forbidden)
         }
         guard case .web(let account, let web) = request else { return performing.withLock { _ in administration.perform(request) } }
-        guard !account.isEmpty, account.count <= 320, !account.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+        // Bytes, not characters: one character may pile up any number of combining marks, and
+        // the account is written into every log line of the request.
+        guard !account.isEmpty, account.utf8.count <= 320, !account.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             logger.warning("web request refused: no valid account named", metadata: ["peer.uid": "\(uid)", "request": "\(web.name)"])
-            return ControlResponse(ok: false, message: "bad web request: name the account it is made for (1-320 printable characters)",
+            return ControlResponse(ok: false, message: "bad web request: name the account it is made for (1-320 bytes, printable)",
                                    code: .badRequest)
         }
         let response = performing.withLock { _ in administration.perform(web) }
