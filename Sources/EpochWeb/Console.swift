@@ -54,8 +54,12 @@ public struct Console: Sendable {
     let settings: ConsoleSettings
     let library: MustacheLibrary
 
-    static let sessionCookie = "epochfs_session"
-    static let formCookie = "epochfs_form"
+    /// The cookies' names. Over TLS they carry the `__Host-` prefix, which browsers take only
+    /// from this host itself, `Secure`, for the whole path and without a domain: a sibling
+    /// subdomain (same site to `SameSite`) cannot plant one, such as a form cookie of its
+    /// choosing for a sign-in of its choosing.
+    var sessionCookie: String { settings.secureCookies ? "__Host-epochfs_session" : "epochfs_session" }
+    var formCookie: String { settings.secureCookies ? "__Host-epochfs_form" : "epochfs_form" }
 
     public init(store: AccountStore, settings: ConsoleSettings) throws {
         self.store = store
@@ -130,8 +134,8 @@ public struct Console: Sendable {
         case .signedIn(let secret, let account):
             context.logger.info("signed in", metadata: ["web.account": "\(account.email)", "web.address": "\(context.address)"])
             var response = Response.redirect(to: "/", type: .normal)
-            response.setCookie(cookie(Self.sessionCookie, secret))
-            response.setCookie(expired(Self.formCookie))
+            response.setCookie(cookie(sessionCookie, secret))
+            response.setCookie(expired(formCookie))
             return response
         case .wrongCredentials:
             context.logger.notice("sign-in failed", metadata: ["web.email": "\(email)", "web.address": "\(context.address)"])
@@ -149,7 +153,7 @@ public struct Console: Sendable {
     func signOut(_ context: ConsoleContext) throws -> Response {
         if let secret = context.sessionSecret { try store.signOut(secret) }
         var response = Response.redirect(to: "/sign-in?done=signed-out", type: .normal)
-        response.setCookie(expired(Self.sessionCookie))
+        response.setCookie(expired(sessionCookie))
         return response
     }
 
@@ -176,7 +180,7 @@ public struct Console: Sendable {
         }
         // The invitation ended every session of the account, this browser's included.
         var response = Response.redirect(to: "/sign-in?done=password-set", type: .normal)
-        response.setCookie(expired(Self.sessionCookie))
+        response.setCookie(expired(sessionCookie))
         return response
     }
 
@@ -196,7 +200,7 @@ public struct Console: Sendable {
                                                   new: context.form["password"] ?? "",
                                                   confirmation: context.form["confirmation"] ?? "")
             var response = Response.redirect(to: "/account?done=password-changed", type: .normal)
-            response.setCookie(cookie(Self.sessionCookie, secret))
+            response.setCookie(cookie(sessionCookie, secret))
             return response
         } catch let error as AccountError {
             let signIns = try store.recentSignIns(account: session.account.id)
@@ -215,7 +219,7 @@ public struct Console: Sendable {
         guard let session = context.session else { return .redirect(to: "/sign-in", type: .found) }
         try store.signOutEverywhere(account: session.account.id)
         var response = Response.redirect(to: "/sign-in?done=signed-out-everywhere", type: .normal)
-        response.setCookie(expired(Self.sessionCookie))
+        response.setCookie(expired(sessionCookie))
         return response
     }
 
@@ -227,7 +231,7 @@ public struct Console: Sendable {
         var response = Response(status: status, headers: [.contentType: "text/html; charset=utf-8"],
                                 body: .init(byteBuffer: ByteBuffer(string: html)))
         if let context, context.session == nil, let token = context.preSessionToken {
-            response.setCookie(cookie(Self.formCookie, token))
+            response.setCookie(cookie(formCookie, token))
         }
         return response
     }
@@ -288,12 +292,12 @@ struct SessionMiddleware: RouterMiddleware {
            let forwarded = request.headers[.init("X-Forwarded-For")!]?.split(separator: ",").last {
             context.address = forwarded.trimmingCharacters(in: .whitespaces)
         }
-        if let secret = request.cookies[Console.sessionCookie]?.value, !secret.isEmpty,
+        if let secret = request.cookies[console.sessionCookie]?.value, !secret.isEmpty,
            let session = try console.store.session(secret) {
             context.session = session
             context.sessionSecret = secret
         } else {
-            let brought = request.cookies[Console.formCookie]?.value ?? ""
+            let brought = request.cookies[console.formCookie]?.value ?? ""
             context.preSessionToken = brought.count == 43 ? brought : Secret.make()
         }
         return try await next(request, context)
@@ -313,7 +317,7 @@ struct FormGuard: RouterMiddleware {
         let body = try await request.collectBody(upTo: Self.largestForm)
         context.form = Self.fields(String(buffer: body))
         let expected = context.session?.formToken
-            ?? request.cookies[Console.formCookie]?.value ?? ""
+            ?? request.cookies[console.formCookie]?.value ?? ""
         guard Secret.matches(context.form["csrf"], expected) else {
             context.logger.notice("form refused: no valid CSRF token", metadata: ["web.path": "\(request.uri.path)", "web.address": "\(context.address)"])
             return console.page("message", MessageView.refused(context.session), status: .forbidden)

@@ -167,6 +167,31 @@ private struct Collector: ResponseBodyWriter {
         }
     }
 
+    @Test func overTLSTheCookiesAreTheHostsOwnAndOnePlantedBesideThemOpensNothing() async throws {
+        var secure = ConsoleSettings()
+        secure.secureCookies = true
+        try await withBrowser(settings: secure) { browser in
+            let page = try await browser.send(.get, "/sign-in")
+            let token = try #require(Browser.formToken(page.body))
+            // A sibling subdomain may set a cookie of the plain name, not one named __Host-.
+            browser.cookies = ["epochfs_form": token]
+            let planted = try await browser.send(.post, "/sign-in", form: [
+                "csrf": token, "email": "admin@lincoln.example", "password": password,
+            ])
+            #expect(planted.status == .forbidden && browser.cookies["epochfs_session"] == nil
+                    && browser.cookies["__Host-epochfs_session"] == nil)
+            browser.cookies = [:]
+            try await signIn(&browser)
+            #expect(browser.cookies["__Host-epochfs_session"] != nil && browser.cookies["epochfs_session"] == nil)
+            let headers = try await browser.responder.respond(
+                to: Request(head: HTTPRequest(method: .get, scheme: "http", authority: "127.0.0.1", path: "/sign-in"), body: RequestBody(buffer: ByteBuffer())),
+                context: ConsoleContext(address: "192.0.2.10", logger: Logger(label: "test"))).headers
+            let cookie = try #require(headers[.setCookie])
+            #expect(cookie.hasPrefix("__Host-epochfs_form=") && cookie.contains("Secure") && cookie.contains("Path=/")
+                    && !cookie.contains("Domain"))
+        }
+    }
+
     @Test func pagesCarryTheSecurityHeaders() async throws {
         try await withBrowser { browser in
             let headers = try await browser.responder.respond(
