@@ -26,6 +26,10 @@ for group in epochfs-staff epochfs-districts epochfs-keys; do
 done
 getent passwd epochfs-keys >/dev/null || useradd --system --gid epochfs-keys --no-create-home \
     --home-dir /nonexistent --shell /usr/sbin/nologin epochfs-keys
+# The district console's user, before the mount: the daemon opens its control socket to that
+# user when it starts.
+getent passwd epochfs-web >/dev/null || useradd --system --user-group --no-create-home \
+    --home-dir /nonexistent --shell /usr/sbin/nologin epochfs-web
 
 epochfs mount "$base/mnt" --store "$store" --staff-group epochfs-staff
 if ! id demo >/dev/null 2>&1; then
@@ -65,8 +69,6 @@ if [ -f "$ssh_dir/sshd.pid" ] && kill "$(cat "$ssh_dir/sshd.pid")" 2>/dev/null; 
 # The district console, as its own user (never root), and an invitation for the demo
 # district's administrator.
 web_port=${EPOCHFS_DEMO_WEB_PORT:-8480}
-getent passwd epochfs-web >/dev/null || useradd --system --user-group --no-create-home \
-    --home-dir /nonexistent --shell /usr/sbin/nologin epochfs-web
 if [ -f "$base/web.pid" ] && kill "$(cat "$base/web.pid")" 2>/dev/null; then sleep 1; fi
 invitation=$(epochfs web invite demo admin@demo.example --store "$store" --base-url "http://127.0.0.1:$web_port" | tail -n 1)
 setpriv --reuid=epochfs-web --regid=epochfs-web --clear-groups \
