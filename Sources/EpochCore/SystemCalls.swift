@@ -240,11 +240,17 @@ extension Sys {
     }
 
     /// Writes all of `buffer` at the descriptor's offset (a pipe, a socket or a file: a write
-    /// may take part of it).
-    public static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) throws {
+    /// may take part of it). `ready` runs before each write: for a non-blocking descriptor, a
+    /// wait until it takes more (a write it refuses with EAGAIN is tried again after the next).
+    public static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, ready: () throws -> Void = {}) throws {
         var done = 0
         while done < buffer.count {
-            done += try retrying("write", "fd \(fd)") { Glibc.write(fd, buffer.baseAddress! + done, buffer.count - done) }
+            try ready()
+            do {
+                done += try retrying("write", "fd \(fd)") { Glibc.write(fd, buffer.baseAddress! + done, buffer.count - done) }
+            } catch let error as SystemError where error.errno == EAGAIN {
+                continue
+            }
         }
     }
 

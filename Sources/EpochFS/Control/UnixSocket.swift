@@ -62,12 +62,20 @@ enum UnixSocket {
         return fd
     }
 
-    /// Reads up to the first newline (or end of stream), at most `limit` bytes.
-    static func readLine(_ fd: Int32, limit: Int = 1 << 20) throws -> Data {
+    /// Reads up to the first newline (or end of stream), at most `limit` bytes. `ready` runs
+    /// before each read: for a non-blocking descriptor, a wait until there is something to read
+    /// (a read refused with EAGAIN is tried again after the next).
+    static func readLine(_ fd: Int32, limit: Int = 1 << 20, ready: () throws -> Void = {}) throws -> Data {
         var data = Data()
         var buffer = [UInt8](repeating: 0, count: 4096)
         while data.count < limit {
-            let n = try onControlSocket { try buffer.withUnsafeMutableBytes { try Sys.read(fd, $0) } }
+            try ready()
+            let n: Int
+            do {
+                n = try onControlSocket { try buffer.withUnsafeMutableBytes { try Sys.read(fd, $0) } }
+            } catch let error as SystemError where error.errno == EAGAIN {
+                continue
+            }
             if n == 0 { break }
             data.append(contentsOf: buffer[0..<n])
             if buffer[0..<n].contains(0x0a) { break }
@@ -96,37 +104,11 @@ enum UnixSocket {
 
         /// Up to the first newline (or end of stream), at most `limit` bytes.
         func readLine(limit: Int = 1 << 20) throws -> Data {
-            var data = Data()
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while data.count < limit {
-                try wait(for: POLLIN)
-                let n: Int
-                do {
-                    n = try onControlSocket { try buffer.withUnsafeMutableBytes { try Sys.read(fd, $0) } }
-                } catch let error as SystemError where error.errno == EAGAIN {
-                    continue
-                }
-                if n == 0 { break }
-                data.append(contentsOf: buffer[0..<n])
-                if buffer[0..<n].contains(0x0a) { break }
-            }
-            if let newline = data.firstIndex(of: 0x0a) { data = data[..<newline] }
-            return data
+            try UnixSocket.readLine(fd, limit: limit) { try wait(for: POLLIN) }
         }
 
         func writeAll(_ data: Data) throws {
-            try data.withUnsafeBytes { bytes in
-                var done = 0
-                while done < bytes.count {
-                    try wait(for: POLLOUT)
-                    let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
-                    if n < 0 {
-                        if errno == EAGAIN || errno == EINTR { continue }
-                        throw SystemError("write", "control socket")
-                    }
-                    done += n
-                }
-            }
+            try onControlSocket { try data.withUnsafeBytes { try Sys.writeAll(fd, $0) { try wait(for: POLLOUT) } } }
         }
 
         private func wait(for event: Int32) throws {
