@@ -213,12 +213,17 @@ public final class AccountStore: Sendable {
         let session = Secret.make()
         try database.withLock { db in
             try db.transaction {
-                try db.run("INSERT INTO sessions(account, token_digest, created, last_seen) VALUES (?, ?, ?, ?)",
-                           .int(account.id), .text(Secret.digest(session)), .int(time), .int(time))
+                try Self.insertSession(db, account: account.id, secret: session, time: time)
                 try db.run("UPDATE sign_ins SET outcome = ? WHERE id = ?", .text(SignInRecord.Outcome.succeeded.rawValue), .int(attempt))
             }
         }
         return .signedIn(session: session, account: account)
+    }
+
+    /// A new session, stored as the digest of its secret.
+    private static func insertSession(_ db: Database, account: Int64, secret: String, time: Int64) throws {
+        try db.run("INSERT INTO sessions(account, token_digest, created, last_seen) VALUES (?, ?, ?, ?)",
+                   .int(account), .text(Secret.digest(secret)), .int(time), .int(time))
     }
 
     private static func insertSignIn(_ db: Database, email: String, account: Int64?, address: String,
@@ -276,8 +281,7 @@ public final class AccountStore: Sendable {
             try db.transaction {
                 try db.run("UPDATE accounts SET password_hash = ? WHERE id = ?", .text(newHash), .int(account.id))
                 try db.run("DELETE FROM sessions WHERE account = ?", .int(account.id))
-                try db.run("INSERT INTO sessions(account, token_digest, created, last_seen) VALUES (?, ?, ?, ?)",
-                           .int(account.id), .text(Secret.digest(session)), .int(time), .int(time))
+                try Self.insertSession(db, account: account.id, secret: session, time: time)
             }
         }
         return session

@@ -74,21 +74,17 @@ extension Administration {
     /// A published epoch's log (read from its blob) and processing.json (kept in its row);
     /// `epoch` is its name in `upload-processed/`, with or without that prefix.
     public func epochReport(district name: String, epoch: String) throws -> EpochReport {
-        let wanted = epoch.hasPrefix("upload-processed/") ? String(epoch.dropFirst("upload-processed/".count)) : epoch
         let missing = AdminError("district '\(name)' has no published epoch '\(epoch)'")
-        let (summary, logName, blob) = try filesystem.withState { state -> (EpochSummary, String, String) in
-            let meta = state.metadata
-            let district = try FileSystem.district(named: name, in: state)
-            guard let record = try meta.epochs(district: district.id, states: [.published], named: wanted, withResults: true).first,
-                  let outcome = record.outcome else {
-                throw missing
-            }
-            let logName = PublishedLayout.logName(outcome: outcome)
+        let summary = try epochSummary(district: name, epoch: epoch.hasPrefix("upload-processed/") ? epoch : "upload-processed/" + epoch)
+        guard let outcome = summary.epoch.outcome else { throw missing }
+        let logName = PublishedLayout.logName(outcome: outcome)
+        let blob = try filesystem.withState { state -> String in
             // The daemon's own file (root's, as publishing inserted it), published as a blob.
-            guard let log = try meta.child(of: record.ino, named: logName), log.uid == 0, let blob = log.blob else {
+            guard let log = try state.metadata.child(of: summary.epoch.ino, named: logName), log.uid == 0,
+                  let blob = log.blob else {
                 throw missing
             }
-            return (EpochSummary(district: name, epoch: record), logName, blob)
+            return blob
         }
         // Blobs are immutable: read without the lock. Retention may delete the epoch meanwhile.
         guard let (bytes, whole) = try? readBlob(blob, limit: Self.reportLogLimit) else { throw missing }
