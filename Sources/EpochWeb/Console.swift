@@ -104,8 +104,8 @@ public struct Console: Sendable {
         router.get("/invitation/:token") { _, context in try invitationPage(context) }
         router.post("/invitation/:token") { _, context in try acceptInvitation(context) }
         router.get("/account") { request, context in try accountPage(request, context) }
-        router.post("/account/password") { _, context in try changePassword(context) }
-        router.post("/account/time-zone") { _, context in try setTimeZone(context) }
+        router.post("/account/password") { request, context in try changePassword(request, context) }
+        router.post("/account/time-zone") { request, context in try setTimeZone(request, context) }
         router.post("/account/sign-out-everywhere") { _, context in try signOutEverywhere(context) }
         return router
     }
@@ -193,7 +193,7 @@ public struct Console: Sendable {
                     status: status)
     }
 
-    func changePassword(_ context: ConsoleContext) throws -> Response {
+    func changePassword(_ request: Request, _ context: ConsoleContext) throws -> Response {
         guard let session = context.session else { return .redirect(to: "/sign-in", type: .found) }
         do {
             let secret = try store.changePassword(account: session.account, current: context.form["current"] ?? "",
@@ -203,15 +203,17 @@ public struct Console: Sendable {
             response.setCookie(cookie(sessionCookie, secret))
             return response
         } catch let error as AccountError {
-            let signIns = try store.recentSignIns(account: session.account.id)
-            return page("account", AccountView(session: session, signIns: signIns, notice: nil, problem: error.description),
-                        status: .badRequest)
+            return try accountPage(request, context, problem: error.description, status: .badRequest)
         }
     }
 
-    func setTimeZone(_ context: ConsoleContext) throws -> Response {
+    func setTimeZone(_ request: Request, _ context: ConsoleContext) throws -> Response {
         guard let session = context.session else { return .redirect(to: "/sign-in", type: .found) }
-        try store.setTimeZone(account: session.account.id, to: context.form["zone"] ?? "")
+        do {
+            try store.setTimeZone(account: session.account.id, to: context.form["zone"] ?? "")
+        } catch let error as AccountError {
+            return try accountPage(request, context, problem: error.description, status: .badRequest)
+        }
         return .redirect(to: "/account?done=time-zone", type: .normal)
     }
 

@@ -167,6 +167,18 @@ private struct Collector: ResponseBodyWriter {
         }
     }
 
+    @Test func aTimeZoneThatIsNoneIsRefusedOnTheAccountPage() async throws {
+        try await withBrowser { browser in
+            try await signIn(&browser)
+            let account = try await browser.send(.get, "/account")
+            let answer = try await browser.send(.post, "/account/time-zone", form: [
+                "csrf": try #require(Browser.formToken(account.body)), "zone": "Mars/Olympus_Mons",
+            ])
+            #expect(answer.status == .badRequest)
+            #expect(answer.body.contains("is not a time zone") && answer.body.contains("Recent sign-ins"))
+        }
+    }
+
     @Test func overTLSTheCookiesAreTheHostsOwnAndOnePlantedBesideThemOpensNothing() async throws {
         var secure = ConsoleSettings()
         secure.secureCookies = true
