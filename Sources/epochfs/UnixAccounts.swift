@@ -99,24 +99,25 @@ extension UnixAccounts {
     /// Makes `directory` the web user's own (0700), creating it, and the store above it
     /// traversable (0711), as root.
     static func prepareWebDirectory(_ directory: String, for user: String) throws {
-        guard let entry = getpwnam(user) else {
-            throw CommandError("no user '\(user)': run mount-scripts/install.sh, or useradd --system \(user)")
-        }
-        let (uid, gid) = (entry.pointee.pw_uid, entry.pointee.pw_gid)
-        let parent = URL(fileURLWithPath: directory).deletingLastPathComponent().path
-        if mkdir(parent, 0o711) != 0 && errno != EEXIST { throw SystemError("mkdir", parent) }
-        if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw SystemError("mkdir", directory) }
-        guard chown(directory, uid, gid) == 0, chmod(directory, 0o700) == 0 else { throw SystemError("chown", directory) }
+        let (uid, gid) = try ids(of: user)
+        try Sys.mkdir(URL(fileURLWithPath: directory).deletingLastPathComponent().path, 0o711)
+        try Sys.mkdir(directory, 0o700)
+        try Sys.chown(directory, uid, gid)
+        try Sys.chmod(directory, 0o700)
     }
 
     /// Becomes `user` for good: its group alone, then its uid; root cannot be taken back.
     static func becomeUser(_ user: String) throws {
+        var (uid, gid) = try ids(of: user)
+        guard setgroups(1, &gid) == 0, setgid(gid) == 0, setuid(uid) == 0 else { throw SystemError("setuid", user) }
+        guard setuid(0) != 0, geteuid() == uid else { throw CommandError("could not give up root for \(user)") }
+    }
+
+    /// The uid and primary gid of the web console's user.
+    private static func ids(of user: String) throws -> (uid: uid_t, gid: gid_t) {
         guard let entry = getpwnam(user) else {
             throw CommandError("no user '\(user)': run mount-scripts/install.sh, or useradd --system \(user)")
         }
-        var gid = entry.pointee.pw_gid
-        let uid = entry.pointee.pw_uid
-        guard setgroups(1, &gid) == 0, setgid(gid) == 0, setuid(uid) == 0 else { throw SystemError("setuid", user) }
-        guard setuid(0) != 0, geteuid() == uid else { throw CommandError("could not give up root for \(user)") }
+        return (entry.pointee.pw_uid, entry.pointee.pw_gid)
     }
 }
