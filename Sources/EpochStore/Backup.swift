@@ -41,7 +41,7 @@ public struct StoreBackup: Sendable {
         let copy = try MetadataStore(path: destination + "/metadata.db", now: 0)
         let target = try BlobStore(root: destination)
         for row in try IntegritySnapshot(copy).blobs {
-            if try Sys.status(target.blobPath(row.hash)) != nil {
+            if try target.blobExists(row.hash) {
                 report.blobsPresent += 1
                 continue
             }

@@ -55,7 +55,7 @@ public struct BlobStore: Sendable {
     /// `isNew`: the caller's metadata had no row for the blob, so any file at its path is a
     /// doomed copy of the same bytes; the rename replaces it without looking first.
     public func publish(_ ino: InodeNumber, as hash: String, isNew: Bool = false) throws {
-        if try !isNew && Sys.status(blobPath(hash)) != nil {
+        if try !isNew && blobExists(hash) {
             try removeStaging(ino)
             return
         }

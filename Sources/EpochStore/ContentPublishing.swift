@@ -29,7 +29,7 @@ public struct ContentPublishing {
         var syncedExisting = false
         if durable {
             try Sys.fdatasync(fd)
-            if try metadata.isUnsynced(hash), try Sys.status(blobs.blobPath(hash)) != nil {
+            if try metadata.isUnsynced(hash), try blobs.blobExists(hash) {
                 try blobs.makeDurable([hash])
                 syncedExisting = true
             }
