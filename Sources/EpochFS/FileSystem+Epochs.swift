@@ -70,6 +70,12 @@ public struct ProcessingSnapshot: Sendable {
     public var topLevelNames: Set<String> {
         Set(entries.lazy.filter { !$0.path.contains("/") }.map(\.path))
     }
+
+    /// The names publishing with `outcome` gives: processing.json, SHA256SUMS and the tree
+    /// all take them from here.
+    public func publishedLayout(outcome: String) -> PublishedLayout {
+        PublishedLayout(inserting: PublishedLayout.inserted(outcome: outcome), topLevel: topLevelNames)
+    }
 }
 
 public struct EpochEntry: Sendable {

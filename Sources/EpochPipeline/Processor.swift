@@ -79,8 +79,7 @@ struct Processor {
 
         // The names the received files have once published, for processing.json and
         // SHA256SUMS and for publishing alike.
-        let layout = PublishedLayout(inserting: PublishedLayout.inserted(outcome: publication.outcome.rawValue),
-                                     topLevel: epoch.topLevelNames)
+        let layout = epoch.publishedLayout(outcome: publication.outcome.rawValue)
         let result = self.result(record, district: district, received: received, layout: layout, set: set,
                                  profile: profile, report: report,
                                  publication: publication, handOff: handOff, started: started,
@@ -101,7 +100,7 @@ struct Processor {
         }
         logger.notice("publishing the recorded result of a finished hand-off",
                       metadata: ["district": "\(epoch.district.name)", "epoch": "\(epoch.record.name)"])
-        let layout = PublishedLayout(inserting: PublishedLayout.inserted(outcome: outcome.rawValue), topLevel: epoch.topLevelNames)
+        let layout = epoch.publishedLayout(outcome: outcome.rawValue)
         try publish(epoch, layout: layout, result: result, outcome: outcome, started: started)
     }
 
