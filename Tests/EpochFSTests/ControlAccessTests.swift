@@ -149,13 +149,19 @@ import Glibc
 
     // MARK: The server
 
-    @Test func aSilentPeerHoldsTheControlThreadOnlyUntilTheTimeout() throws {
+    /// A control server on a fresh store, running while `body` uses its socket's path.
+    private func withServer(timeout: Duration = .seconds(5), _ body: (String) throws -> Void) throws {
         try withStore { store throws in
             let path = store.root + "/control.sock"
-            let server = try ControlServer(path: path, administration: store.administration, timeout: .milliseconds(500),
-                                           logger: quietLogger)
+            let server = try ControlServer(path: path, administration: store.administration, timeout: timeout, logger: quietLogger)
             try server.start()
             defer { server.stop() }
+            try body(path)
+        }
+    }
+
+    @Test func aSilentPeerHoldsTheControlThreadOnlyUntilTheTimeout() throws {
+        try withServer(timeout: .milliseconds(500)) { path in
             let silent = try UnixSocket.connect(path)
             defer { Sys.close(silent) }
             let start = ContinuousClock.now
@@ -175,11 +181,7 @@ import Glibc
     }
 
     @Test func aWebRequestNamesItsAccountInAtMost320Bytes() throws {
-        try withStore { store throws in
-            let path = store.root + "/control.sock"
-            let server = try ControlServer(path: path, administration: store.administration, logger: quietLogger)
-            try server.start()
-            defer { server.stop() }
+        try withServer { path in
             // One character to Swift, 801 bytes in every log line that names it.
             let piled = "a" + String(repeating: "\u{301}", count: 400)
             let refused = try ControlClient.send(.web(account: piled, .listDistricts), socket: path)
@@ -190,11 +192,7 @@ import Glibc
     }
 
     @Test func aBadRequestIsRefusedWithoutEchoingIt() throws {
-        try withStore { store throws in
-            let path = store.root + "/control.sock"
-            let server = try ControlServer(path: path, administration: store.administration, logger: quietLogger)
-            try server.start()
-            defer { server.stop() }
+        try withServer { path in
             let fd = try UnixSocket.connect(path)
             defer { Sys.close(fd) }
             try UnixSocket.writeAll(fd, Data("{\"web\":{\"account\":\"a\",\"_1\":{\"addKeys\":{\"text\":\"SECRET-KEY-TEXT\"}}}}\n".utf8))
